@@ -1,0 +1,1 @@
+"""The `confiance` command: a thin layer over :mod:`confiance.consortium`."""

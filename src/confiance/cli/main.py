@@ -1,0 +1,381 @@
+"""`confiance` command-line interface."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from confiance.consortium import Home, operations
+from confiance.consortium.home import TENANTS, default_home
+from confiance.errors import (
+    AccessDenied,
+    ConfianceError,
+    ConfigError,
+    ContractError,
+    KeyReleaseDenied,
+    LedgerVerificationError,
+)
+from confiance.runtime import SIMULATED
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_ERROR, EXIT_USAGE, EXIT_DENIED = 1, 2, 3
+
+
+def _exit_code(exc: ConfianceError) -> int:
+    if isinstance(exc, AccessDenied | KeyReleaseDenied):
+        return EXIT_DENIED
+    if isinstance(exc, ConfigError | ContractError):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except ConfianceError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        sys.exit(_exit_code(exc))
+
+
+def _home(ctx: click.Context) -> Home:
+    home: Home = ctx.obj["home"]
+    return home
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=1, default=str))
+
+
+@click.group()
+@click.option("--home", "home_dir", type=click.Path(path_type=Path), default=None,
+              help="Consortium home (default: $CONFIANCE_HOME or ./.confiance).")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.version_option(package_name="confiance")
+@click.pass_context
+def cli(ctx: click.Context, home_dir: Path | None, verbose: bool) -> None:
+    """Sovereign pooling of security logs between public bodies."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = Home(home_dir or default_home())
+    ctx.call_on_close(ctx.obj["home"].close)
+
+
+# -- init / generate / ingest --------------------------------------------------
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create a consortium: tenants, keystores, storage nodes, metadata, ledger."""
+    with _errors():
+        home = operations.init_consortium(_home(ctx).root)
+        console.print(f"initialised {home.root}: tenants {', '.join(TENANTS)}; "
+                      f"{len(home.nodes())} storage nodes; ledger empty")
+        console.print("UNSAFE (demo): keystore passphrases are stored beside the keystores; "
+                      "set CONFIANCE_PASSPHRASE_<OWNER> before `init` in production.")
+
+
+@cli.command()
+@click.option("--events", default=200_000, show_default=True, help="Events in total.")
+@click.option("--seed", default=1, show_default=True, help="Random seed.")
+@click.pass_context
+def generate(ctx: click.Context, events: int, seed: int) -> None:
+    """Write synthetic logs of a school week, attacks included, under inputs/."""
+    from confiance.detect import generate as _generate
+
+    with _errors():
+        summary = _generate(_home(ctx).inputs_dir(), events=events, seed=seed)
+        console.print(f"generated {summary.events} events ({', '.join(f'{k} {v}' for k, v in summary.per_source.items())}); "
+                      f"{len(summary.attacks)} attacks in inputs/ground-truth.json")
+
+
+def _ingest_line(report: operations.IngestReport) -> str:
+    line = (f"{report.tenant}: {report.lines} lines, {report.events} events in "
+            f"{report.datasets} datasets, {report.quarantined} quarantined")
+    if report.quarantined:
+        reasons = "; ".join(f"{r}: {n}" for r, n in report.reasons.items())
+        line += f" ({reasons}) → {', '.join(report.quarantine_files)}"
+    return line
+
+
+@cli.command()
+@click.option("--tenant", type=str, default=None, help="Tenant (default: every tenant).")
+@click.option("--format", "fmt", default=None, help="Format of FILES (see `confiance formats`).")
+@click.option("--source", default=None, help="Source name of FILES.")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_context
+def ingest(ctx: click.Context, tenant: str | None, fmt: str | None, source: str | None,
+           files: tuple[Path, ...]) -> None:
+    """Parse, pseudonymise, encrypt and store a tenant's logs."""
+    with _errors():
+        home = _home(ctx)
+        if files and (tenant is None or fmt is None):
+            raise ConfigError("FILES need --tenant and --format")
+        tenants = [tenant] if tenant else list(home.config["tenants"])
+        for name in tenants:
+            given = [(source or fmt or "logs", fmt or "", f) for f in files] if files else None
+            report = operations.ingest_tenant(home, name, files=given)
+            console.print(_ingest_line(report))
+
+
+@cli.command()
+def formats() -> None:
+    """List supported log formats with a sample line each."""
+    from confiance.ingest import PARSERS
+
+    for parser in PARSERS.values():
+        console.print(f"[bold]{parser.name}[/]: {parser.description}\n  {parser.sample}\n")
+
+
+# -- contracts -------------------------------------------------------------------
+
+
+@cli.group()
+def contract() -> None:
+    """Draft, show, sign and list data-use contracts."""
+
+
+@contract.command("new")
+@click.argument("contract_id", default="soc-commun")
+@click.pass_context
+def contract_new(ctx: click.Context, contract_id: str) -> None:
+    """Write the default joint-SOC contract to contracts/ID.yaml."""
+    with _errors():
+        path = operations.new_contract(_home(ctx), contract_id)
+        console.print(f"wrote {path}; each data owner must now `confiance contract sign`")
+
+
+@contract.command("show")
+@click.argument("contract_id", default="soc-commun")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def contract_show(ctx: click.Context, contract_id: str, as_json: bool) -> None:
+    """Show a contract, its digest and who signed it."""
+    from confiance.contracts import contract_digest
+
+    with _errors():
+        home = _home(ctx)
+        c = operations.load_contract(home, contract_id)
+        signed = sorted(operations.signatures(home, c))
+        missing = [t for t in c.data_owners if t not in signed]
+        if as_json:
+            _print_json({"contract": c.canonical(), "digest": contract_digest(c),
+                         "signed_by": signed, "missing": missing})
+            return
+        console.print(c.to_yaml())
+        console.print(f"digest {contract_digest(c)}")
+        console.print(f"signed by: {', '.join(signed) or 'nobody'}; "
+                      f"missing: {', '.join(missing) or 'none'}")
+
+
+@contract.command("sign")
+@click.argument("contract_id", default="soc-commun")
+@click.option("--as", "tenant", required=True, help="Signing tenant.")
+@click.pass_context
+def contract_sign(ctx: click.Context, contract_id: str, tenant: str) -> None:
+    """Sign a contract as a data owner (the signature goes to the ledger)."""
+    with _errors():
+        digest = operations.sign_contract(_home(ctx), contract_id, tenant)
+        console.print(f"{tenant} signed {contract_id} ({digest})")
+
+
+@contract.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def contract_list(ctx: click.Context, as_json: bool) -> None:
+    """List contracts and their signature status."""
+    with _errors():
+        home = _home(ctx)
+        rows = []
+        for path in sorted((home.root / "contracts").glob("*.yaml")):
+            c = operations.load_contract(home, path.stem)
+            signed = sorted(operations.signatures(home, c))
+            rows.append({"id": c.id, "version": c.version, "signed_by": signed,
+                         "complete": set(signed) >= set(c.data_owners)})
+        if as_json:
+            _print_json(rows)
+            return
+        for row in rows:
+            state = "active" if row["complete"] else "draft"
+            console.print(f"{row['id']} v{row['version']}: {state}, signed by "
+                          f"{', '.join(row['signed_by']) or 'nobody'}")
+
+
+# -- run / alerts / reveal ---------------------------------------------------------
+
+
+@cli.command()
+@click.argument("contract_id")
+@click.option("--runtime-image", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Directory holding the runtime's `confiance` package (default: installed).")
+@click.option("--recipient", "recipients", multiple=True,
+              help="Also ask for results for this recipient (must be named in the contract).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def run(ctx: click.Context, contract_id: str, runtime_image: Path | None,
+        recipients: tuple[str, ...], as_json: bool) -> None:
+    """Run a contract's analyses in the confidential runtime (SIMULATED attestation)."""
+    with _errors():
+        report = operations.run_contract(_home(ctx), contract_id, image=runtime_image,
+                                         recipients=recipients)
+        if as_json:
+            _print_json(asdict(report))
+            return
+        console.print(f"run {report.run} of {report.contract}: attestation {report.attestation} "
+                      f"(no hardware protection), measurement {report.measurement[:23]}…")
+        console.print(f"  {report.events} events, {report.findings} findings, {report.sealed} "
+                      f"sealed results: " + ", ".join(f"{r} {n}" for r, n in sorted(report.recipients.items())))
+
+
+@cli.group()
+def alerts() -> None:
+    """Alerts sealed to a recipient."""
+
+
+@alerts.command("list")
+@click.option("--as", "who", required=True, help="Tenant or recipient name.")
+@click.option("--contract", "contract_id", default="soc-commun", show_default=True)
+@click.option("--run", "run_id", default=None, help="Run id (default: latest).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def alerts_list(ctx: click.Context, who: str, contract_id: str, run_id: str | None,
+                as_json: bool) -> None:
+    """Open and list the alerts sealed to WHO."""
+    with _errors():
+        found = operations.list_alerts(_home(ctx), who, contract_id=contract_id, run=run_id)
+        if as_json:
+            _print_json([a.model_dump(mode="json") for a in found])
+            return
+        table = Table(title=f"alerts sealed to {who} — attestation {SIMULATED}")
+        for column in ("id", "severity", "detector", "tenants", "entity", "first seen", "title"):
+            table.add_column(column)
+        for a in found:
+            table.add_row(a.id, a.severity, a.detector, ",".join(a.tenants),
+                          a.entity.value, a.first_seen.strftime("%Y-%m-%d %H:%M"), a.title)
+        console.print(table)
+
+
+@cli.command()
+@click.argument("alert_id")
+@click.option("--as", "owner", required=True, help="Data owner asking.")
+@click.option("--reason", required=True, help="Why re-identification is needed (logged).")
+@click.option("--contract", "contract_id", default="soc-commun", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def reveal(ctx: click.Context, alert_id: str, owner: str, reason: str, contract_id: str,
+           as_json: bool) -> None:
+    """Resolve the pseudonyms of ALERT that OWNER contributed (request is logged)."""
+    with _errors():
+        resolved = operations.reveal(_home(ctx), alert_id, owner=owner, reason=reason,
+                                     contract_id=contract_id)
+        if as_json:
+            _print_json(resolved)
+            return
+        if not resolved:
+            console.print(f"{owner} contributed none of the pseudonyms of alert {alert_id}")
+        for pseudonym, identifier in sorted(resolved.items()):
+            console.print(f"{pseudonym} → {identifier}")
+
+
+# -- ledger / store -----------------------------------------------------------------
+
+
+@cli.group()
+def ledger() -> None:
+    """The signed, tamper-evident ledger."""
+
+
+@ledger.command("verify")
+@click.pass_context
+def ledger_verify(ctx: click.Context) -> None:
+    """Recompute the Merkle tree and check every entry and checkpoint signature."""
+    with _errors():
+        try:
+            report = operations.verify_ledger(_home(ctx))
+        except LedgerVerificationError as exc:
+            err.print(f"ledger verification FAILED: {exc}")
+            sys.exit(EXIT_ERROR)
+        console.print(f"ledger OK: {report.entries} entries, {report.checkpoints} signed "
+                      f"checkpoints, root {report.root.hex()}")
+
+
+@ledger.command("tail")
+@click.option("-n", "count", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def ledger_tail(ctx: click.Context, count: int, as_json: bool) -> None:
+    """Show the last entries."""
+    with _errors():
+        entries = _home(ctx).ledger().entries()[-count:]
+        if as_json:
+            _print_json([e.signed_part() for e in entries])
+            return
+        for e in entries:
+            console.print(f"{e.index:>6} {e.time} {e.actor:<18} {e.kind:<20} "
+                          f"{json.dumps(dict(e.body), default=str)[:100]}")
+
+
+@cli.group()
+def store() -> None:
+    """The erasure-coded storage nodes."""
+
+
+@store.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def store_status(ctx: click.Context, as_json: bool) -> None:
+    """Nodes (reachable, files, bytes) and objects (fragments present / needed)."""
+    with _errors():
+        status = operations.store_status(_home(ctx))
+        if as_json:
+            _print_json(status)
+            return
+        table = Table(title=f"storage nodes — Reed-Solomon {status['k']}+{status['m']}")
+        for column in ("node", "reachable", "files", "bytes"):
+            table.add_column(column)
+        for n in status["nodes"]:
+            table.add_row(n["node"], "yes" if n["reachable"] else "NO", str(n["files"]),
+                          str(n["bytes"]))
+        console.print(table)
+        weak = [o for o in status["objects"] if o["present"] < o["total"]]
+        lost = [o for o in status["objects"] if o["present"] < o["needed"]]
+        console.print(f"{len(status['objects'])} objects; {len(weak)} degraded; "
+                      f"{len(lost)} unreadable")
+        for o in lost:
+            console.print(f"  unreadable: {o['dataset']} ({o['tenant']}/{o['source']} {o['day']}): "
+                          f"{o['present']} of {o['needed']} fragments")
+
+
+# -- demo ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--events", default=200_000, show_default=True, help="Events in total.")
+@click.option("--seed", default=1, show_default=True, help="Random seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final scores as JSON too.")
+@click.pass_context
+def demo(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
+    """Run the whole path end to end on a fresh home."""
+    from confiance.cli.demo import run_demo
+
+    with _errors():
+        run_demo(_home(ctx).root, events=events, seed=seed, console=console, as_json=as_json)
+
+
+def main() -> None:
+    cli(prog_name="confiance")
+

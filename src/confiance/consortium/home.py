@@ -1,0 +1,212 @@
+"""The embedded default: one directory holding a whole consortium.
+
+Layout (operators and tests rely on it)::
+
+    config.yaml                  public configuration and public keys
+    tenants/<tenant>/            keystore.json, reid.json, quarantine/ (all encrypted)
+    recipients/<name>/           keystore of a recipient that is not a tenant (joint SOC)
+    consortium/                  keystores of the pseudonym service and the ledger operator
+    runtime/                     the SIMULATED attestation key
+    inputs/<tenant>/             raw logs, on the owner's side (written by `generate`)
+    contracts/<id>.yaml          contracts as people write them
+    nodes/<node>/                storage nodes
+    ledger/                      entries and signed checkpoints
+    meta.sqlite                  metadata
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from confiance.consortium.metadata import Metadata
+from confiance.errors import ConfigError
+from confiance.keys import SoftwareKeyStore
+from confiance.ledger import Ledger, NoteSigner, NoteVerifier
+from confiance.store import LocalDirectoryNode, ObjectStore
+
+logger = logging.getLogger(__name__)
+
+TENANTS = ("academie", "region", "lycees", "reseau")
+SOC = "soc-commun"
+OPERATOR = "operator"
+PSEUDONYM_SERVICE = "pseudonym-service"
+RUNTIME = "runtime"
+
+#: (name, datacenter, operator, jurisdiction): six independent local datacenters.
+DEFAULT_NODES = (
+    ("dc-rouen", "rouen-1", "region-dc", "FR-NOR"),
+    ("dc-caen", "caen-1", "academie-dc", "FR-NOR"),
+    ("dc-lehavre", "lehavre-1", "reseau-dc", "FR-NOR"),
+    ("dc-evreux", "evreux-1", "region-dc", "FR-NOR"),
+    ("dc-alencon", "alencon-1", "academie-dc", "FR-NOR"),
+    ("dc-dieppe", "dieppe-1", "reseau-dc", "FR-NOR"),
+)
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CONFIANCE_HOME", ".confiance"))
+
+
+def _env_name(owner: str) -> str:
+    return "CONFIANCE_PASSPHRASE_" + owner.upper().replace("-", "_")
+
+
+@dataclass
+class Home:
+    """An opened consortium home; keystores are opened lazily and cached."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self._keystores: dict[str, SoftwareKeyStore] = {}
+        self._config: dict[str, Any] | None = None
+
+    # -- layout ---------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def meta(self) -> Metadata:
+        return Metadata(self.root / "meta.sqlite")
+
+    def tenant_dir(self, tenant: str) -> Path:
+        return self.root / "tenants" / tenant
+
+    def inputs_dir(self) -> Path:
+        return self.root / "inputs"
+
+    def contract_path(self, contract_id: str) -> Path:
+        return self.root / "contracts" / f"{contract_id}.yaml"
+
+    @property
+    def attestation_key_path(self) -> Path:
+        return self.root / "runtime" / "simulated-attestation-key.pem"
+
+    def keystore_path(self, owner: str) -> Path:
+        if owner in TENANTS:
+            return self.tenant_dir(owner) / "keystore.json"
+        if owner == SOC:
+            return self.root / "recipients" / owner / "keystore.json"
+        return self.root / "consortium" / f"{owner}.keystore.json"
+
+    # -- configuration --------------------------------------------------
+    @property
+    def config(self) -> dict[str, Any]:
+        if self._config is None:
+            if not self.config_path.is_file():
+                raise ConfigError(
+                    f"{self.root}: not a confiance home (no config.yaml; run `confiance init`)"
+                )
+            try:
+                loaded = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{self.config_path}: not valid YAML") from exc
+            if not isinstance(loaded, dict) or loaded.get("format") != "confiance-home/1":
+                raise ConfigError(f"{self.config_path}: not a confiance-home/1 configuration")
+            self._config = loaded
+        return self._config
+
+    def save_config(self, config: dict[str, Any]) -> None:
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        self._config = config
+
+    def require_tenant(self, tenant: str) -> str:
+        if tenant not in self.config["tenants"]:
+            raise ConfigError(
+                f"unknown tenant {tenant!r} (known: {', '.join(self.config['tenants'])})"
+            )
+        return tenant
+
+    def signing_public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every actor's public signing key, as published in config.yaml."""
+        return {
+            name: Ed25519PublicKey.from_public_bytes(base64.b64decode(keys["signing"]))
+            for name, keys in self.config["public_keys"].items()
+            if "signing" in keys
+        }
+
+    # -- secrets --------------------------------------------------------
+    def passphrase(self, owner: str, *, create: bool = False) -> str:
+        """From ``CONFIANCE_PASSPHRASE_<OWNER>``, else the demo's passphrase file."""
+        from_env = os.environ.get(_env_name(owner))
+        if from_env:
+            return from_env
+        path = self.keystore_path(owner).with_name(
+            self.keystore_path(owner).name.replace("keystore.json", "passphrase")
+        )
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        if not create:
+            raise ConfigError(f"no passphrase for {owner}: set {_env_name(owner)}")
+        value = secrets.token_urlsafe(24)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        logger.info(
+            "UNSAFE demo setting: passphrase of %s stored beside its keystore; set %s instead",
+            owner,
+            _env_name(owner),
+        )
+        return value
+
+    def keystore(self, owner: str) -> SoftwareKeyStore:
+        if owner not in self._keystores:
+            self._keystores[owner] = SoftwareKeyStore.open(
+                self.keystore_path(owner), passphrase=self.passphrase(owner)
+            )
+        return self._keystores[owner]
+
+    def close(self) -> None:
+        for keystore in self._keystores.values():
+            keystore.close()
+        self._keystores.clear()
+
+    # -- components -----------------------------------------------------
+    def ledger(self) -> Ledger:
+        return Ledger(self.root / "ledger", origin=self.config["ledger"]["origin"])
+
+    def operator_signer(self) -> NoteSigner:
+        return NoteSigner(self.config["ledger"]["origin"], self.keystore(OPERATOR).signing_key())
+
+    def operator_verifier(self) -> NoteVerifier:
+        return NoteVerifier.from_vkey(self.config["ledger"]["operator_vkey"])
+
+    def record(self, actor: str, kind: str, body: dict[str, Any]) -> None:
+        """Append a ledger entry signed by ``actor`` (a tenant, the operator …)."""
+        self.ledger().append(
+            kind=kind,
+            actor=actor,
+            body=body,
+            signer=self.keystore(actor).signing_key(),
+            operator=self.operator_signer(),
+        )
+
+    def nodes(self) -> list[LocalDirectoryNode]:
+        return [
+            LocalDirectoryNode(n["name"], self.root / n["path"])
+            for n in self.config["store"]["nodes"]
+        ]
+
+    def object_store(self) -> ObjectStore:
+        store = self.config["store"]
+        return ObjectStore(self.nodes(), k=int(store["k"]), m=int(store["m"]))
+
+    def store_descriptor(self) -> dict[str, Any]:
+        """What the runtime needs to read fragments itself."""
+        store = self.config["store"]
+        return {
+            "k": store["k"],
+            "m": store["m"],
+            "nodes": [{"name": n.name, "path": str(n.root.resolve())} for n in self.nodes()],
+        }

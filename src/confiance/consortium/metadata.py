@@ -1,0 +1,54 @@
+"""SQLite metadata of the embedded default: datasets, signatures, runs, results.
+
+Holds identifiers of objects and ciphertexts only: never a plaintext, a key
+or a personal identifier.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, source TEXT NOT NULL, day TEXT NOT NULL,
+    rows INTEGER NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    manifest_digest TEXT NOT NULL, wrapped_dek BLOB NOT NULL, created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, source TEXT NOT NULL,
+    lines INTEGER NOT NULL, path TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signatures (
+    contract TEXT NOT NULL, digest TEXT NOT NULL, tenant TEXT NOT NULL,
+    signature BLOB NOT NULL, PRIMARY KEY (contract, digest, tenant)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, contract TEXT NOT NULL, started TEXT NOT NULL, status TEXT NOT NULL,
+    attestation TEXT, measurement TEXT, events INTEGER, findings INTEGER, reason TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    run TEXT NOT NULL, recipient TEXT NOT NULL, result TEXT NOT NULL, detector TEXT NOT NULL,
+    ciphertext BLOB NOT NULL, PRIMARY KEY (run, recipient, result)
+);
+"""
+
+
+class Metadata:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path)
+        try:
+            with con:
+                yield con
+        finally:
+            con.close()
+
+    def create(self) -> None:
+        with self.connect() as con:
+            con.executescript(_SCHEMA)

@@ -1,0 +1,651 @@
+"""Operations on a consortium home: what `confiance <command>` does."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+import confiance
+from confiance.alerts import Alert, open_alert
+from confiance.consortium.home import (
+    DEFAULT_NODES,
+    OPERATOR,
+    PSEUDONYM_SERVICE,
+    RUNTIME,
+    SOC,
+    TENANTS,
+    Home,
+)
+from confiance.contracts import Contract, contract_digest
+from confiance.contracts import sign_contract as _sign
+from confiance.detect.registry import default_parameters, detector_code_digest
+from confiance.errors import (
+    AccessDenied,
+    AlertError,
+    ConfigError,
+    ContractError,
+    KeyReleaseDenied,
+    RuntimeJobError,
+    SealError,
+)
+from confiance.ingest import DEMO_GEO, parse_file
+from confiance.ingest.parsers import ParseContext
+from confiance.keys import SecretName, SoftwareKeyStore, dataset_aad, encrypt_blob, new_dek, zero
+from confiance.ledger import NoteVerifier
+from confiance.ledger.log import VerifyReport
+from confiance.pseudonym import (
+    KeyedPseudonymService,
+    Pseudonymiser,
+    ReidentificationTable,
+    apply_policy,
+)
+from confiance.pseudonym.keyed import IdentifierKind
+from confiance.runtime import (
+    SIMULATED,
+    DatasetKey,
+    KeyService,
+    RuntimeHost,
+    SimulatedVerifier,
+    measure_image,
+)
+from confiance.store import NodeUnavailable
+
+logger = logging.getLogger(__name__)
+
+#: Per tenant: its sources, as the generator writes them.
+DEFAULT_SOURCES = {
+    "academie": [{"source": "sso", "format": "keycloak-json", "file": "inputs/academie/ent-sso.jsonl",
+                  "service": "ent"}],
+    "region": [{"source": "web", "format": "apache-combined",
+                "file": "inputs/region/portail-access.log", "service": "portail-region"}],
+    "lycees": [{"source": "proxy", "format": "squid", "file": "inputs/lycees/squid-access.log",
+                "service": "proxy-lycees"}],
+    "reseau": [{"source": "flows", "format": "nfdump-csv", "file": "inputs/reseau/flows.csv",
+                "service": "coeur-reseau"}],
+}
+RUNTIME_JOB = "confiance.detect.jobs"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- init -------------------------------------------------------------------
+
+
+def init_consortium(root: Path) -> Home:
+    """Create a consortium home: keys, nodes, metadata, an empty ledger."""
+    if (root / "config.yaml").exists():
+        raise ConfigError(f"{root}: already a confiance home; refusing to overwrite it")
+    root.mkdir(parents=True, exist_ok=True)
+    home = Home(root)
+    public: dict[str, dict[str, str]] = {}
+    for owner in (*TENANTS, SOC, OPERATOR, PSEUDONYM_SERVICE):
+        secrets: tuple[SecretName, ...] = (SecretName.SIGNING,)
+        if owner in TENANTS:
+            secrets = (SecretName.KEK, SecretName.SIGNING, SecretName.RECIPIENT)
+        elif owner == SOC:
+            secrets = (SecretName.SIGNING, SecretName.RECIPIENT)
+        elif owner == PSEUDONYM_SERVICE:
+            secrets = (SecretName.SIGNING, SecretName.PSEUDONYM)
+        store = SoftwareKeyStore.create(
+            home.keystore_path(owner),
+            owner=owner,
+            passphrase=home.passphrase(owner, create=True),
+            secrets=secrets,
+        )
+        public[owner] = store.public_keys()
+        store.close()
+    attestation = Ed25519PrivateKey.generate()
+    home.attestation_key_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home.attestation_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(
+            attestation.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    public[RUNTIME] = {
+        "signing": base64.b64encode(
+            attestation.public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+        ).decode(),
+        "attestation": SIMULATED,
+    }
+    for name, *_ in DEFAULT_NODES:
+        (root / "nodes" / name).mkdir(parents=True, exist_ok=True)
+    origin = "confiance.example/ledger"
+    operator_key = SoftwareKeyStore.open(
+        home.keystore_path(OPERATOR), passphrase=home.passphrase(OPERATOR)
+    )
+    vkey = NoteVerifier(origin, operator_key.signing_key().public_key()).vkey()
+    operator_key.close()
+    config: dict[str, Any] = {
+        "format": "confiance-home/1",
+        "tenants": list(TENANTS),
+        "sources": DEFAULT_SOURCES,
+        "store": {
+            "k": 4,
+            "m": 2,
+            "backend": "isa_l_rs_cauchy",
+            "nodes": [
+                {"name": n, "path": f"nodes/{n}", "datacenter": dc, "operator": op,
+                 "jurisdiction": j}
+                for n, dc, op, j in DEFAULT_NODES
+            ],
+        },
+        "ledger": {"origin": origin, "operator_vkey": vkey},
+        "runtime": {
+            "attestation": SIMULATED,
+            "job": RUNTIME_JOB,
+            "parameters": default_parameters(),
+        },
+        "public_keys": public,
+    }
+    home.save_config(config)
+    home.meta.create()
+    home.ledger().create()
+    home.record(OPERATOR, "consortium.created", {"tenants": list(TENANTS), "nodes": len(DEFAULT_NODES)})
+    return home
+
+
+# -- ingest -----------------------------------------------------------------
+
+
+@dataclass
+class IngestReport:
+    tenant: str
+    lines: int = 0
+    events: int = 0
+    datasets: int = 0
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    quarantine_files: list[str] = field(default_factory=list)
+    stored_bytes: int = 0
+
+
+def _pseudonym_service(home: Home) -> KeyedPseudonymService:
+    return KeyedPseudonymService(home.keystore(PSEUDONYM_SERVICE).pseudonym_key())
+
+
+def _quarantine(home: Home, tenant: str, source: str, records: list[dict[str, Any]]) -> Path:
+    """Keep bad lines encrypted under the tenant's KEK, readable by the tenant only."""
+    keystore = home.keystore(tenant)
+    name = f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    context = f"confiance-quarantine/1|{tenant}|{name}".encode()
+    dek = new_dek()
+    try:
+        blob = encrypt_blob(
+            "\n".join(json.dumps(r) for r in records).encode(), dek, aad=context
+        )
+        wrapped = keystore.wrap_key(dek, context=context)
+    finally:
+        zero(dek)
+    path = home.tenant_dir(tenant) / "quarantine" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "format": "confiance-quarantine/1",
+                "tenant": tenant,
+                "name": name,
+                "lines": len(records),
+                "wrapped_key": base64.b64encode(wrapped).decode(),
+                "blob": base64.b64encode(blob).decode(),
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def ingest_tenant(
+    home: Home,
+    tenant: str,
+    *,
+    files: Sequence[tuple[str, str, Path]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Parse, pseudonymise, encrypt, erasure-code and record a tenant's logs.
+
+    ``files`` is a list of (source, format, path); by default the tenant's
+    configured sources. One dataset is written per source and UTC day.
+    """
+    home.require_tenant(tenant)
+    keystore = home.keystore(tenant)
+    if files is None:
+        files = [
+            (s["source"], s["format"], home.root / s["file"])
+            for s in home.config["sources"].get(tenant, [])
+        ]
+        services = {s["source"]: s.get("service", s["source"]) for s in home.config["sources"].get(tenant, [])}
+    else:
+        services = {}
+    if not files:
+        raise ConfigError(f"tenant {tenant}: no source configured and no file given")
+    pseudonymiser = Pseudonymiser(_pseudonym_service(home))
+    store = home.object_store()
+    report = IngestReport(tenant)
+    for source, fmt, path in files:
+        if progress:
+            progress(f"{tenant}: parsing {path.name}")
+        context = ParseContext(tenant=tenant, service=services.get(source, source), geo=DEMO_GEO)
+        parsed = parse_file(path, format=fmt, context=context)
+        report.lines += parsed.lines
+        report.events += parsed.table.num_rows
+        if parsed.quarantined:
+            report.quarantined += len(parsed.quarantined)
+            for reason, count in parsed.reasons().items():
+                report.reasons[reason] = report.reasons.get(reason, 0) + count
+            qpath = _quarantine(
+                home,
+                tenant,
+                source,
+                [{"file": q.file, "line": q.line, "reason": q.reason, "raw": q.raw}
+                 for q in parsed.quarantined],
+            )
+            report.quarantine_files.append(str(qpath.relative_to(home.root)))
+            with home.meta.connect() as con:
+                con.execute(
+                    "INSERT INTO quarantine (tenant, source, lines, path, created) VALUES (?,?,?,?,?)",
+                    (tenant, source, len(parsed.quarantined), str(qpath.relative_to(home.root)), _now()),
+                )
+            home.record(tenant, "ingest.quarantined", {
+                "tenant": tenant, "source": source, "lines": len(parsed.quarantined),
+                "reasons": parsed.reasons(),
+            })
+        if progress:
+            progress(f"{tenant}: pseudonymising {parsed.table.num_rows} events")
+        table = apply_policy(parsed.table, pseudonymiser)
+        days = pc.strftime(table.column("@timestamp"), format="%Y-%m-%d")
+        for day in sorted(pc.unique(days).to_pylist()):
+            part = table.filter(pc.equal(days, day))
+            report.stored_bytes += _store_dataset(home, store, tenant, source, day, part)
+            report.datasets += 1
+            if progress:
+                progress(f"{tenant}: stored {source} {day}")
+    ReidentificationTable(home.tenant_dir(tenant) / "reid.json", keystore).update(
+        pseudonymiser.mapping
+    )
+    return report
+
+
+def _store_dataset(home: Home, store: Any, tenant: str, source: str, day: str, table: pa.Table) -> int:
+    keystore = home.keystore(tenant)
+    dataset_id = uuid.uuid4().hex
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    dek = new_dek()
+    try:
+        blob = encrypt_blob(buffer.getvalue(), dek, aad=dataset_aad(tenant, dataset_id))
+        key = DatasetKey(dataset_id, tenant, source, b"")
+        wrapped = keystore.wrap_key(dek, context=key.wrap_context())
+    finally:
+        zero(dek)
+    manifest = store.put(dataset_id, blob)
+    with home.meta.connect() as con:
+        con.execute(
+            "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (dataset_id, tenant, source, day, table.num_rows, len(blob), manifest.sha256,
+             manifest.digest(), wrapped, _now()),
+        )
+    home.record(tenant, "dataset.ingested", {
+        "dataset": dataset_id, "tenant": tenant, "source": source, "day": day,
+        "rows": table.num_rows, "sha256": manifest.sha256, "manifest": manifest.digest(),
+        "codec": f"{manifest.backend} {manifest.k}+{manifest.m}",
+    })
+    return len(blob)
+
+
+# -- contracts ----------------------------------------------------------------
+
+
+def runtime_config(home: Home) -> dict[str, Any]:
+    runtime = home.config["runtime"]
+    return {"job": runtime["job"], "parameters": runtime["parameters"]}
+
+
+def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | None = None) -> Path:
+    """Write the default joint-SOC contract for every tenant's datasets."""
+    today = today or datetime.now(UTC).date()
+    path = home.contract_path(contract_id)
+    if path.exists():
+        raise ContractError(f"{path}: already exists")
+    analyses = ["password_spraying", "brute_force", "impossible_travel", "port_scan"]
+    keys = home.config["public_keys"]
+    document = {
+        "id": contract_id,
+        "version": 1,
+        "purpose": (
+            "Joint detection of cyber-attacks against the digital services of the "
+            "Académie, the Région, the lycées and the regional network."
+        ),
+        "legal_basis": {
+            "article": "GDPR Art. 6(1)(e) and Art. 32",
+            "text": "Task carried out in the public interest: security of the information "
+                    "systems of the parties (NIS 2 Directive, Art. 21).",
+        },
+        "parties": [{"tenant": t, "role": "data-owner"} for t in home.config["tenants"]],
+        "datasets": [
+            {"tenant": t, "source": s["source"]}
+            for t in home.config["tenants"]
+            for s in home.config["sources"].get(t, [])
+        ],
+        "analyses": [{"detector": a, "code_digest": detector_code_digest(a)} for a in analyses],
+        "runtime_measurement": measure_image(
+            Path(confiance.__file__).parent, runtime_config(home)
+        ),
+        "recipients": [
+            {"name": f"rssi-{t}", "tenant": t, "public_key": keys[t]["recipient"],
+             "scope": "own-data", "analyses": analyses}
+            for t in home.config["tenants"]
+        ] + [{"name": SOC, "public_key": keys[SOC]["recipient"], "scope": "all",
+              "analyses": analyses}],
+        "retention_days": 365,
+        "valid_from": today.isoformat(),
+        "valid_until": (today + timedelta(days=365)).isoformat(),
+    }
+    contract = Contract.model_validate(document)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Data-use contract. Any change voids every signature.\n" + contract.to_yaml(),
+        encoding="utf-8",
+    )
+    return path
+
+
+def load_contract(home: Home, contract_id: str) -> Contract:
+    return Contract.load(home.contract_path(contract_id))
+
+
+def signatures(home: Home, contract: Contract) -> dict[str, bytes]:
+    with home.meta.connect() as con:
+        rows = con.execute(
+            "SELECT tenant, signature FROM signatures WHERE contract = ? AND digest = ?",
+            (contract.id, contract_digest(contract)),
+        ).fetchall()
+    return {tenant: bytes(sig) for tenant, sig in rows}
+
+
+def sign_contract(home: Home, contract_id: str, tenant: str) -> str:
+    """The tenant signs the contract as it is on disk now; returns its digest."""
+    home.require_tenant(tenant)
+    contract = load_contract(home, contract_id)
+    signature = _sign(contract, tenant=tenant, key=home.keystore(tenant).signing_key())
+    digest = contract_digest(contract)
+    with home.meta.connect() as con:
+        con.execute(
+            "INSERT OR REPLACE INTO signatures VALUES (?,?,?,?)",
+            (contract.id, digest, tenant, signature),
+        )
+    home.record(tenant, "contract.signed", {
+        "contract": contract.id, "version": contract.version, "digest": digest,
+        "signature": base64.b64encode(signature).decode(),
+    })
+    return digest
+
+
+# -- runs ---------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    run: str
+    contract: str
+    attestation: str
+    measurement: str
+    events: int
+    findings: int
+    sealed: int
+    recipients: dict[str, int]
+
+
+def _recipient_names(contract: Contract) -> set[str]:
+    return {r.name for r in contract.recipients}
+
+
+def run_contract(
+    home: Home,
+    contract_id: str,
+    *,
+    image: Path | None = None,
+    recipients: Sequence[str] = (),
+) -> RunReport:
+    """Run a contract's analyses in the runtime; results sealed to its recipients."""
+    contract = load_contract(home, contract_id)
+    run_id = uuid.uuid4().hex[:16]
+    unknown = sorted(set(recipients) - _recipient_names(contract))
+    if unknown:
+        home.record(OPERATOR, "results.denied", {
+            "run": run_id, "contract": contract.id, "recipients": unknown,
+            "reason": "recipient not named in the contract",
+        })
+        raise AccessDenied(
+            f"contract {contract.id}: recipient {', '.join(unknown)} is not named in it; "
+            "no result will be sealed to it"
+        )
+    sigs = signatures(home, contract)
+    verifier = SimulatedVerifier(home.signing_public_keys()[RUNTIME])
+    public_keys = home.signing_public_keys()
+    with home.meta.connect() as con:
+        con.execute(
+            "INSERT INTO runs (id, contract, started, status, attestation) VALUES (?,?,?,?,?)",
+            (run_id, contract.id, _now(), "started", SIMULATED),
+        )
+        rows = con.execute(
+            "SELECT id, tenant, source, manifest_digest, wrapped_dek FROM datasets ORDER BY id"
+        ).fetchall()
+    home.record(OPERATOR, "run.requested", {
+        "run": run_id, "contract": contract.id, "digest": contract_digest(contract),
+        "attestation": SIMULATED,
+    })
+    wanted = {(d.tenant, d.source) for d in contract.datasets}
+
+    def release(evidence: Any, nonce: bytes) -> list[dict[str, str]]:
+        described = []
+        for tenant in contract.data_owners:
+            mine = [DatasetKey(r[0], r[1], r[2], bytes(r[4])) for r in rows
+                    if r[1] == tenant and (r[1], r[2]) in wanted]
+            if not mine:
+                continue
+            service = KeyService(
+                tenant=tenant,
+                keystore=home.keystore(tenant),
+                verifier=verifier,
+                signing_keys=public_keys,
+                ledger=lambda kind, body, t=tenant: home.record(t, kind, dict(body)),
+            )
+            sealed = service.release(
+                contract=contract, signatures=sigs, evidence=evidence, nonce=nonce,
+                run_id=run_id, datasets=mine,
+            )
+            digests = {r[0]: r[3] for r in rows}
+            described += [
+                {"id": d.dataset_id, "tenant": d.tenant, "source": d.source,
+                 "manifest_digest": digests[d.dataset_id],
+                 "sealed_dek": base64.b64encode(sealed[d.dataset_id]).decode()}
+                for d in mine
+            ]
+        if not described:
+            raise KeyReleaseDenied(f"contract {contract.id}: no dataset of it has been ingested")
+        return described
+
+    host = RuntimeHost(
+        config=runtime_config(home),
+        attestation_key_path=home.attestation_key_path,
+        verifier=verifier,
+        image=image,
+    )
+    try:
+        outcome = host.run(
+            contract=contract, run_id=run_id, store=home.store_descriptor(), release=release
+        )
+    except (KeyReleaseDenied, RuntimeJobError) as exc:
+        with home.meta.connect() as con:
+            con.execute(
+                "UPDATE runs SET status = ?, reason = ? WHERE id = ?", ("refused", str(exc), run_id)
+            )
+        home.record(OPERATOR, "run.failed", {"run": run_id, "contract": contract.id,
+                                             "reason": str(exc)})
+        raise
+    receipt = outcome.receipt
+    per_recipient: dict[str, int] = {}
+    with home.meta.connect() as con:
+        for sealed in outcome.sealed:
+            con.execute(
+                "INSERT INTO results VALUES (?,?,?,?,?)",
+                (run_id, sealed.recipient, sealed.result_id, sealed.detector, sealed.ciphertext),
+            )
+            per_recipient[sealed.recipient] = per_recipient.get(sealed.recipient, 0) + 1
+        con.execute(
+            "UPDATE runs SET status = ?, measurement = ?, events = ?, findings = ? WHERE id = ?",
+            ("done", receipt["measurement"], receipt["events"], receipt["findings"], run_id),
+        )
+    home.record(OPERATOR, "run.receipt", {
+        "receipt": receipt,
+        "runtime_signature": base64.b64encode(outcome.receipt_signature).decode(),
+    })
+    return RunReport(run_id, contract.id, outcome.evidence.backend, receipt["measurement"],
+                     int(receipt["events"]), int(receipt["findings"]), len(outcome.sealed),
+                     per_recipient)
+
+
+# -- alerts and re-identification ---------------------------------------------
+
+
+def _recipient_of(home: Home, contract: Contract, who: str) -> tuple[str, SoftwareKeyStore]:
+    """Map ``--as`` (a tenant or a recipient name) to its recipient entry and keystore."""
+    for recipient in contract.recipients:
+        if who in (recipient.name, recipient.tenant):
+            owner = recipient.tenant or recipient.name
+            return recipient.name, home.keystore(owner)
+    raise AccessDenied(f"contract {contract.id}: {who!r} is not a recipient of its results")
+
+
+def list_alerts(home: Home, who: str, *, contract_id: str = "soc-commun",
+                run: str | None = None) -> list[Alert]:
+    """Open every result sealed to ``who`` (latest run by default)."""
+    contract = load_contract(home, contract_id)
+    try:
+        recipient, keystore = _recipient_of(home, contract, who)
+    except AccessDenied as exc:
+        actor = who if who in home.config["public_keys"] else OPERATOR
+        home.record(actor, "results.denied", {"contract": contract.id, "requester": who,
+                                              "reason": str(exc)})
+        raise
+    with home.meta.connect() as con:
+        if run is None:
+            latest = con.execute(
+                "SELECT id FROM runs WHERE contract = ? AND status = 'done' "
+                "ORDER BY started DESC, rowid DESC LIMIT 1",
+                (contract.id,),
+            ).fetchone()
+            if latest is None:
+                return []
+            run = str(latest[0])
+        rows = con.execute(
+            "SELECT result, ciphertext FROM results WHERE run = ? AND recipient = ? ORDER BY result",
+            (run, recipient),
+        ).fetchall()
+    key = keystore.recipient_key()
+    alerts = [
+        open_alert(bytes(ct), key, contract=contract.id, run=run, recipient=recipient,
+                   attestation=SIMULATED)
+        for _, ct in rows
+    ]
+    return sorted(alerts, key=lambda a: (a.first_seen, a.id))
+
+
+def reveal(home: Home, alert_id: str, *, owner: str, reason: str,
+           contract_id: str = "soc-commun") -> dict[str, str]:
+    """The owner resolves the pseudonyms of an alert that it contributed, and only those."""
+    if len(reason.strip()) < 5:
+        raise ConfigError("--reason: say why re-identification is needed (5 characters at least)")
+    if owner not in home.config["tenants"]:
+        home.record(OPERATOR, "reveal.denied", {"alert": alert_id, "requester": owner,
+                                                "reason": "not a data owner"})
+        raise AccessDenied(f"{owner!r} is not a data owner: only owners re-identify their own data")
+    try:
+        alerts = {a.id: a for a in list_alerts(home, owner, contract_id=contract_id)}
+    except (AccessDenied, SealError, AlertError) as exc:
+        raise AccessDenied(str(exc)) from None
+    alert = alerts.get(alert_id)
+    if alert is None:
+        home.record(owner, "reveal.denied", {"alert": alert_id, "requester": owner,
+                                             "reason": "alert not sealed to this owner"})
+        raise AccessDenied(f"alert {alert_id}: not among the results sealed to {owner}")
+    table = ReidentificationTable(home.tenant_dir(owner) / "reid.json", home.keystore(owner))
+    resolved = table.resolve(alert.pseudonyms)
+    home.record(owner, "reveal.requested", {
+        "alert": alert_id, "run": alert.run, "requester": owner, "reason": reason[:200],
+        "pseudonyms_asked": len(alert.pseudonyms), "pseudonyms_resolved": len(resolved),
+    })
+    return resolved
+
+
+# -- ledger and store ----------------------------------------------------------
+
+
+def verify_ledger(home: Home) -> VerifyReport:
+    return home.ledger().verify(
+        actor_keys=home.signing_public_keys(), operator=home.operator_verifier()
+    )
+
+
+def store_status(home: Home) -> dict[str, Any]:
+    nodes = []
+    for node in home.nodes():
+        try:
+            fragments, size = node.usage()
+            nodes.append({"node": node.name, "reachable": True, "files": fragments, "bytes": size})
+        except NodeUnavailable:
+            nodes.append({"node": node.name, "reachable": False, "files": 0, "bytes": 0})
+    store = home.object_store()
+    objects = []
+    with home.meta.connect() as con:
+        rows = con.execute(
+            "SELECT id, tenant, source, day, manifest_digest FROM datasets ORDER BY tenant, day"
+        ).fetchall()
+    for dataset_id, tenant, source, day, digest in rows:
+        try:
+            status = store.status(dataset_id, manifest_digest=digest)
+            present = status.present
+        except Exception:  # an unreadable manifest counts as nothing present
+            present = 0
+        objects.append({"dataset": dataset_id, "tenant": tenant, "source": source, "day": day,
+                        "present": present, "needed": store.k, "total": store.k + store.m})
+    return {"nodes": nodes, "objects": objects, "k": store.k, "m": store.m}
+
+
+def pseudonym_of(home: Home, kind: str, value: str) -> str:
+    """Pseudonym of a raw identifier (evaluation against ground truth only)."""
+    return Pseudonymiser(_pseudonym_service(home)).one(IdentifierKind(kind), value)
+
+
+def ground_truth_scores(home: Home, alerts: Sequence[Alert]) -> Mapping[str, Any]:
+    from confiance.detect import load_ground_truth, score_findings
+
+    attacks = load_ground_truth(home.inputs_dir() / "ground-truth.json")
+    service = Pseudonymiser(_pseudonym_service(home))
+    findings = [a.model_dump(mode="json") for a in alerts]
+    return score_findings(
+        findings, attacks, pseudonym=lambda kind, value: service.one(IdentifierKind(kind), value)
+    )

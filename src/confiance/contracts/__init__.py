@@ -1,0 +1,31 @@
+"""Data-use contracts: what may be computed on whose data, for whom, and why."""
+
+from confiance.contracts.model import (
+    Analysis,
+    Contract,
+    Dataset,
+    LegalBasis,
+    Party,
+    Recipient,
+    RecipientScope,
+)
+from confiance.contracts.signing import (
+    check_fully_signed,
+    contract_digest,
+    sign_contract,
+    verify_signature,
+)
+
+__all__ = [
+    "Analysis",
+    "Contract",
+    "Dataset",
+    "LegalBasis",
+    "Party",
+    "Recipient",
+    "RecipientScope",
+    "check_fully_signed",
+    "contract_digest",
+    "sign_contract",
+    "verify_signature",
+]

@@ -1,0 +1,154 @@
+"""The contract document, parsed once from YAML into frozen, checked objects."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from confiance.errors import ContractError
+
+_Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+_Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Party(_Frozen):
+    tenant: _Name
+    role: Annotated[str, Field(pattern=r"^(data-owner|recipient|authority)$")]
+
+
+class Dataset(_Frozen):
+    tenant: _Name
+    source: _Name
+
+
+class Analysis(_Frozen):
+    detector: _Name
+    code_digest: _Digest
+
+
+class RecipientScope(enum.StrEnum):
+    OWN_DATA = "own-data"  # results that involve the recipient tenant's data
+    ALL = "all"  # every result of the analyses listed
+
+
+class Recipient(_Frozen):
+    name: _Name
+    tenant: _Name | None = None
+    public_key: str
+    scope: RecipientScope
+    analyses: tuple[_Name, ...] = Field(min_length=1)
+
+    @field_validator("public_key")
+    @classmethod
+    def _x25519(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise ValueError("not base64") from None
+        if len(raw) != 32:
+            raise ValueError("an X25519 public key is 32 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _scoped(self) -> Recipient:
+        if self.scope is RecipientScope.OWN_DATA and self.tenant is None:
+            raise ValueError("scope own-data needs a tenant")
+        return self
+
+
+class LegalBasis(_Frozen):
+    article: Annotated[str, Field(min_length=3)]
+    text: Annotated[str, Field(min_length=10)]
+
+
+class Contract(_Frozen):
+    """A data-use contract; every data owner named must sign it."""
+
+    id: _Name
+    version: Annotated[int, Field(ge=1)]
+    purpose: Annotated[str, Field(min_length=10)]
+    legal_basis: LegalBasis
+    parties: tuple[Party, ...] = Field(min_length=1)
+    datasets: tuple[Dataset, ...] = Field(min_length=1)
+    analyses: tuple[Analysis, ...] = Field(min_length=1)
+    runtime_measurement: _Digest
+    recipients: tuple[Recipient, ...] = Field(min_length=1)
+    retention_days: Annotated[int, Field(ge=1, le=3650)]
+    valid_from: date
+    valid_until: date
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Contract:
+        owners = {p.tenant for p in self.parties if p.role == "data-owner"}
+        if not owners:
+            raise ValueError("parties: at least one data-owner is required")
+        for dataset in self.datasets:
+            if dataset.tenant not in owners:
+                raise ValueError(f"datasets: {dataset.tenant} is not a data-owner party")
+        detectors = {a.detector for a in self.analyses}
+        if len(detectors) != len(self.analyses):
+            raise ValueError("analyses: a detector is listed twice")
+        names = [r.name for r in self.recipients]
+        if len(set(names)) != len(names):
+            raise ValueError("recipients: a name is listed twice")
+        for recipient in self.recipients:
+            unknown = set(recipient.analyses) - detectors
+            if unknown:
+                raise ValueError(f"recipients: {recipient.name} names unknown analyses {unknown}")
+        if self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        return self
+
+    @property
+    def data_owners(self) -> tuple[str, ...]:
+        return tuple(sorted({p.tenant for p in self.parties if p.role == "data-owner"}))
+
+    def recipient(self, name: str) -> Recipient:
+        for recipient in self.recipients:
+            if recipient.name == name:
+                return recipient
+        raise ContractError(f"contract {self.id}: recipient {name!r} is not named in it")
+
+    def canonical(self) -> dict[str, Any]:
+        """The JSON form that signatures cover."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_yaml(cls, text: str, *, where: str) -> Contract:
+        """Parse a contract; errors name the file and the field."""
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise ContractError(f"{where}{line}: not valid YAML") from None
+        if not isinstance(document, dict):
+            raise ContractError(f"{where}: a contract is a YAML mapping")
+        try:
+            return cls.model_validate(document)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "(document)"
+            raise ContractError(f"{where}: field {field}: {first['msg']}") from None
+
+    @classmethod
+    def load(cls, path: Path) -> Contract:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ContractError(f"{path}: no such contract file") from None
+        return cls.from_yaml(text, where=str(path))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.canonical(), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,63 @@
+"""Findings: what a detector reports, as plain JSON-ready records."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+def finding(
+    *,
+    detector: str,
+    title: str,
+    severity: str,
+    technique: str,
+    tenants: Sequence[str],
+    entity_field: str,
+    entity: str,
+    first_seen: datetime,
+    last_seen: datetime,
+    evidence: dict[str, Any],
+    pseudonyms: Sequence[str],
+) -> dict[str, Any]:
+    """One finding; its id is stable for the same detector, entity and start.
+
+    Naive times are UTC (the detection views work in naive UTC).
+    """
+    if first_seen.tzinfo is None:
+        first_seen = first_seen.replace(tzinfo=UTC)
+    if last_seen.tzinfo is None:
+        last_seen = last_seen.replace(tzinfo=UTC)
+    key = f"{detector}|{entity}|{first_seen.isoformat()}".encode()
+    return {
+        "id": hashlib.sha256(key).hexdigest()[:16],
+        "detector": detector,
+        "title": title,
+        "severity": severity,
+        "attack_technique": technique,
+        "tenants": sorted(set(tenants)),
+        "entity": {"field": entity_field, "value": entity},
+        "first_seen": first_seen.isoformat(),
+        "last_seen": last_seen.isoformat(),
+        "evidence": evidence,
+        "pseudonyms": sorted(set(pseudonyms) | {entity}),
+    }
+
+
+def merge_windows(
+    rows: Sequence[tuple[str, datetime]], *, width: timedelta
+) -> list[tuple[str, datetime, datetime]]:
+    """Merge firing windows of one entity that touch into (entity, start, end) spans.
+
+    Repeated firings of one campaign become one finding, not one per window.
+    """
+    spans: list[tuple[str, datetime, datetime]] = []
+    for entity, start in sorted(rows):
+        end = start + width
+        if spans and spans[-1][0] == entity and start <= spans[-1][2]:
+            spans[-1] = (entity, spans[-1][1], max(end, spans[-1][2]))
+        else:
+            spans.append((entity, start, end))
+    return spans

@@ -1,0 +1,434 @@
+"""Synthetic logs of a school week for the four sources, with injected attacks.
+
+Output is in the real formats the ingest parsers read (Keycloak JSON events,
+Apache combined, Squid native, nfdump CSV); the attacks are listed in a
+ground-truth file. Everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from confiance.errors import ConfigError
+
+PARIS = ZoneInfo("Europe/Paris")
+WEEK_START = datetime(2026, 9, 14, tzinfo=PARIS)  # a Monday of the school year
+MIN_EVENTS = 5_000
+
+#: Each source: (tenant, file under inputs/<tenant>/, format, share of events).
+SOURCES = {
+    "sso": ("academie", "ent-sso.jsonl", "keycloak-json", 0.35),
+    "web": ("region", "portail-access.log", "apache-combined", 0.20),
+    "proxy": ("lycees", "squid-access.log", "squid", 0.25),
+    "flows": ("reseau", "flows.csv", "nfdump-csv", 0.20),
+}
+
+_FIRST = (
+    "lea emma jade louise alice chloe lina rose anna mila ambre julia ines lou zoe "
+    "gabriel louis raphael jules adam lucas leo hugo arthur nathan paul tom noah ethan "
+    "sacha maxime camille manon sarah clara eva lucie marie thomas antoine nicolas"
+).split()
+_LAST = (
+    "martin bernard dubois thomas robert richard petit durand leroy moreau simon laurent "
+    "lefebvre michel garcia david bertrand roux vincent fournier morel girard andre "
+    "lefevre mercier dupont lambert bonnet francois martinez legrand garnier faure rousseau"
+).split()
+_HOME_NETS = (("86.192", 0.35), ("90.0", 0.30), ("92.128", 0.25), ("78.192", 0.10))
+_FOREIGN = ("41.58", "95.165", "177.32", "113.160")
+_DOMAINS = (
+    "www.education.gouv.fr fr.wikipedia.org www.google.fr www.youtube.com www.lemonde.fr "
+    "pronote.index-education.net www.qwant.com www.larousse.fr www.onisep.fr "
+    "www.khanacademy.org www.geogebra.org cdn.jsdelivr.net www.ouest-france.fr "
+    "www.service-public.fr www.instagram.com"
+).split()
+_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/128.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 Version/17.6 Safari",
+)
+_NFDUMP_HEADER = (
+    "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,dmk,dtos,"
+    "dir,nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,"
+    "mpls8,mpls9,mpls10,cl,sl,al,ra,eng,exid,tr"
+)
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One injected attack: what a perfect detector would report."""
+
+    id: str
+    type: str
+    tenants: list[str]
+    entity_kind: str  # "ip" or "account"
+    entity: str
+    start: str
+    end: str
+    description: str
+
+
+@dataclass
+class GenerationSummary:
+    seed: int
+    events: int
+    files: dict[str, str]
+    per_source: dict[str, int]
+    malformed: dict[str, int]
+    attacks: list[Attack] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _User:
+    name: str
+    home_ip: str
+    school: int
+
+
+class _World:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.schools = 12
+        names: set[str] = set()
+        while len(names) < 2600:
+            base = f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}"
+            names.add(base if base not in names else f"{base}{rng.randint(2, 99)}")
+        ordered = sorted(names)
+        rng.shuffle(ordered)
+        self.academie = [self._user(n) for n in ordered[:2400]]
+        shared = self.academie[:200]  # teachers with an account at both
+        self.region = shared + [self._user(n) for n in ordered[2400:2600]]
+        self.used_ips: set[str] = set()
+
+    def _user(self, name: str) -> _User:
+        return _User(name, self.home_ip(), self.rng.randrange(self.schools))
+
+    def home_ip(self) -> str:
+        r, acc = self.rng.random(), 0.0
+        for prefix, weight in _HOME_NETS:
+            acc += weight
+            if r <= acc:
+                break
+        return f"{prefix}.{self.rng.randint(1, 254)}.{self.rng.randint(1, 254)}"
+
+    def nat_ip(self, school: int) -> str:
+        return f"193.48.{10 + school}.{1 + school % 3}"
+
+    def client_ip(self, school: int) -> str:
+        return f"10.{school + 1}.{self.rng.randint(0, 15)}.{self.rng.randint(2, 250)}"
+
+    def foreign_ip(self, prefix: str | None = None) -> str:
+        prefix = prefix or self.rng.choice(_FOREIGN)
+        while True:
+            ip = f"{prefix}.{self.rng.randint(1, 254)}.{self.rng.randint(1, 254)}"
+            if ip not in self.used_ips:
+                self.used_ips.add(ip)
+                return ip
+
+    def busy_time(self, *, school_hours: bool = False) -> datetime:
+        """A plausible moment of the week: weekday daytime and evenings."""
+        rng = self.rng
+        day = rng.choices(range(7), weights=(10, 10, 7, 10, 9, 3, 3))[0]
+        if school_hours and day < 5:
+            hour = rng.uniform(8, 17.5)
+        else:
+            hour = rng.choices((rng.uniform(7, 12), rng.uniform(12, 18), rng.uniform(18, 23),
+                                rng.uniform(0, 7)), weights=(30, 35, 30, 5))[0]
+        return WEEK_START + timedelta(days=day, hours=hour)
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat()
+
+
+def _keycloak(t: datetime, user: str, ip: str, ok: bool, known: bool = True) -> str:
+    event: dict[str, object] = {
+        "time": _ms(t),
+        "type": "LOGIN" if ok else "LOGIN_ERROR",
+        "realmId": "ent",
+        "clientId": "ent-portail",
+        "ipAddress": ip,
+        "details": {"auth_method": "openid-connect", "username": user,
+                    "redirect_uri": "https://ent.example.fr/"},
+    }
+    if known:
+        event["userId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, "ent:" + user))
+    if not ok:
+        event["error"] = "invalid_user_credentials" if known else "user_not_found"
+    return json.dumps(event, separators=(",", ":"))
+
+
+def _apache(t: datetime, ip: str, user: str | None, method: str, path: str, status: int,
+            size: int, agent: str) -> str:
+    local = t.astimezone(PARIS)
+    offset = local.strftime("%z")
+    stamp = f"{local.day:02d}/{_MONTHS[local.month - 1]}/{local.year}:{local:%H:%M:%S} {offset}"
+    return (f'{ip} - {user or "-"} [{stamp}] "{method} {path} HTTP/1.1" {status} {size} '
+            f'"https://portail.region.example.fr/" "{agent}"')
+
+
+def _squid(t: datetime, client: str, user: str | None, url: str, code: int, size: int,
+           peer: str) -> str:
+    action = "TCP_MISS" if code < 400 else "TCP_DENIED"
+    method = "CONNECT" if url.endswith(":443") else "GET"
+    ctype = "-" if method == "CONNECT" else "text/html"
+    return (f"{t.timestamp():.3f} {187:>6} {client} {action}/{code} {size} {method} {url} "
+            f"{user or '-'} HIER_DIRECT/{peer} {ctype}")
+
+
+def _flow(t: datetime, src: str, dst: str, sport: int, dport: int, proto: str, flags: str,
+          packets: int, size: int, duration: float) -> str:
+    local = t.astimezone(PARIS)
+    end = local + timedelta(seconds=duration)
+    # in … dir, nh, nhb, svln, dvln, four MACs, ten MPLS labels, cl sl al, ra eng exid tr
+    rest = ",".join(["0"] * 8 + ["0.0.0.0"] * 2 + ["0"] * 2 + ["00:00:00:00:00:00"] * 4
+                    + ["0-0-0"] * 10 + ["0.000"] * 3
+                    + ["172.16.0.1", "0/0", "0", f"{end:%Y-%m-%d %H:%M:%S}"])
+    return (f"{local:%Y-%m-%d %H:%M:%S},{end:%Y-%m-%d %H:%M:%S},{duration:.3f},{src},{dst},"
+            f"{sport},{dport},{proto},{flags},0,0,{packets},{size},0,0,{rest}")
+
+
+Record = tuple[datetime, str]
+
+
+class _Generator:
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.world = _World(self.rng)
+        self.records: dict[str, list[Record]] = {s: [] for s in SOURCES}
+        self.attacks: list[Attack] = []
+
+    # -- attacks ---------------------------------------------------------
+    def _attack(self, kind: str, tenants: list[str], entity_kind: str, entity: str,
+                start: datetime, end: datetime, description: str) -> None:
+        number = sum(1 for a in self.attacks if a.type == kind) + 1
+        self.attacks.append(Attack(f"{kind}-{number}", kind, sorted(tenants), entity_kind,
+                                   entity, _iso(start), _iso(end), description))
+
+    def spraying(self, *, both: bool) -> None:
+        w, rng = self.world, self.rng
+        ip = w.foreign_ip()
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(1, 20))
+        targets = [("sso", u.name) for u in rng.sample(w.academie, 90)]
+        targets += [("sso", f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randint(100, 999)}")
+                    for _ in range(15)]  # accounts that do not exist
+        if both:
+            targets += [("web", u.name) for u in rng.sample(w.region, 60)]
+        rng.shuffle(targets)
+        t = start
+        for source, user in targets:
+            for _ in range(rng.choice((1, 1, 2))):
+                t += timedelta(seconds=rng.uniform(8, 25))
+                self._login(source, t, user, ip, ok=False, agent="python-requests/2.32.3",
+                            known=not user[-3:].isdigit())
+        tenants = ["academie", "region"] if both else ["academie"]
+        self._attack("password_spraying", tenants, "ip", ip, start, t,
+                     f"one address tries a few passwords on {len(targets)} accounts")
+
+    def brute_force(self, source: str) -> None:
+        w, rng = self.world, self.rng
+        user = rng.choice(w.academie if source == "sso" else w.region).name
+        ip = w.foreign_ip()
+        start = WEEK_START + timedelta(days=rng.randint(0, 6), hours=rng.uniform(0, 23))
+        t = start
+        for _ in range(rng.randint(40, 100)):
+            t += timedelta(seconds=rng.uniform(2, 8))
+            self._login(source, t, user, ip, ok=False, agent="Hydra")
+        tenant = SOURCES[source][0]
+        self._attack("brute_force", [tenant], "account", user, start, t,
+                     "many failed passwords on one account in minutes")
+
+    def port_scan(self, *, horizontal: bool, internal: bool) -> None:
+        w, rng = self.world, self.rng
+        src = w.client_ip(rng.randrange(w.schools)) if internal else w.foreign_ip("95.165")
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(0, 23))
+        t = start
+        if horizontal:
+            targets = [(f"172.16.{rng.randint(1, 9)}.{h}", 445) for h in range(1, 255)]
+        else:
+            host = f"172.16.{rng.randint(1, 9)}.{rng.randint(2, 250)}"
+            targets = [(host, p) for p in sorted(rng.sample(range(1, 10000), 400))]
+        for dst, port in targets:
+            t += timedelta(milliseconds=rng.uniform(50, 600))
+            self.records["flows"].append(
+                (t, _flow(t, src, dst, rng.randint(40000, 65000), port, "TCP", "....S.", 1, 44, 0))
+            )
+        kind = "horizontal" if horizontal else "vertical"
+        self._attack("port_scan", ["reseau"], "ip", src, start, t,
+                     f"{kind} scan of {len(targets)} address:port pairs")
+
+    def impossible_travel(self) -> None:
+        w, rng = self.world, self.rng
+        user = rng.choice(w.academie)
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(8, 20))
+        self._login("sso", start, user.name, user.home_ip, ok=True)
+        later = start + timedelta(minutes=rng.uniform(4, 30))
+        self._login("sso", later, user.name, w.foreign_ip(rng.choice(("113.160", "177.32"))),
+                    ok=True)
+        self._attack("impossible_travel", ["academie"], "account", user.name, start, later,
+                     "two successful logins from places thousands of km apart within minutes")
+
+    # -- background ------------------------------------------------------
+    def _login(self, source: str, t: datetime, user: str, ip: str, *, ok: bool,
+               agent: str | None = None, known: bool = True) -> None:
+        if source == "sso":
+            self.records["sso"].append((t, _keycloak(t, user, ip, ok, known)))
+        else:
+            agent = agent or self.rng.choice(_AGENTS)
+            self.records["web"].append(
+                (t, _apache(t, ip, user, "POST", "/auth/login", 200 if ok else 401, 512, agent))
+            )
+
+    def background(self, source: str, count: int) -> None:
+        fill: dict[str, Callable[[], None]] = {
+            "sso": self._sso_session,
+            "web": self._web_session,
+            "proxy": self._proxy_request,
+            "flows": self._flow_record,
+        }
+        target = len(self.records[source]) + count
+        while len(self.records[source]) < target:
+            fill[source]()
+        del self.records[source][target:]
+
+    def _sso_session(self) -> None:
+        w, rng = self.world, self.rng
+        user = rng.choice(w.academie)
+        t = w.busy_time()
+        at_school = t.weekday() < 5 and 8 <= t.hour < 17 and rng.random() < 0.7
+        ip = w.nat_ip(user.school) if at_school else user.home_ip
+        for _ in range(rng.choices((0, 1, 2), weights=(92, 6, 2))[0]):
+            self._login("sso", t, user.name, ip, ok=False)
+            t += timedelta(seconds=rng.uniform(5, 40))
+        self._login("sso", t, user.name, ip, ok=True)
+
+    def _web_session(self) -> None:
+        w, rng = self.world, self.rng
+        user = rng.choice(w.region)
+        t = w.busy_time()
+        ip = f"195.83.{rng.randint(1, 40)}.{rng.randint(1, 254)}" if rng.random() < 0.4 \
+            else user.home_ip
+        agent = rng.choice(_AGENTS)
+        if rng.random() < 0.05:
+            self._login("web", t, user.name, ip, ok=False, agent=agent)
+            t += timedelta(seconds=rng.uniform(5, 30))
+        self._login("web", t, user.name, ip, ok=True, agent=agent)
+        for _ in range(rng.randint(2, 8)):
+            t += timedelta(seconds=rng.uniform(2, 90))
+            path = rng.choice(("/", "/aides/lycees", "/transports/carte", "/marches-publics",
+                               "/agents/conges", "/static/app.js", "/api/notifications"))
+            self.records["web"].append(
+                (t, _apache(t, ip, user.name, "GET", path, rng.choice((200, 200, 200, 304)),
+                            rng.randint(300, 90000), agent))
+            )
+
+    def _proxy_request(self) -> None:
+        w, rng = self.world, self.rng
+        school = rng.randrange(w.schools)
+        client = w.client_ip(school)
+        t = w.busy_time(school_hours=True)
+        domain = rng.choice(_DOMAINS)
+        blocked = domain == "www.instagram.com" and rng.random() < 0.8
+        url = f"{domain}:443" if rng.random() < 0.7 else f"http://{domain}/"
+        user = rng.choice(w.academie).name if rng.random() < 0.3 else None
+        peer = f"185.{rng.randint(1, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
+        self.records["proxy"].append(
+            (t, _squid(t, client, user, url, 403 if blocked else 200, rng.randint(200, 250000),
+                       "-" if blocked else peer))
+        )
+
+    def _flow_record(self) -> None:
+        w, rng = self.world, self.rng
+        t = w.busy_time(school_hours=True)
+        src = w.client_ip(rng.randrange(w.schools))
+        port = rng.choices((443, 80, 53, 993, 8080), weights=(60, 15, 20, 3, 2))[0]
+        dst = f"172.16.0.{rng.randint(2, 60)}" if port in (53, 8080) else \
+            f"185.{rng.randint(1, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
+        proto = "UDP" if port == 53 else "TCP"
+        packets = rng.randint(1, 4) if proto == "UDP" else rng.randint(6, 400)
+        self.records["flows"].append(
+            (t, _flow(t, src, dst, rng.randint(32768, 60999), port, proto,
+                      "......" if proto == "UDP" else ".AP.SF", packets,
+                      packets * rng.randint(60, 1400), rng.uniform(0.01, 30)))
+        )
+
+
+def _malformed(rng: random.Random, line: str) -> str:
+    if rng.random() < 0.5:
+        return line[: rng.randint(5, max(6, len(line) // 2))]
+    return "#### corrupted record " + "".join(rng.choice("abcxyz%$") for _ in range(20))
+
+
+def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> GenerationSummary:
+    """Write the four sources under ``inputs/<tenant>/`` and ``inputs/ground-truth.json``."""
+    if events < MIN_EVENTS:
+        raise ConfigError(f"--events: at least {MIN_EVENTS} events are needed for the attacks")
+    gen = _Generator(seed)
+    for _ in range(2):
+        gen.spraying(both=True)
+    gen.spraying(both=False)
+    for source in ("sso", "sso", "sso", "web"):
+        gen.brute_force(source)
+    gen.port_scan(horizontal=False, internal=False)
+    gen.port_scan(horizontal=False, internal=True)
+    gen.port_scan(horizontal=True, internal=False)
+    for _ in range(4):
+        gen.impossible_travel()
+    injected = sum(len(r) for r in gen.records.values())
+    budget = events - injected
+    malformed: dict[str, int] = {}
+    counts = {source: round(budget * spec[3]) for source, spec in SOURCES.items()}
+    counts["flows"] = budget - sum(c for s, c in counts.items() if s != "flows")
+    for source, count in counts.items():
+        gen.background(source, count)
+    files: dict[str, str] = {}
+    per_source: dict[str, int] = {}
+    for source, (tenant, name, _fmt, _share) in SOURCES.items():
+        records = sorted(gen.records[source], key=lambda r: r[0])
+        lines = [line for _, line in records]
+        bad = max(1, len(lines) // 4000)
+        for index in gen.rng.sample(range(len(lines)), bad):
+            lines[index] = _malformed(gen.rng, lines[index])
+        malformed[tenant] = bad
+        path = inputs / tenant / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            if source == "flows":
+                handle.write(_NFDUMP_HEADER + "\n")
+            handle.write("\n".join(lines) + "\n")
+            if source == "flows":
+                handle.write("Summary\nflows,bytes,packets,avg_bps,avg_pps,avg_bpp\n"
+                             f"{len(lines)},0,0,0,0,0\n")
+        files[tenant] = str(path)
+        per_source[source] = len(lines)
+    summary = GenerationSummary(seed, sum(per_source.values()), files, per_source, malformed,
+                                gen.attacks)
+    truth = {
+        "seed": seed,
+        "events": summary.events,
+        "week_start": WEEK_START.isoformat(),
+        "malformed_lines": malformed,
+        "attacks": [asdict(a) for a in gen.attacks],
+    }
+    (inputs / "ground-truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
+    return summary
+
+
+def load_ground_truth(path: Path) -> list[Attack]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return [Attack(**a) for a in document["attacks"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a ground-truth file") from exc

@@ -1,0 +1,23 @@
+"""The normalised event schema shared by every other package.
+
+Field names follow the Elastic Common Schema as flat Arrow columns; an OCSF
+``class_uid`` column routes events by class (authentication, network, HTTP…).
+"""
+
+from confiance.events.schema import (
+    EVENT_SCHEMA,
+    FIELD_POLICY,
+    FieldTreatment,
+    OcsfClass,
+    conform,
+    empty_table,
+)
+
+__all__ = [
+    "EVENT_SCHEMA",
+    "FIELD_POLICY",
+    "FieldTreatment",
+    "OcsfClass",
+    "conform",
+    "empty_table",
+]

@@ -1,0 +1,114 @@
+"""Arrow schema of a normalised event, and the per-field privacy policy."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import pyarrow as pa
+
+from confiance.errors import SchemaError
+
+
+class OcsfClass(enum.IntEnum):
+    """OCSF 1.x event classes used for routing and export."""
+
+    AUTHENTICATION = 3002
+    NETWORK_ACTIVITY = 4001
+    HTTP_ACTIVITY = 4002
+    DNS_ACTIVITY = 4003
+    EMAIL_ACTIVITY = 4009
+
+
+class FieldTreatment(enum.Enum):
+    """What ingestion does to a field before the event leaves its owner."""
+
+    KEEP = "keep"
+    PSEUDONYMISE_ACCOUNT = "pseudonymise-account"
+    PSEUDONYMISE_IP = "pseudonymise-ip"
+    PSEUDONYMISE_IF_IP = "pseudonymise-if-ip-literal"
+    GENERALISED = "generalised"
+
+
+_TS = pa.timestamp("us", tz="UTC")
+
+#: Every normalised event table has exactly these columns, in this order.
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("@timestamp", _TS, nullable=False),
+        pa.field("tenant", pa.string(), nullable=False),
+        pa.field("event.dataset", pa.string(), nullable=False),
+        pa.field("event.category", pa.string()),
+        pa.field("event.action", pa.string()),
+        pa.field("event.outcome", pa.string()),
+        pa.field("ocsf.class_uid", pa.int32(), nullable=False),
+        pa.field("service.name", pa.string()),
+        pa.field("user.name", pa.string()),
+        pa.field("source.ip", pa.string()),
+        pa.field("source.port", pa.int32()),
+        pa.field("source.geo.country_iso_code", pa.string()),
+        pa.field("source.geo.city_name", pa.string()),
+        pa.field("source.geo.location.lat", pa.float64()),
+        pa.field("source.geo.location.lon", pa.float64()),
+        pa.field("destination.ip", pa.string()),
+        pa.field("destination.port", pa.int32()),
+        pa.field("network.transport", pa.string()),
+        pa.field("network.packets", pa.int64()),
+        pa.field("source.bytes", pa.int64()),
+        pa.field("destination.bytes", pa.int64()),
+        pa.field("event.duration", pa.int64()),
+        pa.field("http.request.method", pa.string()),
+        pa.field("http.response.status_code", pa.int32()),
+        pa.field("url.domain", pa.string()),
+        pa.field("url.path", pa.string()),
+        pa.field("user_agent.original", pa.string()),
+    ]
+)
+
+#: Privacy treatment per field; anything absent here is kept as is.
+#: Query strings are never carried (only ``url.path``), because they often
+#: hold identifiers; geolocation is generalised to city level before the
+#: source address is pseudonymised.
+FIELD_POLICY: Mapping[str, FieldTreatment] = {
+    "user.name": FieldTreatment.PSEUDONYMISE_ACCOUNT,
+    "source.ip": FieldTreatment.PSEUDONYMISE_IP,
+    "destination.ip": FieldTreatment.PSEUDONYMISE_IP,
+    "url.domain": FieldTreatment.PSEUDONYMISE_IF_IP,
+    "source.geo.country_iso_code": FieldTreatment.GENERALISED,
+    "source.geo.city_name": FieldTreatment.GENERALISED,
+    "source.geo.location.lat": FieldTreatment.GENERALISED,
+    "source.geo.location.lon": FieldTreatment.GENERALISED,
+}
+
+
+def empty_table() -> pa.Table:
+    """A table with the event schema and no rows."""
+    return EVENT_SCHEMA.empty_table()
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Return ``table`` with exactly the schema's columns, types and order.
+
+    Missing optional columns are filled with nulls; unknown columns are an
+    error (a parser that emits a field the schema lacks is a bug, not data
+    to drop silently).
+    """
+    unknown = sorted(set(table.column_names) - set(EVENT_SCHEMA.names))
+    if unknown:
+        raise SchemaError(f"columns not in the event schema: {', '.join(unknown)}")
+    columns = []
+    for field in EVENT_SCHEMA:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SchemaError(f"field {field.name}: cannot cast to {field.type}") from exc
+            if not field.nullable and column.null_count:
+                raise SchemaError(f"field {field.name}: {column.null_count} null value(s)")
+        elif field.nullable:
+            column = pa.nulls(table.num_rows, field.type)
+        else:
+            raise SchemaError(f"field {field.name}: required column missing")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)

@@ -1,0 +1,110 @@
+"""Reading a log file into lines, and parsing it with quarantine of bad lines."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from confiance.errors import IngestError
+from confiance.events import empty_table
+from confiance.ingest.parsers import NfdumpCsv, ParseContext, parser_for
+
+#: Lines longer than this are quarantined, never parsed.
+MAX_LINE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class QuarantinedLine:
+    file: str
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class ParsedFile:
+    path: Path
+    format: str
+    lines: int
+    table: pa.Table
+    quarantined: list[QuarantinedLine] = field(default_factory=list)
+
+    def reasons(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for q in self.quarantined:
+            counts[q.reason] = counts.get(q.reason, 0) + 1
+        return counts
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None
+    if raw.startswith(b"\x1f\x8b"):
+        return gzip.decompress(raw)
+    if raw.startswith(b"BZh"):
+        return bz2.decompress(raw)
+    return raw
+
+
+def _decode(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        # French administrations still write latin-1; it never fails to decode.
+        return line.decode("latin-1")
+
+
+def parse_file(
+    path: Path, *, format: str, context: ParseContext, max_line_bytes: int = MAX_LINE_BYTES
+) -> ParsedFile:
+    """Parse every line of ``path``; each line is either an event or quarantined."""
+    parser = parser_for(format)
+    data = _read_bytes(path)
+    if b"\x00" in data[:4096]:
+        raise IngestError(f"{path}: binary content, not a {format} log")
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    numbers: list[int] = []
+    texts: list[str] = []
+    quarantined: list[QuarantinedLine] = []
+    header: str | None = None
+    for number, raw in enumerate(raw_lines, start=1):
+        raw = raw.rstrip(b"\r")
+        if isinstance(parser, NfdumpCsv):
+            if header is None:
+                header = _decode(raw)
+                continue
+            if raw in (b"Summary", b"No matching flows"):
+                break  # nfdump's trailer: statistics, not flows
+        if not raw.strip():
+            continue
+        if len(raw) > max_line_bytes:
+            quarantined.append(
+                QuarantinedLine(str(path), number, f"line longer than {max_line_bytes} bytes",
+                                _decode(raw[:256]))
+            )
+            continue
+        numbers.append(number)
+        texts.append(_decode(raw))
+    if not texts:
+        return ParsedFile(path, format, len(raw_lines), empty_table(), quarantined)
+    lines = pa.array(texts, pa.string())
+    if isinstance(parser, NfdumpCsv):
+        assert header is not None
+        table, bad = parser.parse_with_header(header, lines, context=context)
+    else:
+        table, bad = parser.parse(lines, context=context)
+    if len(bad) == len(texts) and len(texts) >= 10:
+        raise IngestError(f"{path}: no line is in the {format} format; refusing the file")
+    quarantined.extend(
+        QuarantinedLine(str(path), numbers[i], reason, texts[i]) for i, reason in bad
+    )
+    quarantined.sort(key=lambda q: q.line)
+    return ParsedFile(path, format, len(raw_lines), table, quarantined)

@@ -1,0 +1,153 @@
+"""The runtime process. Started by :class:`~confiance.runtime.host.RuntimeHost`.
+
+It measures its own code, presents SIMULATED evidence bound to the host's
+nonce and to a fresh ephemeral X25519 key, receives data keys sealed to that
+key, reads k of n fragments of each dataset, decrypts in memory only, runs
+the job, and seals every finding to the recipients the contract names.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+import confiance
+from confiance.contracts import Contract, contract_digest
+from confiance.errors import ConfianceError
+from confiance.keys import dataset_aad, decrypt_blob
+from confiance.keys.keystore import public_bytes
+from confiance.runtime.attestation import SIMULATED, SimulatedAttester
+from confiance.runtime.job import Job, recipients_for, result_info
+from confiance.runtime.keyrelease import dek_info
+from confiance.runtime.measurement import measure_image
+from confiance.runtime.protocol import receive, send
+from confiance.runtime.seal import open_sealed, seal
+from confiance.store import LocalDirectoryNode, ObjectStore
+
+def _load_attester(path: str) -> SimulatedAttester:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfianceError("simulated attestation key is not Ed25519")
+    return SimulatedAttester(key)
+
+
+def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]:
+    contract = Contract.model_validate(job["contract"])
+    run_id = str(job["run"])
+    store_cfg = job["store"]
+    store = ObjectStore(
+        [LocalDirectoryNode(n["name"], Path(n["path"])) for n in store_cfg["nodes"]],
+        k=int(store_cfg["k"]),
+        m=int(store_cfg["m"]),
+    )
+    tables = []
+    inputs = []
+    for dataset in job["datasets"]:
+        dek = bytearray(
+            open_sealed(
+                base64.b64decode(dataset["sealed_dek"]),
+                ephemeral,
+                info=dek_info(run_id, dataset["id"]),
+            )
+        )
+        blob = store.get(dataset["id"], manifest_digest=dataset["manifest_digest"])
+        plaintext = decrypt_blob(blob, dek, aad=dataset_aad(dataset["tenant"], dataset["id"]))
+        for i in range(len(dek)):
+            dek[i] = 0
+        tables.append(pq.read_table(pa.BufferReader(plaintext)))
+        inputs.append({"dataset": dataset["id"], "sha256": hashlib.sha256(blob).hexdigest()})
+    events = pa.concat_tables(tables) if tables else pa.table({})
+    module = cast(Job, importlib.import_module(job["config"]["job"]))
+    findings = module.run(
+        events,
+        analyses=[a.detector for a in contract.analyses],
+        parameters=job["config"].get("parameters", {}),
+    )
+    sealed = []
+    outputs = []
+    for finding in findings:
+        body = json.dumps(finding, sort_keys=True).encode()
+        for recipient in recipients_for(contract, finding):
+            ciphertext = seal(
+                body,
+                base64.b64decode(recipient.public_key),
+                info=result_info(contract.id, run_id, recipient.name),
+            )
+            sealed.append(
+                {
+                    "recipient": recipient.name,
+                    "result": finding["id"],
+                    "detector": finding["detector"],
+                    "ciphertext": base64.b64encode(ciphertext).decode(),
+                }
+            )
+            outputs.append(
+                {
+                    "recipient": recipient.name,
+                    "result": finding["id"],
+                    "sha256": hashlib.sha256(ciphertext).hexdigest(),
+                }
+            )
+    receipt = {
+        "run": run_id,
+        "contract": contract.id,
+        "contract_digest": contract_digest(contract),
+        "attestation": SIMULATED,
+        "inputs": inputs,
+        "events": events.num_rows,
+        "findings": len(findings),
+        "outputs": outputs,
+    }
+    return {"sealed": sealed, "receipt": receipt}
+
+
+def main() -> int:
+    """Serve one run over stdin/stdout."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        challenge = receive(stdin, expect="challenge")
+        config = challenge["config"]
+        attester = _load_attester(challenge["attestation_key_path"])
+        measurement = measure_image(Path(confiance.__file__).parent, config)
+        ephemeral = X25519PrivateKey.generate()
+        evidence = attester.attest(
+            measurement=measurement,
+            nonce=base64.b64decode(challenge["nonce"]),
+            public_key=public_bytes(ephemeral.public_key()),
+        )
+        send(stdout, {"type": "evidence", "evidence": evidence.to_json()})
+        job = receive(stdin, expect="job")
+        job["config"] = config
+        result = _run_job(job, ephemeral)
+        result["receipt"]["measurement"] = measurement
+        signature = attester.sign_receipt(result["receipt"])
+        send(
+            stdout,
+            {
+                "type": "result",
+                **result,
+                "receipt_signature": base64.b64encode(signature).decode(),
+            },
+        )
+        return 0
+    except ConfianceError as exc:
+        send(stdout, {"type": "error", "message": str(exc)})
+        return 1
+    except Exception as exc:  # report the kind of failure, never data
+        send(stdout, {"type": "error", "message": f"internal error ({type(exc).__name__})"})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

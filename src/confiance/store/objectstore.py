@@ -1,0 +1,139 @@
+"""Put and get whole objects over a set of nodes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confiance.errors import StoreError
+from confiance.store.codec import DEFAULT_BACKEND, Codec
+from confiance.store.manifest import FragmentRecord, Manifest
+from confiance.store.node import Node, NodeUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def _fragment_key(object_id: str, index: int) -> str:
+    return f"objects/{object_id[:2]}/{object_id}.{index}"
+
+
+def _manifest_key(object_id: str) -> str:
+    return f"manifests/{object_id}.json"
+
+
+@dataclass(frozen=True)
+class ObjectStatus:
+    object_id: str
+    present: int
+    needed: int
+    total: int
+
+
+class ObjectStore:
+    """Erasure-coded object store; a write reaches every node or fails.
+
+    Manifests are small and replicated on every node, so they survive the
+    same failures as the fragments they describe.
+    """
+
+    def __init__(self, nodes: Sequence[Node], *, k: int, m: int, backend: str = DEFAULT_BACKEND):
+        if len(nodes) < k + m:
+            raise StoreError(f"store: {k}+{m} needs {k + m} nodes, {len(nodes)} configured")
+        if len({n.name for n in nodes}) != len(nodes):
+            raise StoreError("store: node names must be unique")
+        self.nodes = list(nodes)
+        self.codec = Codec(k=k, m=m, backend=backend)
+        self._by_name = {n.name: n for n in nodes}
+
+    @property
+    def k(self) -> int:
+        return self.codec.k
+
+    @property
+    def m(self) -> int:
+        return self.codec.m
+
+    def put(self, object_id: str, data: bytes) -> Manifest:
+        """Encode, write one fragment per node, then the manifest everywhere."""
+        fragments = self.codec.encode(data)
+        records = []
+        for index, (fragment, node) in enumerate(zip(fragments, self.nodes, strict=False)):
+            node.put(_fragment_key(object_id, index), fragment)
+            records.append(
+                FragmentRecord(
+                    index=index,
+                    node=node.name,
+                    size=len(fragment),
+                    sha256=hashlib.sha256(fragment).hexdigest(),
+                )
+            )
+        manifest = Manifest(
+            object_id=object_id,
+            backend=self.codec.backend,
+            k=self.k,
+            m=self.m,
+            length=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            fragments=tuple(records),
+        )
+        raw = manifest.to_bytes()
+        for node in self.nodes:
+            node.put(_manifest_key(object_id), raw)
+        return manifest
+
+    def manifest(self, object_id: str, *, digest: str) -> Manifest:
+        """The manifest whose SHA-256 is ``digest``, from any node that holds it."""
+        for node in self.nodes:
+            try:
+                raw = node.get(_manifest_key(object_id))
+            except NodeUnavailable:
+                continue
+            if raw is not None and hmac.compare_digest(hashlib.sha256(raw).hexdigest(), digest):
+                return Manifest.from_bytes(raw, where=f"{node.name}:{object_id}")
+        raise StoreError(f"object {object_id}: no intact manifest on any reachable node")
+
+    def get(self, object_id: str, *, manifest_digest: str) -> bytes:
+        """The original bytes, or :class:`StoreError` naming the object."""
+        manifest = self.manifest(object_id, digest=manifest_digest)
+        good: list[bytes] = []
+        for record in sorted(manifest.fragments, key=lambda r: r.index):
+            fragment = self._fetch(object_id, record)
+            if fragment is not None:
+                good.append(fragment)
+            if len(good) == manifest.k:
+                break
+        if len(good) < manifest.k:
+            raise StoreError(
+                f"object {object_id}: unreadable, {len(good)} intact fragment(s) "
+                f"of {manifest.k} needed"
+            )
+        data = self.codec.decode(good)
+        if len(data) != manifest.length or not hmac.compare_digest(
+            hashlib.sha256(data).hexdigest(), manifest.sha256
+        ):
+            raise StoreError(f"object {object_id}: decoded bytes do not match the manifest")
+        return data
+
+    def _fetch(self, object_id: str, record: FragmentRecord) -> bytes | None:
+        node = self._by_name.get(record.node)
+        if node is None:
+            return None
+        try:
+            fragment = node.get(_fragment_key(object_id, record.index))
+        except NodeUnavailable:
+            logger.warning("node %s unreachable for %s", record.node, object_id)
+            return None
+        if fragment is None:
+            return None
+        if not hmac.compare_digest(hashlib.sha256(fragment).hexdigest(), record.sha256):
+            logger.warning("fragment %d of %s on %s is corrupt", record.index, object_id, node.name)
+            return None
+        return fragment
+
+    def status(self, object_id: str, *, manifest_digest: str) -> ObjectStatus:
+        manifest = self.manifest(object_id, digest=manifest_digest)
+        present = sum(1 for r in manifest.fragments if self._fetch(object_id, r) is not None)
+        return ObjectStatus(object_id, present, manifest.k, len(manifest.fragments))
