@@ -23,7 +23,9 @@ def _prepare(root: Path, console: Console) -> None:
     if config.exists():
         loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
         if not loaded.get("demo"):
-            raise ConfigError(f"{root}: holds a consortium that is not a demo; refusing to replace it")
+            raise ConfigError(
+                f"{root}: holds a consortium that is not a demo; refusing to replace it"
+            )
         console.print(f"replacing the previous demo home {root}")
         shutil.rmtree(root)
     elif root.exists() and any(root.iterdir()):
@@ -48,15 +50,19 @@ def run_demo(root: Path, *, events: int, seed: int, console: Console, as_json: b
     config = home.config
     config["demo"] = True
     home.save_config(config)
-    stage.done(f"consortium of {len(TENANTS)} tenants ({', '.join(TENANTS)}), "
-               f"{len(home.nodes())} storage nodes, empty ledger in {root} "
-               "[yellow](UNSAFE demo: passphrases stored beside keystores)[/]")
+    stage.done(
+        f"consortium of {len(TENANTS)} tenants ({', '.join(TENANTS)}), "
+        f"{len(home.nodes())} storage nodes, empty ledger in {root} "
+        "[yellow](UNSAFE demo: passphrases stored beside keystores)[/]"
+    )
     try:
         _stages(home, events=events, seed=seed, console=console, as_json=as_json)
     finally:
         home.close()
-    console.print(f"[bold]demo complete[/] in {time.perf_counter() - total:.1f}s — "
-                  "attestation was SIMULATED: no hardware protects the runtime's memory")
+    console.print(
+        f"[bold]demo complete[/] in {time.perf_counter() - total:.1f}s — "
+        "attestation was SIMULATED: no hardware protects the runtime's memory"
+    )
 
 
 def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bool) -> None:
@@ -64,19 +70,28 @@ def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bo
 
     stage = _Stage(console, 2, "generate")
     summary = generate(home.inputs_dir(), events=events, seed=seed)
-    stage.done(f"{summary.events} events over a school week: "
-               + ", ".join(f"{k} {v}" for k, v in summary.per_source.items())
-               + f"; {len(summary.attacks)} attacks injected (inputs/ground-truth.json)")
+    stage.done(
+        f"{summary.events} events over a school week: "
+        + ", ".join(f"{k} {v}" for k, v in summary.per_source.items())
+        + f"; {len(summary.attacks)} attacks injected (inputs/ground-truth.json)"
+    )
 
     stage = _Stage(console, 3, "ingest")
     reports = []
-    with Progress(TextColumn("   {task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("   {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("ingest", total=len(TENANTS))
         for tenant in TENANTS:
-            reports.append(operations.ingest_tenant(
-                home, tenant, progress=lambda text: progress.update(task, description=text)
-            ))
+            reports.append(
+                operations.ingest_tenant(
+                    home, tenant, progress=lambda text: progress.update(task, description=text)
+                )
+            )
             progress.advance(task)
     stage.done(
         f"{sum(r.events for r in reports)} events pseudonymised, encrypted (AES-256-GCM, one DEK "
@@ -85,15 +100,19 @@ def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bo
     )
     for r in reports:
         reasons = ", ".join(f"{k}: {v}" for k, v in r.reasons.items()) or "none"
-        console.print(f"             {r.tenant}: {r.lines} lines → {r.events} events, "
-                      f"quarantine {r.quarantined} ({reasons}) in "
-                      f"{', '.join(r.quarantine_files) or '-'}")
+        console.print(
+            f"             {r.tenant}: {r.lines} lines → {r.events} events, "
+            f"quarantine {r.quarantined} ({reasons}) in "
+            f"{', '.join(r.quarantine_files) or '-'}"
+        )
 
     stage = _Stage(console, 4, "contract")
     operations.new_contract(home, "soc-commun")
     for tenant in TENANTS:
         operations.sign_contract(home, "soc-commun", tenant)
-    stage.done(f"soc-commun written to contracts/soc-commun.yaml and signed by {', '.join(TENANTS)}")
+    stage.done(
+        f"soc-commun written to contracts/soc-commun.yaml and signed by {', '.join(TENANTS)}"
+    )
 
     stage = _Stage(console, 5, "run")
     report = operations.run_contract(home, "soc-commun")
@@ -107,21 +126,38 @@ def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bo
     stage = _Stage(console, 6, "alerts")
     soc_alerts = operations.list_alerts(home, SOC)
     per_tenant = {t: len(operations.list_alerts(home, t)) for t in TENANTS}
-    own = next((a for a in operations.list_alerts(home, "academie")
-                if a.detector == "password_spraying" and len(a.tenants) > 1), None)
+    own = next(
+        (
+            a
+            for a in operations.list_alerts(home, "academie")
+            if a.detector == "password_spraying" and len(a.tenants) > 1
+        ),
+        None,
+    )
     revealed = ""
     if own is not None:
-        resolved = operations.reveal(home, own.id, owner="academie",
-                                     reason="demo: confirm the accounts targeted by a campaign")
-        revealed = (f"; reveal {own.id} --as academie resolved {len(resolved)} of "
-                    f"{len(own.pseudonyms)} pseudonyms (only its own data)")
-    stage.done(f"{SOC} opened {len(soc_alerts)} alerts; "
-               + ", ".join(f"{t} {n}" for t, n in per_tenant.items()) + revealed)
+        resolved = operations.reveal(
+            home,
+            own.id,
+            owner="academie",
+            reason="demo: confirm the accounts targeted by a campaign",
+        )
+        revealed = (
+            f"; reveal {own.id} --as academie resolved {len(resolved)} of "
+            f"{len(own.pseudonyms)} pseudonyms (only its own data)"
+        )
+    stage.done(
+        f"{SOC} opened {len(soc_alerts)} alerts; "
+        + ", ".join(f"{t} {n}" for t, n in per_tenant.items())
+        + revealed
+    )
 
     stage = _Stage(console, 7, "ledger")
     verified = operations.verify_ledger(home)
-    stage.done(f"verified {verified.entries} entries and {verified.checkpoints} signed "
-               f"checkpoints; root {verified.root.hex()[:16]}…")
+    stage.done(
+        f"verified {verified.entries} entries and {verified.checkpoints} signed "
+        f"checkpoints; root {verified.root.hex()[:16]}…"
+    )
 
     stage = _Stage(console, 8, "score")
     scores = operations.ground_truth_scores(home, soc_alerts)
@@ -129,10 +165,22 @@ def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bo
     for column in ("attack type", "injected", "detected", "alerts", "precision", "recall"):
         table.add_column(column)
     for s in scores.values():
-        table.add_row(s.detector, str(s.attacks), str(s.detected), str(s.findings),
-                      f"{s.precision:.2f}", f"{s.recall:.2f}")
+        table.add_row(
+            s.detector,
+            str(s.attacks),
+            str(s.detected),
+            str(s.findings),
+            f"{s.precision:.2f}",
+            f"{s.recall:.2f}",
+        )
     stage.done("precision and recall per attack type")
     console.print(table)
     if as_json:
-        console.print(json.dumps({k: {"precision": v.precision, "recall": v.recall,
-                                      "f1": v.f1} for k, v in scores.items()}))
+        console.print(
+            json.dumps(
+                {
+                    k: {"precision": v.precision, "recall": v.recall, "f1": v.f1}
+                    for k, v in scores.items()
+                }
+            )
+        )

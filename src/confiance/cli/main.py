@@ -60,15 +60,22 @@ def _print_json(data: Any) -> None:
 
 
 @click.group()
-@click.option("--home", "home_dir", type=click.Path(path_type=Path), default=None,
-              help="Consortium home (default: $CONFIANCE_HOME or ./.confiance).")
+@click.option(
+    "--home",
+    "home_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Consortium home (default: $CONFIANCE_HOME or ./.confiance).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @click.version_option(package_name="confiance")
 @click.pass_context
 def cli(ctx: click.Context, home_dir: Path | None, verbose: bool) -> None:
     """Sovereign pooling of security logs between public bodies."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     ctx.ensure_object(dict)
     ctx.obj["home"] = Home(home_dir or default_home())
     ctx.call_on_close(ctx.obj["home"].close)
@@ -83,10 +90,14 @@ def init(ctx: click.Context) -> None:
     """Create a consortium: tenants, keystores, storage nodes, metadata, ledger."""
     with _errors():
         home = operations.init_consortium(_home(ctx).root)
-        console.print(f"initialised {home.root}: tenants {', '.join(TENANTS)}; "
-                      f"{len(home.nodes())} storage nodes; ledger empty")
-        console.print("UNSAFE (demo): keystore passphrases are stored beside the keystores; "
-                      "set CONFIANCE_PASSPHRASE_<OWNER> before `init` in production.")
+        console.print(
+            f"initialised {home.root}: tenants {', '.join(TENANTS)}; "
+            f"{len(home.nodes())} storage nodes; ledger empty"
+        )
+        console.print(
+            "UNSAFE (demo): keystore passphrases are stored beside the keystores; "
+            "set CONFIANCE_PASSPHRASE_<OWNER> before `init` in production."
+        )
 
 
 @cli.command()
@@ -99,13 +110,18 @@ def generate(ctx: click.Context, events: int, seed: int) -> None:
 
     with _errors():
         summary = _generate(_home(ctx).inputs_dir(), events=events, seed=seed)
-        console.print(f"generated {summary.events} events ({', '.join(f'{k} {v}' for k, v in summary.per_source.items())}); "
-                      f"{len(summary.attacks)} attacks in inputs/ground-truth.json")
+        console.print(
+            f"generated {summary.events} events "
+            f"({', '.join(f'{k} {v}' for k, v in summary.per_source.items())}); "
+            f"{len(summary.attacks)} attacks in inputs/ground-truth.json"
+        )
 
 
 def _ingest_line(report: operations.IngestReport) -> str:
-    line = (f"{report.tenant}: {report.lines} lines, {report.events} events in "
-            f"{report.datasets} datasets, {report.quarantined} quarantined")
+    line = (
+        f"{report.tenant}: {report.lines} lines, {report.events} events in "
+        f"{report.datasets} datasets, {report.quarantined} quarantined"
+    )
     if report.quarantined:
         reasons = "; ".join(f"{r}: {n}" for r, n in report.reasons.items())
         line += f" ({reasons}) → {', '.join(report.quarantine_files)}"
@@ -118,8 +134,13 @@ def _ingest_line(report: operations.IngestReport) -> str:
 @click.option("--source", default=None, help="Source name of FILES.")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.pass_context
-def ingest(ctx: click.Context, tenant: str | None, fmt: str | None, source: str | None,
-           files: tuple[Path, ...]) -> None:
+def ingest(
+    ctx: click.Context,
+    tenant: str | None,
+    fmt: str | None,
+    source: str | None,
+    files: tuple[Path, ...],
+) -> None:
     """Parse, pseudonymise, encrypt and store a tenant's logs."""
     with _errors():
         home = _home(ctx)
@@ -173,13 +194,20 @@ def contract_show(ctx: click.Context, contract_id: str, as_json: bool) -> None:
         signed = sorted(operations.signatures(home, c))
         missing = [t for t in c.data_owners if t not in signed]
         if as_json:
-            _print_json({"contract": c.canonical(), "digest": contract_digest(c),
-                         "signed_by": signed, "missing": missing})
+            _print_json(
+                {
+                    "contract": c.canonical(),
+                    "digest": contract_digest(c),
+                    "signed_by": signed,
+                    "missing": missing,
+                }
+            )
             return
         console.print(c.to_yaml())
         console.print(f"digest {contract_digest(c)}")
-        console.print(f"signed by: {', '.join(signed) or 'nobody'}; "
-                      f"missing: {', '.join(missing) or 'none'}")
+        console.print(
+            f"signed by: {', '.join(signed) or 'nobody'}; missing: {', '.join(missing) or 'none'}"
+        )
 
 
 @contract.command("sign")
@@ -200,19 +228,27 @@ def contract_list(ctx: click.Context, as_json: bool) -> None:
     """List contracts and their signature status."""
     with _errors():
         home = _home(ctx)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for path in sorted((home.root / "contracts").glob("*.yaml")):
             c = operations.load_contract(home, path.stem)
             signed = sorted(operations.signatures(home, c))
-            rows.append({"id": c.id, "version": c.version, "signed_by": signed,
-                         "complete": set(signed) >= set(c.data_owners)})
+            rows.append(
+                {
+                    "id": c.id,
+                    "version": c.version,
+                    "signed_by": signed,
+                    "complete": set(signed) >= set(c.data_owners),
+                }
+            )
         if as_json:
             _print_json(rows)
             return
         for row in rows:
             state = "active" if row["complete"] else "draft"
-            console.print(f"{row['id']} v{row['version']}: {state}, signed by "
-                          f"{', '.join(row['signed_by']) or 'nobody'}")
+            console.print(
+                f"{row['id']} v{row['version']}: {state}, signed by "
+                f"{', '.join(row['signed_by']) or 'nobody'}"
+            )
 
 
 # -- run / alerts / reveal ---------------------------------------------------------
@@ -220,25 +256,44 @@ def contract_list(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("contract_id")
-@click.option("--runtime-image", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Directory holding the runtime's `confiance` package (default: installed).")
-@click.option("--recipient", "recipients", multiple=True,
-              help="Also ask for results for this recipient (must be named in the contract).")
+@click.option(
+    "--runtime-image",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory holding the runtime's `confiance` package (default: installed).",
+)
+@click.option(
+    "--recipient",
+    "recipients",
+    multiple=True,
+    help="Also ask for results for this recipient (must be named in the contract).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def run(ctx: click.Context, contract_id: str, runtime_image: Path | None,
-        recipients: tuple[str, ...], as_json: bool) -> None:
+def run(
+    ctx: click.Context,
+    contract_id: str,
+    runtime_image: Path | None,
+    recipients: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Run a contract's analyses in the confidential runtime (SIMULATED attestation)."""
     with _errors():
-        report = operations.run_contract(_home(ctx), contract_id, image=runtime_image,
-                                         recipients=recipients)
+        report = operations.run_contract(
+            _home(ctx), contract_id, image=runtime_image, recipients=recipients
+        )
         if as_json:
             _print_json(asdict(report))
             return
-        console.print(f"run {report.run} of {report.contract}: attestation {report.attestation} "
-                      f"(no hardware protection), measurement {report.measurement[:23]}…")
-        console.print(f"  {report.events} events, {report.findings} findings, {report.sealed} "
-                      f"sealed results: " + ", ".join(f"{r} {n}" for r, n in sorted(report.recipients.items())))
+        console.print(
+            f"run {report.run} of {report.contract}: attestation {report.attestation} "
+            f"(no hardware protection), measurement {report.measurement[:23]}…"
+        )
+        console.print(
+            f"  {report.events} events, {report.findings} findings, {report.sealed} "
+            f"sealed results: "
+            + ", ".join(f"{r} {n}" for r, n in sorted(report.recipients.items()))
+        )
 
 
 @cli.group()
@@ -252,8 +307,9 @@ def alerts() -> None:
 @click.option("--run", "run_id", default=None, help="Run id (default: latest).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def alerts_list(ctx: click.Context, who: str, contract_id: str, run_id: str | None,
-                as_json: bool) -> None:
+def alerts_list(
+    ctx: click.Context, who: str, contract_id: str, run_id: str | None, as_json: bool
+) -> None:
     """Open and list the alerts sealed to WHO."""
     with _errors():
         found = operations.list_alerts(_home(ctx), who, contract_id=contract_id, run=run_id)
@@ -264,8 +320,15 @@ def alerts_list(ctx: click.Context, who: str, contract_id: str, run_id: str | No
         for column in ("id", "severity", "detector", "tenants", "entity", "first seen", "title"):
             table.add_column(column)
         for a in found:
-            table.add_row(a.id, a.severity, a.detector, ",".join(a.tenants),
-                          a.entity.value, a.first_seen.strftime("%Y-%m-%d %H:%M"), a.title)
+            table.add_row(
+                a.id,
+                a.severity,
+                a.detector,
+                ",".join(a.tenants),
+                a.entity.value,
+                a.first_seen.strftime("%Y-%m-%d %H:%M"),
+                a.title,
+            )
         console.print(table)
 
 
@@ -276,12 +339,14 @@ def alerts_list(ctx: click.Context, who: str, contract_id: str, run_id: str | No
 @click.option("--contract", "contract_id", default="soc-commun", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def reveal(ctx: click.Context, alert_id: str, owner: str, reason: str, contract_id: str,
-           as_json: bool) -> None:
+def reveal(
+    ctx: click.Context, alert_id: str, owner: str, reason: str, contract_id: str, as_json: bool
+) -> None:
     """Resolve the pseudonyms of ALERT that OWNER contributed (request is logged)."""
     with _errors():
-        resolved = operations.reveal(_home(ctx), alert_id, owner=owner, reason=reason,
-                                     contract_id=contract_id)
+        resolved = operations.reveal(
+            _home(ctx), alert_id, owner=owner, reason=reason, contract_id=contract_id
+        )
         if as_json:
             _print_json(resolved)
             return
@@ -309,8 +374,10 @@ def ledger_verify(ctx: click.Context) -> None:
         except LedgerVerificationError as exc:
             err.print(f"ledger verification FAILED: {exc}")
             sys.exit(EXIT_ERROR)
-        console.print(f"ledger OK: {report.entries} entries, {report.checkpoints} signed "
-                      f"checkpoints, root {report.root.hex()}")
+        console.print(
+            f"ledger OK: {report.entries} entries, {report.checkpoints} signed "
+            f"checkpoints, root {report.root.hex()}"
+        )
 
 
 @ledger.command("tail")
@@ -325,8 +392,10 @@ def ledger_tail(ctx: click.Context, count: int, as_json: bool) -> None:
             _print_json([e.signed_part() for e in entries])
             return
         for e in entries:
-            console.print(f"{e.index:>6} {e.time} {e.actor:<18} {e.kind:<20} "
-                          f"{json.dumps(dict(e.body), default=str)[:100]}")
+            console.print(
+                f"{e.index:>6} {e.time} {e.actor:<18} {e.kind:<20} "
+                f"{json.dumps(dict(e.body), default=str)[:100]}"
+            )
 
 
 @cli.group()
@@ -348,16 +417,20 @@ def store_status(ctx: click.Context, as_json: bool) -> None:
         for column in ("node", "reachable", "files", "bytes"):
             table.add_column(column)
         for n in status["nodes"]:
-            table.add_row(n["node"], "yes" if n["reachable"] else "NO", str(n["files"]),
-                          str(n["bytes"]))
+            table.add_row(
+                n["node"], "yes" if n["reachable"] else "NO", str(n["files"]), str(n["bytes"])
+            )
         console.print(table)
         weak = [o for o in status["objects"] if o["present"] < o["total"]]
         lost = [o for o in status["objects"] if o["present"] < o["needed"]]
-        console.print(f"{len(status['objects'])} objects; {len(weak)} degraded; "
-                      f"{len(lost)} unreadable")
+        console.print(
+            f"{len(status['objects'])} objects; {len(weak)} degraded; {len(lost)} unreadable"
+        )
         for o in lost:
-            console.print(f"  unreadable: {o['dataset']} ({o['tenant']}/{o['source']} {o['day']}): "
-                          f"{o['present']} of {o['needed']} fragments")
+            console.print(
+                f"  unreadable: {o['dataset']} ({o['tenant']}/{o['source']} {o['day']}): "
+                f"{o['present']} of {o['needed']} fragments"
+            )
 
 
 # -- demo ------------------------------------------------------------------------------
@@ -378,4 +451,3 @@ def demo(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
 
 def main() -> None:
     cli(prog_name="confiance")
-

@@ -69,14 +69,38 @@ logger = logging.getLogger(__name__)
 
 #: Per tenant: its sources, as the generator writes them.
 DEFAULT_SOURCES = {
-    "academie": [{"source": "sso", "format": "keycloak-json", "file": "inputs/academie/ent-sso.jsonl",
-                  "service": "ent"}],
-    "region": [{"source": "web", "format": "apache-combined",
-                "file": "inputs/region/portail-access.log", "service": "portail-region"}],
-    "lycees": [{"source": "proxy", "format": "squid", "file": "inputs/lycees/squid-access.log",
-                "service": "proxy-lycees"}],
-    "reseau": [{"source": "flows", "format": "nfdump-csv", "file": "inputs/reseau/flows.csv",
-                "service": "coeur-reseau"}],
+    "academie": [
+        {
+            "source": "sso",
+            "format": "keycloak-json",
+            "file": "inputs/academie/ent-sso.jsonl",
+            "service": "ent",
+        }
+    ],
+    "region": [
+        {
+            "source": "web",
+            "format": "apache-combined",
+            "file": "inputs/region/portail-access.log",
+            "service": "portail-region",
+        }
+    ],
+    "lycees": [
+        {
+            "source": "proxy",
+            "format": "squid",
+            "file": "inputs/lycees/squid-access.log",
+            "service": "proxy-lycees",
+        }
+    ],
+    "reseau": [
+        {
+            "source": "flows",
+            "format": "nfdump-csv",
+            "file": "inputs/reseau/flows.csv",
+            "service": "coeur-reseau",
+        }
+    ],
 }
 RUNTIME_JOB = "confiance.detect.jobs"
 
@@ -147,8 +171,13 @@ def init_consortium(root: Path) -> Home:
             "m": 2,
             "backend": "isa_l_rs_cauchy",
             "nodes": [
-                {"name": n, "path": f"nodes/{n}", "datacenter": dc, "operator": op,
-                 "jurisdiction": j}
+                {
+                    "name": n,
+                    "path": f"nodes/{n}",
+                    "datacenter": dc,
+                    "operator": op,
+                    "jurisdiction": j,
+                }
                 for n, dc, op, j in DEFAULT_NODES
             ],
         },
@@ -163,7 +192,9 @@ def init_consortium(root: Path) -> Home:
     home.save_config(config)
     home.meta.create()
     home.ledger().create()
-    home.record(OPERATOR, "consortium.created", {"tenants": list(TENANTS), "nodes": len(DEFAULT_NODES)})
+    home.record(
+        OPERATOR, "consortium.created", {"tenants": list(TENANTS), "nodes": len(DEFAULT_NODES)}
+    )
     return home
 
 
@@ -193,9 +224,7 @@ def _quarantine(home: Home, tenant: str, source: str, records: list[dict[str, An
     context = f"confiance-quarantine/1|{tenant}|{name}".encode()
     dek = new_dek()
     try:
-        blob = encrypt_blob(
-            "\n".join(json.dumps(r) for r in records).encode(), dek, aad=context
-        )
+        blob = encrypt_blob("\n".join(json.dumps(r) for r in records).encode(), dek, aad=context)
         wrapped = keystore.wrap_key(dek, context=context)
     finally:
         zero(dek)
@@ -236,7 +265,10 @@ def ingest_tenant(
             (s["source"], s["format"], home.root / s["file"])
             for s in home.config["sources"].get(tenant, [])
         ]
-        services = {s["source"]: s.get("service", s["source"]) for s in home.config["sources"].get(tenant, [])}
+        services = {
+            s["source"]: s.get("service", s["source"])
+            for s in home.config["sources"].get(tenant, [])
+        }
     else:
         services = {}
     if not files:
@@ -259,19 +291,34 @@ def ingest_tenant(
                 home,
                 tenant,
                 source,
-                [{"file": q.file, "line": q.line, "reason": q.reason, "raw": q.raw}
-                 for q in parsed.quarantined],
+                [
+                    {"file": q.file, "line": q.line, "reason": q.reason, "raw": q.raw}
+                    for q in parsed.quarantined
+                ],
             )
             report.quarantine_files.append(str(qpath.relative_to(home.root)))
             with home.meta.connect() as con:
                 con.execute(
-                    "INSERT INTO quarantine (tenant, source, lines, path, created) VALUES (?,?,?,?,?)",
-                    (tenant, source, len(parsed.quarantined), str(qpath.relative_to(home.root)), _now()),
+                    "INSERT INTO quarantine (tenant, source, lines, path, created) "
+                    "VALUES (?,?,?,?,?)",
+                    (
+                        tenant,
+                        source,
+                        len(parsed.quarantined),
+                        str(qpath.relative_to(home.root)),
+                        _now(),
+                    ),
                 )
-            home.record(tenant, "ingest.quarantined", {
-                "tenant": tenant, "source": source, "lines": len(parsed.quarantined),
-                "reasons": parsed.reasons(),
-            })
+            home.record(
+                tenant,
+                "ingest.quarantined",
+                {
+                    "tenant": tenant,
+                    "source": source,
+                    "lines": len(parsed.quarantined),
+                    "reasons": parsed.reasons(),
+                },
+            )
         if progress:
             progress(f"{tenant}: pseudonymising {parsed.table.num_rows} events")
         table = apply_policy(parsed.table, pseudonymiser)
@@ -288,7 +335,9 @@ def ingest_tenant(
     return report
 
 
-def _store_dataset(home: Home, store: Any, tenant: str, source: str, day: str, table: pa.Table) -> int:
+def _store_dataset(
+    home: Home, store: Any, tenant: str, source: str, day: str, table: pa.Table
+) -> int:
     keystore = home.keystore(tenant)
     dataset_id = uuid.uuid4().hex
     buffer = io.BytesIO()
@@ -304,14 +353,33 @@ def _store_dataset(home: Home, store: Any, tenant: str, source: str, day: str, t
     with home.meta.connect() as con:
         con.execute(
             "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (dataset_id, tenant, source, day, table.num_rows, len(blob), manifest.sha256,
-             manifest.digest(), wrapped, _now()),
+            (
+                dataset_id,
+                tenant,
+                source,
+                day,
+                table.num_rows,
+                len(blob),
+                manifest.sha256,
+                manifest.digest(),
+                wrapped,
+                _now(),
+            ),
         )
-    home.record(tenant, "dataset.ingested", {
-        "dataset": dataset_id, "tenant": tenant, "source": source, "day": day,
-        "rows": table.num_rows, "sha256": manifest.sha256, "manifest": manifest.digest(),
-        "codec": f"{manifest.backend} {manifest.k}+{manifest.m}",
-    })
+    home.record(
+        tenant,
+        "dataset.ingested",
+        {
+            "dataset": dataset_id,
+            "tenant": tenant,
+            "source": source,
+            "day": day,
+            "rows": table.num_rows,
+            "sha256": manifest.sha256,
+            "manifest": manifest.digest(),
+            "codec": f"{manifest.backend} {manifest.k}+{manifest.m}",
+        },
+    )
     return len(blob)
 
 
@@ -341,7 +409,7 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
         "legal_basis": {
             "article": "GDPR Art. 6(1)(e) and Art. 32",
             "text": "Task carried out in the public interest: security of the information "
-                    "systems of the parties (NIS 2 Directive, Art. 21).",
+            "systems of the parties (NIS 2 Directive, Art. 21).",
         },
         "parties": [{"tenant": t, "role": "data-owner"} for t in home.config["tenants"]],
         "datasets": [
@@ -350,15 +418,25 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
             for s in home.config["sources"].get(t, [])
         ],
         "analyses": [{"detector": a, "code_digest": detector_code_digest(a)} for a in analyses],
-        "runtime_measurement": measure_image(
-            Path(confiance.__file__).parent, runtime_config(home)
-        ),
+        "runtime_measurement": measure_image(Path(confiance.__file__).parent, runtime_config(home)),
         "recipients": [
-            {"name": f"rssi-{t}", "tenant": t, "public_key": keys[t]["recipient"],
-             "scope": "own-data", "analyses": analyses}
+            {
+                "name": f"rssi-{t}",
+                "tenant": t,
+                "public_key": keys[t]["recipient"],
+                "scope": "own-data",
+                "analyses": analyses,
+            }
             for t in home.config["tenants"]
-        ] + [{"name": SOC, "public_key": keys[SOC]["recipient"], "scope": "all",
-              "analyses": analyses}],
+        ]
+        + [
+            {
+                "name": SOC,
+                "public_key": keys[SOC]["recipient"],
+                "scope": "all",
+                "analyses": analyses,
+            }
+        ],
         "retention_days": 365,
         "valid_from": today.isoformat(),
         "valid_until": (today + timedelta(days=365)).isoformat(),
@@ -396,10 +474,16 @@ def sign_contract(home: Home, contract_id: str, tenant: str) -> str:
             "INSERT OR REPLACE INTO signatures VALUES (?,?,?,?)",
             (contract.id, digest, tenant, signature),
         )
-    home.record(tenant, "contract.signed", {
-        "contract": contract.id, "version": contract.version, "digest": digest,
-        "signature": base64.b64encode(signature).decode(),
-    })
+    home.record(
+        tenant,
+        "contract.signed",
+        {
+            "contract": contract.id,
+            "version": contract.version,
+            "digest": digest,
+            "signature": base64.b64encode(signature).decode(),
+        },
+    )
     return digest
 
 
@@ -418,6 +502,13 @@ class RunReport:
     recipients: dict[str, int]
 
 
+def _ledger_writer(home: Home, actor: str) -> Callable[[str, Mapping[str, Any]], None]:
+    def write(kind: str, body: Mapping[str, Any]) -> None:
+        home.record(actor, kind, dict(body))
+
+    return write
+
+
 def _recipient_names(contract: Contract) -> set[str]:
     return {r.name for r in contract.recipients}
 
@@ -434,10 +525,16 @@ def run_contract(
     run_id = uuid.uuid4().hex[:16]
     unknown = sorted(set(recipients) - _recipient_names(contract))
     if unknown:
-        home.record(OPERATOR, "results.denied", {
-            "run": run_id, "contract": contract.id, "recipients": unknown,
-            "reason": "recipient not named in the contract",
-        })
+        home.record(
+            OPERATOR,
+            "results.denied",
+            {
+                "run": run_id,
+                "contract": contract.id,
+                "recipients": unknown,
+                "reason": "recipient not named in the contract",
+            },
+        )
         raise AccessDenied(
             f"contract {contract.id}: recipient {', '.join(unknown)} is not named in it; "
             "no result will be sealed to it"
@@ -453,17 +550,26 @@ def run_contract(
         rows = con.execute(
             "SELECT id, tenant, source, manifest_digest, wrapped_dek FROM datasets ORDER BY id"
         ).fetchall()
-    home.record(OPERATOR, "run.requested", {
-        "run": run_id, "contract": contract.id, "digest": contract_digest(contract),
-        "attestation": SIMULATED,
-    })
+    home.record(
+        OPERATOR,
+        "run.requested",
+        {
+            "run": run_id,
+            "contract": contract.id,
+            "digest": contract_digest(contract),
+            "attestation": SIMULATED,
+        },
+    )
     wanted = {(d.tenant, d.source) for d in contract.datasets}
 
     def release(evidence: Any, nonce: bytes) -> list[dict[str, str]]:
         described = []
         for tenant in contract.data_owners:
-            mine = [DatasetKey(r[0], r[1], r[2], bytes(r[4])) for r in rows
-                    if r[1] == tenant and (r[1], r[2]) in wanted]
+            mine = [
+                DatasetKey(r[0], r[1], r[2], bytes(r[4]))
+                for r in rows
+                if r[1] == tenant and (r[1], r[2]) in wanted
+            ]
             if not mine:
                 continue
             service = KeyService(
@@ -471,17 +577,25 @@ def run_contract(
                 keystore=home.keystore(tenant),
                 verifier=verifier,
                 signing_keys=public_keys,
-                ledger=lambda kind, body, t=tenant: home.record(t, kind, dict(body)),
+                ledger=_ledger_writer(home, tenant),
             )
             sealed = service.release(
-                contract=contract, signatures=sigs, evidence=evidence, nonce=nonce,
-                run_id=run_id, datasets=mine,
+                contract=contract,
+                signatures=sigs,
+                evidence=evidence,
+                nonce=nonce,
+                run_id=run_id,
+                datasets=mine,
             )
             digests = {r[0]: r[3] for r in rows}
             described += [
-                {"id": d.dataset_id, "tenant": d.tenant, "source": d.source,
-                 "manifest_digest": digests[d.dataset_id],
-                 "sealed_dek": base64.b64encode(sealed[d.dataset_id]).decode()}
+                {
+                    "id": d.dataset_id,
+                    "tenant": d.tenant,
+                    "source": d.source,
+                    "manifest_digest": digests[d.dataset_id],
+                    "sealed_dek": base64.b64encode(sealed[d.dataset_id]).decode(),
+                }
                 for d in mine
             ]
         if not described:
@@ -503,8 +617,9 @@ def run_contract(
             con.execute(
                 "UPDATE runs SET status = ?, reason = ? WHERE id = ?", ("refused", str(exc), run_id)
             )
-        home.record(OPERATOR, "run.failed", {"run": run_id, "contract": contract.id,
-                                             "reason": str(exc)})
+        home.record(
+            OPERATOR, "run.failed", {"run": run_id, "contract": contract.id, "reason": str(exc)}
+        )
         raise
     receipt = outcome.receipt
     per_recipient: dict[str, int] = {}
@@ -519,13 +634,24 @@ def run_contract(
             "UPDATE runs SET status = ?, measurement = ?, events = ?, findings = ? WHERE id = ?",
             ("done", receipt["measurement"], receipt["events"], receipt["findings"], run_id),
         )
-    home.record(OPERATOR, "run.receipt", {
-        "receipt": receipt,
-        "runtime_signature": base64.b64encode(outcome.receipt_signature).decode(),
-    })
-    return RunReport(run_id, contract.id, outcome.evidence.backend, receipt["measurement"],
-                     int(receipt["events"]), int(receipt["findings"]), len(outcome.sealed),
-                     per_recipient)
+    home.record(
+        OPERATOR,
+        "run.receipt",
+        {
+            "receipt": receipt,
+            "runtime_signature": base64.b64encode(outcome.receipt_signature).decode(),
+        },
+    )
+    return RunReport(
+        run_id,
+        contract.id,
+        outcome.evidence.backend,
+        receipt["measurement"],
+        int(receipt["events"]),
+        int(receipt["findings"]),
+        len(outcome.sealed),
+        per_recipient,
+    )
 
 
 # -- alerts and re-identification ---------------------------------------------
@@ -540,16 +666,18 @@ def _recipient_of(home: Home, contract: Contract, who: str) -> tuple[str, Softwa
     raise AccessDenied(f"contract {contract.id}: {who!r} is not a recipient of its results")
 
 
-def list_alerts(home: Home, who: str, *, contract_id: str = "soc-commun",
-                run: str | None = None) -> list[Alert]:
+def list_alerts(
+    home: Home, who: str, *, contract_id: str = "soc-commun", run: str | None = None
+) -> list[Alert]:
     """Open every result sealed to ``who`` (latest run by default)."""
     contract = load_contract(home, contract_id)
     try:
         recipient, keystore = _recipient_of(home, contract, who)
     except AccessDenied as exc:
         actor = who if who in home.config["public_keys"] else OPERATOR
-        home.record(actor, "results.denied", {"contract": contract.id, "requester": who,
-                                              "reason": str(exc)})
+        home.record(
+            actor, "results.denied", {"contract": contract.id, "requester": who, "reason": str(exc)}
+        )
         raise
     with home.meta.connect() as con:
         if run is None:
@@ -562,26 +690,37 @@ def list_alerts(home: Home, who: str, *, contract_id: str = "soc-commun",
                 return []
             run = str(latest[0])
         rows = con.execute(
-            "SELECT result, ciphertext FROM results WHERE run = ? AND recipient = ? ORDER BY result",
+            "SELECT result, ciphertext FROM results WHERE run = ? AND recipient = ? "
+            "ORDER BY result",
             (run, recipient),
         ).fetchall()
     key = keystore.recipient_key()
     alerts = [
-        open_alert(bytes(ct), key, contract=contract.id, run=run, recipient=recipient,
-                   attestation=SIMULATED)
+        open_alert(
+            bytes(ct),
+            key,
+            contract=contract.id,
+            run=run,
+            recipient=recipient,
+            attestation=SIMULATED,
+        )
         for _, ct in rows
     ]
     return sorted(alerts, key=lambda a: (a.first_seen, a.id))
 
 
-def reveal(home: Home, alert_id: str, *, owner: str, reason: str,
-           contract_id: str = "soc-commun") -> dict[str, str]:
+def reveal(
+    home: Home, alert_id: str, *, owner: str, reason: str, contract_id: str = "soc-commun"
+) -> dict[str, str]:
     """The owner resolves the pseudonyms of an alert that it contributed, and only those."""
     if len(reason.strip()) < 5:
         raise ConfigError("--reason: say why re-identification is needed (5 characters at least)")
     if owner not in home.config["tenants"]:
-        home.record(OPERATOR, "reveal.denied", {"alert": alert_id, "requester": owner,
-                                                "reason": "not a data owner"})
+        home.record(
+            OPERATOR,
+            "reveal.denied",
+            {"alert": alert_id, "requester": owner, "reason": "not a data owner"},
+        )
         raise AccessDenied(f"{owner!r} is not a data owner: only owners re-identify their own data")
     try:
         alerts = {a.id: a for a in list_alerts(home, owner, contract_id=contract_id)}
@@ -589,15 +728,26 @@ def reveal(home: Home, alert_id: str, *, owner: str, reason: str,
         raise AccessDenied(str(exc)) from None
     alert = alerts.get(alert_id)
     if alert is None:
-        home.record(owner, "reveal.denied", {"alert": alert_id, "requester": owner,
-                                             "reason": "alert not sealed to this owner"})
+        home.record(
+            owner,
+            "reveal.denied",
+            {"alert": alert_id, "requester": owner, "reason": "alert not sealed to this owner"},
+        )
         raise AccessDenied(f"alert {alert_id}: not among the results sealed to {owner}")
     table = ReidentificationTable(home.tenant_dir(owner) / "reid.json", home.keystore(owner))
     resolved = table.resolve(alert.pseudonyms)
-    home.record(owner, "reveal.requested", {
-        "alert": alert_id, "run": alert.run, "requester": owner, "reason": reason[:200],
-        "pseudonyms_asked": len(alert.pseudonyms), "pseudonyms_resolved": len(resolved),
-    })
+    home.record(
+        owner,
+        "reveal.requested",
+        {
+            "alert": alert_id,
+            "run": alert.run,
+            "requester": owner,
+            "reason": reason[:200],
+            "pseudonyms_asked": len(alert.pseudonyms),
+            "pseudonyms_resolved": len(resolved),
+        },
+    )
     return resolved
 
 
@@ -630,8 +780,17 @@ def store_status(home: Home) -> dict[str, Any]:
             present = status.present
         except Exception:  # an unreadable manifest counts as nothing present
             present = 0
-        objects.append({"dataset": dataset_id, "tenant": tenant, "source": source, "day": day,
-                        "present": present, "needed": store.k, "total": store.k + store.m})
+        objects.append(
+            {
+                "dataset": dataset_id,
+                "tenant": tenant,
+                "source": source,
+                "day": day,
+                "present": present,
+                "needed": store.k,
+                "total": store.k + store.m,
+            }
+        )
     return {"nodes": nodes, "objects": objects, "k": store.k, "m": store.m}
 
 

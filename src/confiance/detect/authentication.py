@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from confiance.detect.finding import finding, merge_windows
+from confiance.detect.finding import fetch_one, finding, merge_windows
 
 
 def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -40,13 +40,14 @@ def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
     ).fetchall()
     findings = []
     for ip, start, end in merge_windows(windows, width=timedelta(hours=1)):
-        tenants, accounts, failures, first, last = con.execute(
+        tenants, accounts, failures, first, last = fetch_one(
+            con,
             """
             SELECT list(DISTINCT tenant), list(DISTINCT account), count(*), min(ts), max(ts)
             FROM auth WHERE ip = $ip AND outcome = 'failure' AND ts >= $s AND ts < $e
             """,
             {"ip": ip, "s": start, "e": end},
-        ).fetchone()
+        )
         findings.append(
             finding(
                 detector="password_spraying",
@@ -59,8 +60,11 @@ def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
                 entity=ip,
                 first_seen=first,
                 last_seen=last,
-                evidence={"failures": failures, "distinct_accounts": len(accounts),
-                          "accounts_sample": sorted(accounts)[:20]},
+                evidence={
+                    "failures": failures,
+                    "distinct_accounts": len(accounts),
+                    "accounts_sample": sorted(accounts)[:20],
+                },
                 pseudonyms=[*sorted(accounts)[:20]],
             )
         )
@@ -80,13 +84,14 @@ def brute_force(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
     ).fetchall()
     findings = []
     for account, start, end in merge_windows(windows, width=timedelta(minutes=width)):
-        tenants, sources, failures, first, last = con.execute(
+        tenants, sources, failures, first, last = fetch_one(
+            con,
             """
             SELECT list(DISTINCT tenant), list(DISTINCT ip), count(*), min(ts), max(ts)
             FROM auth WHERE account = $a AND outcome = 'failure' AND ts >= $s AND ts < $e
             """,
             {"a": account, "s": start, "e": end},
-        ).fetchone()
+        )
         findings.append(
             finding(
                 detector="brute_force",
@@ -105,9 +110,7 @@ def brute_force(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
     return findings
 
 
-def impossible_travel(
-    con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]
-) -> list[dict[str, Any]]:
+def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ATT&CK T1078: successive successful logins faster than an airliner."""
     rows = con.execute(
         """
@@ -121,7 +124,8 @@ def impossible_travel(
         ), d AS (
             SELECT *, 2 * 6371 * asin(sqrt(
                        pow(sin(radians(lat - plat) / 2), 2)
-                       + cos(radians(plat)) * cos(radians(lat)) * pow(sin(radians(lon - plon) / 2), 2)
+                       + cos(radians(plat)) * cos(radians(lat))
+                         * pow(sin(radians(lon - plon) / 2), 2)
                    )) AS km,
                    greatest(epoch(ts) - epoch(pts), 60) / 3600.0 AS hours
             FROM s WHERE pts IS NOT NULL
@@ -135,15 +139,17 @@ def impossible_travel(
     # Hops of one account that follow each other (out and back) are one incident.
     trips: list[list[tuple[Any, ...]]] = []
     for row in rows:
-        if trips and trips[-1][-1][0] == row[0] and row[3] <= trips[-1][-1][4] + timedelta(
-            hours=float(p["max_hours"])
+        if (
+            trips
+            and trips[-1][-1][0] == row[0]
+            and row[3] <= trips[-1][-1][4] + timedelta(hours=float(p["max_hours"]))
         ):
             trips[-1].append(row)
         else:
             trips.append([row])
     findings = []
     for trip in trips:
-        account, tenant, ptenant, pts, ts, pip, ip, pcity, pcountry, city, country, km, hours = trip[0]
+        account, pts, pcity, pcountry = trip[0][0], trip[0][3], trip[0][7], trip[0][8]
         route = [f"{pcity} ({pcountry})"] + [f"{hop[9]} ({hop[10]})" for hop in trip]
         findings.append(
             finding(
@@ -158,9 +164,14 @@ def impossible_travel(
                 last_seen=trip[-1][4],
                 evidence={
                     "hops": [
-                        {"from": f"{h[7]}, {h[8]}", "to": f"{h[9]}, {h[10]}",
-                         "distance_km": round(h[11]), "minutes": round(h[12] * 60, 1),
-                         "speed_kmh": round(h[11] / h[12]), "sources": [h[5], h[6]]}
+                        {
+                            "from": f"{h[7]}, {h[8]}",
+                            "to": f"{h[9]}, {h[10]}",
+                            "distance_km": round(h[11]),
+                            "minutes": round(h[12] * 60, 1),
+                            "speed_kmh": round(h[11] / h[12]),
+                            "sources": [h[5], h[6]],
+                        }
                         for h in trip
                     ]
                 },

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
+
 
 def finding(
     *,
@@ -44,6 +46,15 @@ def finding(
         "evidence": evidence,
         "pseudonyms": sorted(set(pseudonyms) | {entity}),
     }
+
+
+def fetch_one(
+    con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, Any]
+) -> tuple[Any, ...]:
+    """The single row of an aggregate query (which always returns one)."""
+    row = con.execute(sql, parameters).fetchone()
+    assert row is not None
+    return tuple(row)
 
 
 def merge_windows(

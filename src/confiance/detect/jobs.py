@@ -25,7 +25,8 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
     con.execute(
         """
         CREATE TEMP VIEW auth AS
-        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account, "source.ip" AS ip,
+        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account,
+               "source.ip" AS ip,
                "event.outcome" AS outcome, "source.geo.location.lat" AS lat,
                "source.geo.location.lon" AS lon, "source.geo.city_name" AS city,
                "source.geo.country_iso_code" AS country
@@ -37,7 +38,8 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
     con.execute(
         """
         CREATE TEMP VIEW flows AS
-        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS src, "destination.ip" AS dst,
+        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS src,
+               "destination.ip" AS dst,
                "destination.port" AS dport, "network.packets" AS packets,
                coalesce("event.action", '') AS flags
         FROM events WHERE "ocsf.class_uid" = 4001 AND "source.ip" IS NOT NULL

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from confiance.detect.finding import finding, merge_windows
+from confiance.detect.finding import fetch_one, finding, merge_windows
 
 
 def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -33,7 +33,8 @@ def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
     ).fetchall()
     findings = []
     for src, start, end in merge_windows(windows, width=timedelta(minutes=width)):
-        tenants, hosts, ports, probes, first, last = con.execute(
+        tenants, hosts, ports, probes, first, last = fetch_one(
+            con,
             """
             SELECT list(DISTINCT tenant), count(DISTINCT dst), count(DISTINCT dport), count(*),
                    min(ts), max(ts)
@@ -41,7 +42,7 @@ def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
               AND packets <= 2 AND flags LIKE '%S%' AND flags NOT LIKE '%A%'
             """,
             {"src": src, "s": start, "e": end},
-        ).fetchone()
+        )
         kind = "vertical" if hosts == 1 else "horizontal" if ports == 1 else "mixed"
         findings.append(
             finding(

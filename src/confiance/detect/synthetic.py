@@ -30,24 +30,104 @@ SOURCES = {
     "flows": ("reseau", "flows.csv", "nfdump-csv", 0.20),
 }
 
-_FIRST = (
-    "lea emma jade louise alice chloe lina rose anna mila ambre julia ines lou zoe "
-    "gabriel louis raphael jules adam lucas leo hugo arthur nathan paul tom noah ethan "
-    "sacha maxime camille manon sarah clara eva lucie marie thomas antoine nicolas"
-).split()
-_LAST = (
-    "martin bernard dubois thomas robert richard petit durand leroy moreau simon laurent "
-    "lefebvre michel garcia david bertrand roux vincent fournier morel girard andre "
-    "lefevre mercier dupont lambert bonnet francois martinez legrand garnier faure rousseau"
-).split()
+_FIRST = [
+    "lea",
+    "emma",
+    "jade",
+    "louise",
+    "alice",
+    "chloe",
+    "lina",
+    "rose",
+    "anna",
+    "mila",
+    "ambre",
+    "julia",
+    "ines",
+    "lou",
+    "zoe",
+    "gabriel",
+    "louis",
+    "raphael",
+    "jules",
+    "adam",
+    "lucas",
+    "leo",
+    "hugo",
+    "arthur",
+    "nathan",
+    "paul",
+    "tom",
+    "noah",
+    "ethan",
+    "sacha",
+    "maxime",
+    "camille",
+    "manon",
+    "sarah",
+    "clara",
+    "eva",
+    "lucie",
+    "marie",
+    "thomas",
+    "antoine",
+    "nicolas",
+]
+_LAST = [
+    "martin",
+    "bernard",
+    "dubois",
+    "thomas",
+    "robert",
+    "richard",
+    "petit",
+    "durand",
+    "leroy",
+    "moreau",
+    "simon",
+    "laurent",
+    "lefebvre",
+    "michel",
+    "garcia",
+    "david",
+    "bertrand",
+    "roux",
+    "vincent",
+    "fournier",
+    "morel",
+    "girard",
+    "andre",
+    "lefevre",
+    "mercier",
+    "dupont",
+    "lambert",
+    "bonnet",
+    "francois",
+    "martinez",
+    "legrand",
+    "garnier",
+    "faure",
+    "rousseau",
+]
 _HOME_NETS = (("86.192", 0.35), ("90.0", 0.30), ("92.128", 0.25), ("78.192", 0.10))
 _FOREIGN = ("41.58", "95.165", "177.32", "113.160")
-_DOMAINS = (
-    "www.education.gouv.fr fr.wikipedia.org www.google.fr www.youtube.com www.lemonde.fr "
-    "pronote.index-education.net www.qwant.com www.larousse.fr www.onisep.fr "
-    "www.khanacademy.org www.geogebra.org cdn.jsdelivr.net www.ouest-france.fr "
-    "www.service-public.fr www.instagram.com"
-).split()
+_DOMAINS = [
+    "www.education.gouv.fr",
+    "fr.wikipedia.org",
+    "www.google.fr",
+    "www.youtube.com",
+    "www.lemonde.fr",
+    "pronote.index-education.net",
+    "www.qwant.com",
+    "www.larousse.fr",
+    "www.onisep.fr",
+    "www.khanacademy.org",
+    "www.geogebra.org",
+    "cdn.jsdelivr.net",
+    "www.ouest-france.fr",
+    "www.service-public.fr",
+    "www.instagram.com",
+]
 _AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/128.0 Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0",
@@ -59,7 +139,7 @@ _NFDUMP_HEADER = (
     "dir,nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,"
     "mpls8,mpls9,mpls10,cl,sl,al,ra,eng,exid,tr"
 )
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @dataclass(frozen=True)
@@ -113,9 +193,11 @@ class _World:
 
     def home_ip(self) -> str:
         r, acc = self.rng.random(), 0.0
-        for prefix, weight in _HOME_NETS:
+        prefix = _HOME_NETS[-1][0]
+        for candidate, weight in _HOME_NETS:
             acc += weight
             if r <= acc:
+                prefix = candidate
                 break
         return f"{prefix}.{self.rng.randint(1, 254)}.{self.rng.randint(1, 254)}"
 
@@ -140,8 +222,10 @@ class _World:
         if school_hours and day < 5:
             hour = rng.uniform(8, 17.5)
         else:
-            hour = rng.choices((rng.uniform(7, 12), rng.uniform(12, 18), rng.uniform(18, 23),
-                                rng.uniform(0, 7)), weights=(30, 35, 30, 5))[0]
+            hour = rng.choices(
+                (rng.uniform(7, 12), rng.uniform(12, 18), rng.uniform(18, 23), rng.uniform(0, 7)),
+                weights=(30, 35, 30, 5),
+            )[0]
         return WEEK_START + timedelta(days=day, hours=hour)
 
 
@@ -160,8 +244,11 @@ def _keycloak(t: datetime, user: str, ip: str, ok: bool, known: bool = True) -> 
         "realmId": "ent",
         "clientId": "ent-portail",
         "ipAddress": ip,
-        "details": {"auth_method": "openid-connect", "username": user,
-                    "redirect_uri": "https://ent.example.fr/"},
+        "details": {
+            "auth_method": "openid-connect",
+            "username": user,
+            "redirect_uri": "https://ent.example.fr/",
+        },
     }
     if known:
         event["userId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, "ent:" + user))
@@ -170,34 +257,65 @@ def _keycloak(t: datetime, user: str, ip: str, ok: bool, known: bool = True) -> 
     return json.dumps(event, separators=(",", ":"))
 
 
-def _apache(t: datetime, ip: str, user: str | None, method: str, path: str, status: int,
-            size: int, agent: str) -> str:
+def _apache(
+    t: datetime,
+    ip: str,
+    user: str | None,
+    method: str,
+    path: str,
+    status: int,
+    size: int,
+    agent: str,
+) -> str:
     local = t.astimezone(PARIS)
     offset = local.strftime("%z")
     stamp = f"{local.day:02d}/{_MONTHS[local.month - 1]}/{local.year}:{local:%H:%M:%S} {offset}"
-    return (f'{ip} - {user or "-"} [{stamp}] "{method} {path} HTTP/1.1" {status} {size} '
-            f'"https://portail.region.example.fr/" "{agent}"')
+    return (
+        f'{ip} - {user or "-"} [{stamp}] "{method} {path} HTTP/1.1" {status} {size} '
+        f'"https://portail.region.example.fr/" "{agent}"'
+    )
 
 
-def _squid(t: datetime, client: str, user: str | None, url: str, code: int, size: int,
-           peer: str) -> str:
+def _squid(
+    t: datetime, client: str, user: str | None, url: str, code: int, size: int, peer: str
+) -> str:
     action = "TCP_MISS" if code < 400 else "TCP_DENIED"
     method = "CONNECT" if url.endswith(":443") else "GET"
     ctype = "-" if method == "CONNECT" else "text/html"
-    return (f"{t.timestamp():.3f} {187:>6} {client} {action}/{code} {size} {method} {url} "
-            f"{user or '-'} HIER_DIRECT/{peer} {ctype}")
+    return (
+        f"{t.timestamp():.3f} {187:>6} {client} {action}/{code} {size} {method} {url} "
+        f"{user or '-'} HIER_DIRECT/{peer} {ctype}"
+    )
 
 
-def _flow(t: datetime, src: str, dst: str, sport: int, dport: int, proto: str, flags: str,
-          packets: int, size: int, duration: float) -> str:
+def _flow(
+    t: datetime,
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    proto: str,
+    flags: str,
+    packets: int,
+    size: int,
+    duration: float,
+) -> str:
     local = t.astimezone(PARIS)
     end = local + timedelta(seconds=duration)
     # in … dir, nh, nhb, svln, dvln, four MACs, ten MPLS labels, cl sl al, ra eng exid tr
-    rest = ",".join(["0"] * 8 + ["0.0.0.0"] * 2 + ["0"] * 2 + ["00:00:00:00:00:00"] * 4
-                    + ["0-0-0"] * 10 + ["0.000"] * 3
-                    + ["172.16.0.1", "0/0", "0", f"{end:%Y-%m-%d %H:%M:%S}"])
-    return (f"{local:%Y-%m-%d %H:%M:%S},{end:%Y-%m-%d %H:%M:%S},{duration:.3f},{src},{dst},"
-            f"{sport},{dport},{proto},{flags},0,0,{packets},{size},0,0,{rest}")
+    rest = ",".join(
+        ["0"] * 8
+        + ["0.0.0.0"] * 2
+        + ["0"] * 2
+        + ["00:00:00:00:00:00"] * 4
+        + ["0-0-0"] * 10
+        + ["0.000"] * 3
+        + ["172.16.0.1", "0/0", "0", f"{end:%Y-%m-%d %H:%M:%S}"]
+    )
+    return (
+        f"{local:%Y-%m-%d %H:%M:%S},{end:%Y-%m-%d %H:%M:%S},{duration:.3f},{src},{dst},"
+        f"{sport},{dport},{proto},{flags},0,0,{packets},{size},0,0,{rest}"
+    )
 
 
 Record = tuple[datetime, str]
@@ -211,19 +329,39 @@ class _Generator:
         self.attacks: list[Attack] = []
 
     # -- attacks ---------------------------------------------------------
-    def _attack(self, kind: str, tenants: list[str], entity_kind: str, entity: str,
-                start: datetime, end: datetime, description: str) -> None:
+    def _attack(
+        self,
+        kind: str,
+        tenants: list[str],
+        entity_kind: str,
+        entity: str,
+        start: datetime,
+        end: datetime,
+        description: str,
+    ) -> None:
         number = sum(1 for a in self.attacks if a.type == kind) + 1
-        self.attacks.append(Attack(f"{kind}-{number}", kind, sorted(tenants), entity_kind,
-                                   entity, _iso(start), _iso(end), description))
+        self.attacks.append(
+            Attack(
+                f"{kind}-{number}",
+                kind,
+                sorted(tenants),
+                entity_kind,
+                entity,
+                _iso(start),
+                _iso(end),
+                description,
+            )
+        )
 
     def spraying(self, *, both: bool) -> None:
         w, rng = self.world, self.rng
         ip = w.foreign_ip()
         start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(1, 20))
         targets = [("sso", u.name) for u in rng.sample(w.academie, 90)]
-        targets += [("sso", f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randint(100, 999)}")
-                    for _ in range(15)]  # accounts that do not exist
+        targets += [
+            ("sso", f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randint(100, 999)}")
+            for _ in range(15)
+        ]  # accounts that do not exist
         if both:
             targets += [("web", u.name) for u in rng.sample(w.region, 60)]
         rng.shuffle(targets)
@@ -231,11 +369,25 @@ class _Generator:
         for source, user in targets:
             for _ in range(rng.choice((1, 1, 2))):
                 t += timedelta(seconds=rng.uniform(8, 25))
-                self._login(source, t, user, ip, ok=False, agent="python-requests/2.32.3",
-                            known=not user[-3:].isdigit())
+                self._login(
+                    source,
+                    t,
+                    user,
+                    ip,
+                    ok=False,
+                    agent="python-requests/2.32.3",
+                    known=not user[-3:].isdigit(),
+                )
         tenants = ["academie", "region"] if both else ["academie"]
-        self._attack("password_spraying", tenants, "ip", ip, start, t,
-                     f"one address tries a few passwords on {len(targets)} accounts")
+        self._attack(
+            "password_spraying",
+            tenants,
+            "ip",
+            ip,
+            start,
+            t,
+            f"one address tries a few passwords on {len(targets)} accounts",
+        )
 
     def brute_force(self, source: str) -> None:
         w, rng = self.world, self.rng
@@ -247,8 +399,15 @@ class _Generator:
             t += timedelta(seconds=rng.uniform(2, 8))
             self._login(source, t, user, ip, ok=False, agent="Hydra")
         tenant = SOURCES[source][0]
-        self._attack("brute_force", [tenant], "account", user, start, t,
-                     "many failed passwords on one account in minutes")
+        self._attack(
+            "brute_force",
+            [tenant],
+            "account",
+            user,
+            start,
+            t,
+            "many failed passwords on one account in minutes",
+        )
 
     def port_scan(self, *, horizontal: bool, internal: bool) -> None:
         w, rng = self.world, self.rng
@@ -266,8 +425,15 @@ class _Generator:
                 (t, _flow(t, src, dst, rng.randint(40000, 65000), port, "TCP", "....S.", 1, 44, 0))
             )
         kind = "horizontal" if horizontal else "vertical"
-        self._attack("port_scan", ["reseau"], "ip", src, start, t,
-                     f"{kind} scan of {len(targets)} address:port pairs")
+        self._attack(
+            "port_scan",
+            ["reseau"],
+            "ip",
+            src,
+            start,
+            t,
+            f"{kind} scan of {len(targets)} address:port pairs",
+        )
 
     def impossible_travel(self) -> None:
         w, rng = self.world, self.rng
@@ -275,14 +441,31 @@ class _Generator:
         start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(8, 20))
         self._login("sso", start, user.name, user.home_ip, ok=True)
         later = start + timedelta(minutes=rng.uniform(4, 30))
-        self._login("sso", later, user.name, w.foreign_ip(rng.choice(("113.160", "177.32"))),
-                    ok=True)
-        self._attack("impossible_travel", ["academie"], "account", user.name, start, later,
-                     "two successful logins from places thousands of km apart within minutes")
+        self._login(
+            "sso", later, user.name, w.foreign_ip(rng.choice(("113.160", "177.32"))), ok=True
+        )
+        self._attack(
+            "impossible_travel",
+            ["academie"],
+            "account",
+            user.name,
+            start,
+            later,
+            "two successful logins from places thousands of km apart within minutes",
+        )
 
     # -- background ------------------------------------------------------
-    def _login(self, source: str, t: datetime, user: str, ip: str, *, ok: bool,
-               agent: str | None = None, known: bool = True) -> None:
+    def _login(
+        self,
+        source: str,
+        t: datetime,
+        user: str,
+        ip: str,
+        *,
+        ok: bool,
+        agent: str | None = None,
+        known: bool = True,
+    ) -> None:
         if source == "sso":
             self.records["sso"].append((t, _keycloak(t, user, ip, ok, known)))
         else:
@@ -318,8 +501,11 @@ class _Generator:
         w, rng = self.world, self.rng
         user = rng.choice(w.region)
         t = w.busy_time()
-        ip = f"195.83.{rng.randint(1, 40)}.{rng.randint(1, 254)}" if rng.random() < 0.4 \
+        ip = (
+            f"195.83.{rng.randint(1, 40)}.{rng.randint(1, 254)}"
+            if rng.random() < 0.4
             else user.home_ip
+        )
         agent = rng.choice(_AGENTS)
         if rng.random() < 0.05:
             self._login("web", t, user.name, ip, ok=False, agent=agent)
@@ -327,11 +513,31 @@ class _Generator:
         self._login("web", t, user.name, ip, ok=True, agent=agent)
         for _ in range(rng.randint(2, 8)):
             t += timedelta(seconds=rng.uniform(2, 90))
-            path = rng.choice(("/", "/aides/lycees", "/transports/carte", "/marches-publics",
-                               "/agents/conges", "/static/app.js", "/api/notifications"))
+            path = rng.choice(
+                (
+                    "/",
+                    "/aides/lycees",
+                    "/transports/carte",
+                    "/marches-publics",
+                    "/agents/conges",
+                    "/static/app.js",
+                    "/api/notifications",
+                )
+            )
             self.records["web"].append(
-                (t, _apache(t, ip, user.name, "GET", path, rng.choice((200, 200, 200, 304)),
-                            rng.randint(300, 90000), agent))
+                (
+                    t,
+                    _apache(
+                        t,
+                        ip,
+                        user.name,
+                        "GET",
+                        path,
+                        rng.choice((200, 200, 200, 304)),
+                        rng.randint(300, 90000),
+                        agent,
+                    ),
+                )
             )
 
     def _proxy_request(self) -> None:
@@ -345,8 +551,18 @@ class _Generator:
         user = rng.choice(w.academie).name if rng.random() < 0.3 else None
         peer = f"185.{rng.randint(1, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
         self.records["proxy"].append(
-            (t, _squid(t, client, user, url, 403 if blocked else 200, rng.randint(200, 250000),
-                       "-" if blocked else peer))
+            (
+                t,
+                _squid(
+                    t,
+                    client,
+                    user,
+                    url,
+                    403 if blocked else 200,
+                    rng.randint(200, 250000),
+                    "-" if blocked else peer,
+                ),
+            )
         )
 
     def _flow_record(self) -> None:
@@ -354,14 +570,29 @@ class _Generator:
         t = w.busy_time(school_hours=True)
         src = w.client_ip(rng.randrange(w.schools))
         port = rng.choices((443, 80, 53, 993, 8080), weights=(60, 15, 20, 3, 2))[0]
-        dst = f"172.16.0.{rng.randint(2, 60)}" if port in (53, 8080) else \
-            f"185.{rng.randint(1, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
+        dst = (
+            f"172.16.0.{rng.randint(2, 60)}"
+            if port in (53, 8080)
+            else f"185.{rng.randint(1, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
+        )
         proto = "UDP" if port == 53 else "TCP"
         packets = rng.randint(1, 4) if proto == "UDP" else rng.randint(6, 400)
         self.records["flows"].append(
-            (t, _flow(t, src, dst, rng.randint(32768, 60999), port, proto,
-                      "......" if proto == "UDP" else ".AP.SF", packets,
-                      packets * rng.randint(60, 1400), rng.uniform(0.01, 30)))
+            (
+                t,
+                _flow(
+                    t,
+                    src,
+                    dst,
+                    rng.randint(32768, 60999),
+                    port,
+                    proto,
+                    "......" if proto == "UDP" else ".AP.SF",
+                    packets,
+                    packets * rng.randint(60, 1400),
+                    rng.uniform(0.01, 30),
+                ),
+            )
         )
 
 
@@ -409,12 +640,15 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
                 handle.write(_NFDUMP_HEADER + "\n")
             handle.write("\n".join(lines) + "\n")
             if source == "flows":
-                handle.write("Summary\nflows,bytes,packets,avg_bps,avg_pps,avg_bpp\n"
-                             f"{len(lines)},0,0,0,0,0\n")
+                handle.write(
+                    "Summary\nflows,bytes,packets,avg_bps,avg_pps,avg_bpp\n"
+                    f"{len(lines)},0,0,0,0,0\n"
+                )
         files[tenant] = str(path)
         per_source[source] = len(lines)
-    summary = GenerationSummary(seed, sum(per_source.values()), files, per_source, malformed,
-                                gen.attacks)
+    summary = GenerationSummary(
+        seed, sum(per_source.values()), files, per_source, malformed, gen.attacks
+    )
     truth = {
         "seed": seed,
         "events": summary.events,

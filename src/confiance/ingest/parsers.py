@@ -90,11 +90,11 @@ def _dash_to_null(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(values, "-"), pa.scalar(None, pa.string()), values)
 
 
-def _int(values: pa.Array, kind: pa.DataType = pa.int64()) -> pa.Array:
+def _int(values: pa.Array, kind: pa.DataType | None = None) -> pa.Array:
     """Digits to integers; anything else becomes null."""
     digits = pc.match_substring_regex(values, r"^\d{1,18}$")
     clean = pc.if_else(digits, values, pa.scalar(None, pa.string()))
-    return pc.cast(clean, kind)
+    return pc.cast(clean, kind or pa.int64())
 
 
 def _float(values: pa.Array) -> pa.Array:
@@ -127,7 +127,7 @@ class ApacheCombined:
         '200 512 "https://portail.example.fr/" "Mozilla/5.0 (X11; Linux x86_64)"'
     )
     _pattern = (
-        r'^(?P<ip>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] '
+        r"^(?P<ip>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] "
         r'"(?P<method>[A-Z]{1,16}) (?P<target>\S+)(?: (?P<proto>HTTP/[0-9.]+))?" '
         r'(?P<status>\d{3}) (?P<size>\d+|-)(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?\s*$'
     )
@@ -145,9 +145,7 @@ class ApacheCombined:
         status = _int(fields.field("status"), pa.int32())
         path = pc.extract_regex(fields.field("target"), r"^(?P<p>[^?#]*)").field("p")
         method = fields.field("method")
-        is_login = pc.and_(
-            pc.equal(method, "POST"), pc.match_substring_regex(path, _LOGIN_PATH)
-        )
+        is_login = pc.and_(pc.equal(method, "POST"), pc.match_substring_regex(path, _LOGIN_PATH))
         n = len(lines)
         columns: dict[str, Any] = {
             "@timestamp": pc.cast(time, pa.timestamp("us", tz="UTC")),
@@ -221,7 +219,14 @@ class SquidNative:
         return rows.finish(columns)
 
 
-_NFDUMP_PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "ICMP": "icmp", "6": "tcp", "17": "udp", "1": "icmp"}
+_NFDUMP_PROTOCOLS = {
+    "TCP": "tcp",
+    "UDP": "udp",
+    "ICMP": "icmp",
+    "6": "tcp",
+    "17": "udp",
+    "1": "icmp",
+}
 
 
 class NfdumpCsv:
@@ -241,9 +246,7 @@ class NfdumpCsv:
         missing = [c for c in self.required if c not in names]
         if missing:
             raise IngestError(f"nfdump CSV header lacks column(s) {', '.join(missing)}")
-        groups = [
-            f"(?P<{name}>[^,]*)" if name in self.required else "[^,]*" for name in names
-        ]
+        groups = [f"(?P<{name}>[^,]*)" if name in self.required else "[^,]*" for name in names]
         return "^" + ",".join(groups) + r"\s*$"
 
     def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
@@ -348,9 +351,7 @@ class KeycloakJson:
             "event.dataset": pa.array([self.name] * n, pa.string()),
             "event.category": pa.array(["authentication"] * n, pa.string()),
             "event.action": kind_array,
-            "event.outcome": pc.if_else(
-                pc.ends_with(kind_array, "_ERROR"), "failure", "success"
-            ),
+            "event.outcome": pc.if_else(pc.ends_with(kind_array, "_ERROR"), "failure", "success"),
             "ocsf.class_uid": pa.array([int(OcsfClass.AUTHENTICATION)] * n, pa.int32()),
             "service.name": pa.array(clients, pa.string()),
             "user.name": pa.array(users, pa.string()),
@@ -377,7 +378,8 @@ class KeycloakJson:
         kind = event.get("type")
         if not isinstance(kind, str) or not kind:
             return "field type: missing"
-        details = event.get("details") if isinstance(event.get("details"), dict) else {}
+        raw_details = event.get("details")
+        details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
         user = details.get("username") or event.get("userId")
         ip = event.get("ipAddress")
         if not isinstance(ip, str):

@@ -75,8 +75,8 @@ def parse_file(
     texts: list[str] = []
     quarantined: list[QuarantinedLine] = []
     header: str | None = None
-    for number, raw in enumerate(raw_lines, start=1):
-        raw = raw.rstrip(b"\r")
+    for number, terminated in enumerate(raw_lines, start=1):
+        raw = terminated.rstrip(b"\r")
         if isinstance(parser, NfdumpCsv):
             if header is None:
                 header = _decode(raw)
@@ -87,8 +87,12 @@ def parse_file(
             continue
         if len(raw) > max_line_bytes:
             quarantined.append(
-                QuarantinedLine(str(path), number, f"line longer than {max_line_bytes} bytes",
-                                _decode(raw[:256]))
+                QuarantinedLine(
+                    str(path),
+                    number,
+                    f"line longer than {max_line_bytes} bytes",
+                    _decode(raw[:256]),
+                )
             )
             continue
         numbers.append(number)

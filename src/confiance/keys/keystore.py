@@ -13,7 +13,7 @@ import enum
 import json
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -138,10 +138,16 @@ class SoftwareKeyStore:
 
     def _write(self, passphrase: str) -> None:
         salt = os.urandom(16)
-        header = {
+        header: dict[str, Any] = {
             "format": FORMAT,
             "owner": self.owner,
-            "kdf": {"name": "scrypt", "n": _SCRYPT_N, "r": _SCRYPT_R, "p": _SCRYPT_P, "salt": _b64(salt)},
+            "kdf": {
+                "name": "scrypt",
+                "n": _SCRYPT_N,
+                "r": _SCRYPT_R,
+                "p": _SCRYPT_P,
+                "salt": _b64(salt),
+            },
             "public": self.public_keys(),
         }
         key = bytearray(

@@ -177,7 +177,9 @@ class Ledger:
                 handle.flush()
                 os.fsync(handle.fileno())
             leaves = [leaf_hash(raw) for raw in lines] + [leaf_hash(line)]
-            self._write_checkpoint(Checkpoint(self.origin, len(leaves), root_hash(leaves)), operator)
+            self._write_checkpoint(
+                Checkpoint(self.origin, len(leaves), root_hash(leaves)), operator
+            )
             return entry
 
     def _write_checkpoint(self, checkpoint: Checkpoint, operator: NoteSigner) -> None:

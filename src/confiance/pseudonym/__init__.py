@@ -8,8 +8,8 @@ service is the only place the key lives; owners never hold it.
 from confiance.pseudonym.keyed import (
     IdentifierKind,
     KeyedPseudonymService,
-    PseudonymService,
     Pseudonymiser,
+    PseudonymService,
 )
 from confiance.pseudonym.policy import apply_policy
 from confiance.pseudonym.reidentification import ReidentificationTable

@@ -87,7 +87,9 @@ class Pseudonymiser:
         normalised = [normalise(kind, v) for v in raw]
         missing = sorted({n for n in normalised if (kind, n) not in self._cache})
         if missing:
-            for ident, pseudo in zip(missing, self._service.pseudonymise(kind, missing), strict=True):
+            for ident, pseudo in zip(
+                missing, self._service.pseudonymise(kind, missing), strict=True
+            ):
                 self._cache[(kind, ident)] = pseudo
                 self.mapping[pseudo] = ident
         pseudonyms = pa.array([self._cache[(kind, n)] for n in normalised], pa.string())

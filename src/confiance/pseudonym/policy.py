@@ -37,7 +37,8 @@ def apply_policy(table: pa.Table, pseudonymiser: Pseudonymiser) -> pa.Table:
             if pc.any(literal).as_py():
                 ips = pc.if_else(literal, column, pa.scalar(None, pa.string()))
                 column = pc.if_else(
-                    literal, pseudonymiser.column(IdentifierKind.IP, pc.utf8_trim(ips, "[]")),
+                    literal,
+                    pseudonymiser.column(IdentifierKind.IP, pc.utf8_trim(ips, "[]")),
                     column,
                 )
         else:

@@ -117,7 +117,9 @@ class RuntimeHost:
                 errors.seek(0)
                 tail = errors.read()[-2000:].decode(errors="replace").strip()
                 if tail:
-                    raise RuntimeJobError(f"runtime process failed; its stderr ends: {tail}") from None
+                    raise RuntimeJobError(
+                        f"runtime process failed; its stderr ends: {tail}"
+                    ) from None
                 raise
             finally:
                 if process.poll() is None:

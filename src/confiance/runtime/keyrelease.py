@@ -72,9 +72,7 @@ class KeyService:
         self._today = today
 
     def _deny(self, contract: Contract, run_id: str, reason: str) -> KeyReleaseDenied:
-        self._ledger(
-            "key.denied", {"run": run_id, "contract": contract.id, "reason": reason}
-        )
+        self._ledger("key.denied", {"run": run_id, "contract": contract.id, "reason": reason})
         logger.warning("key release denied by %s for run %s: %s", self.tenant, run_id, reason)
         return KeyReleaseDenied(f"key release refused by {self.tenant}: {reason}")
 
@@ -92,14 +90,20 @@ class KeyService:
         if not datasets:
             raise self._deny(contract, run_id, "no dataset requested")
         if self.tenant not in contract.data_owners:
-            raise self._deny(contract, run_id, f"{self.tenant} is not a data owner of {contract.id}")
+            raise self._deny(
+                contract, run_id, f"{self.tenant} is not a data owner of {contract.id}"
+            )
         today = self._today()
         if today < contract.valid_from:
-            raise self._deny(contract, run_id, f"contract {contract.id} is not valid before "
-                             f"{contract.valid_from}")
+            raise self._deny(
+                contract,
+                run_id,
+                f"contract {contract.id} is not valid before {contract.valid_from}",
+            )
         if today > contract.valid_until:
-            raise self._deny(contract, run_id, f"contract {contract.id} expired on "
-                             f"{contract.valid_until}")
+            raise self._deny(
+                contract, run_id, f"contract {contract.id} expired on {contract.valid_until}"
+            )
         try:
             check_fully_signed(contract, signatures=signatures, keys=self._signing_keys)
         except ContractError as exc:
@@ -112,12 +116,14 @@ class KeyService:
         for dataset in datasets:
             if dataset.tenant != self.tenant:
                 raise self._deny(
-                    contract, run_id,
+                    contract,
+                    run_id,
                     f"dataset {dataset.dataset_id} belongs to {dataset.tenant}, not {self.tenant}",
                 )
             if (dataset.tenant, dataset.source) not in allowed:
                 raise self._deny(
-                    contract, run_id,
+                    contract,
+                    run_id,
                     f"dataset {dataset.dataset_id} ({dataset.source}) is outside contract "
                     f"{contract.id}",
                 )

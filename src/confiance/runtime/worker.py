@@ -35,6 +35,7 @@ from confiance.runtime.protocol import receive, send
 from confiance.runtime.seal import open_sealed, seal
 from confiance.store import LocalDirectoryNode, ObjectStore
 
+
 def _load_attester(path: str) -> SimulatedAttester:
     key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):

@@ -8,7 +8,7 @@ data.
 from confiance.store.codec import Codec
 from confiance.store.manifest import FragmentRecord, Manifest
 from confiance.store.node import LocalDirectoryNode, Node, NodeUnavailable
-from confiance.store.objectstore import ObjectStore, ObjectStatus
+from confiance.store.objectstore import ObjectStatus, ObjectStore
 
 __all__ = [
     "Codec",

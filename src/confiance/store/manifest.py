@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import rfc8785
 
@@ -35,7 +36,7 @@ class Manifest:
 
     def to_bytes(self) -> bytes:
         """Canonical JSON (RFC 8785), so the digest is stable."""
-        document = {
+        document: dict[str, Any] = {
             "format": FORMAT,
             "object": self.object_id,
             "codec": {"library": "pyeclib", "backend": self.backend, "k": self.k, "m": self.m},
