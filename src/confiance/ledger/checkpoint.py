@@ -57,7 +57,7 @@ class NoteVerifier:
     def from_vkey(cls, vkey: str) -> NoteVerifier:
         """Parse a ``name+hexid+base64(0x01||key)`` verifier key."""
         try:
-            name, hex_id, b64 = vkey.split("+")
+            name, hex_id, b64 = vkey.split("+", 2)
             raw = base64.b64decode(b64, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise LedgerError("malformed verifier key") from exc
@@ -82,39 +82,52 @@ def sign_note(text: str, signers: list[NoteSigner]) -> str:
     return text + "\n" + "".join(s.sign(text) for s in signers)
 
 
-def open_note(note: str, verifiers: list[NoteVerifier]) -> tuple[str, list[str]]:
-    """Return (text, names of verifiers whose signatures check).
+def open_note(note: str | bytes, verifiers: list[NoteVerifier]) -> tuple[str, list[str]]:
+    """Return (text, names of the known keys whose signatures verify, once each).
 
-    Raises if no known verifier signed, or if a known key's signature is bad.
+    Follows C2SP signed-note: the text is UTF-8 without control characters
+    other than newline; every line after the last blank line is a signature
+    line; signatures by unknown keys are ignored; a bad signature by a known
+    key, or no signature by any known key, is an error.
     """
     if not verifiers:
         raise LedgerError("no verifier keys given")
+    if isinstance(note, bytes):
+        try:
+            note = note.decode("utf-8")
+        except UnicodeDecodeError:
+            raise LedgerError("malformed note: not UTF-8") from None
     text, sep, sigblock = note.rpartition("\n\n")
-    if not sep or not sigblock.endswith("\n"):
+    if not sep or not text or not sigblock.endswith("\n") or sigblock == "\n":
         raise LedgerError("malformed note")
     text += "\n"
+    if any(ord(c) < 0x20 and c != "\n" or ord(c) == 0x7F for c in text):
+        raise LedgerError("malformed note: control character in text")
     by_id = {(v.name, key_id(v.name, v.key)): v for v in verifiers}
     verified: list[str] = []
-    for line in sigblock.splitlines():
+    for line in sigblock[:-1].split("\n"):
         if not line.startswith(_DASH):
-            raise LedgerError("malformed note signature line")
+            raise LedgerError("malformed note: not a signature line")
         name, _, token = line[len(_DASH) :].partition(" ")
+        if not name or " " in token or "+" in name:
+            raise LedgerError("malformed note: signature line")
         try:
             blob = base64.b64decode(token, validate=True)
-        except binascii.Error as exc:
-            raise LedgerError("malformed note signature") from exc
+        except binascii.Error:
+            raise LedgerError("malformed note: signature encoding") from None
         if len(blob) < 5:
-            raise LedgerError("malformed note signature")
+            raise LedgerError("malformed note: signature too short")
         verifier = by_id.get((name, blob[:4]))
         if verifier is None:
             continue  # a signature by a key we do not know: ignored, as C2SP says
         try:
             verifier.key.verify(blob[4:], text.encode())
         except InvalidSignature:
-            raise LedgerError(f"note signature by {name} does not verify") from None
-        verified.append(name)
+            raise LedgerError(f"invalid signature for key {name}") from None
+        if name not in verified:
+            verified.append(name)
     if not verified:
-        raise LedgerError("note has no signature by a known key")
+        raise LedgerError("no signature by a known key")
     return text, verified
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from confiance.contracts import Contract
 from confiance.errors import AttestationError, RuntimeJobError
 from confiance.runtime.attestation import Evidence, SimulatedVerifier
 from confiance.runtime.protocol import receive, send
+
+logger = logging.getLogger(__name__)
 
 #: Called with the runtime's evidence and the run's nonce; returns, for each
 #: dataset, its description for the runtime (id, tenant, manifest digest and
@@ -117,9 +120,7 @@ class RuntimeHost:
                 errors.seek(0)
                 tail = errors.read()[-2000:].decode(errors="replace").strip()
                 if tail:
-                    raise RuntimeJobError(
-                        f"runtime process failed; its stderr ends: {tail}"
-                    ) from None
+                    logger.debug("runtime process stderr: %s", tail)
                 raise
             finally:
                 if process.poll() is None:
