@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from confiance.errors import LedgerVerificationError
 
+HASH_BYTES = 32
+
 
 def leaf_hash(data: bytes) -> bytes:
     """MTH of a single entry: SHA-256(0x00 || data)."""
@@ -60,6 +62,10 @@ def verify_inclusion(
     """
     if index >= size or index < 0:
         raise LedgerVerificationError(f"index {index} outside tree of size {size}", index=index)
+    if len(leaf) != HASH_BYTES or len(root) != HASH_BYTES:
+        raise LedgerVerificationError("leaf and root must be SHA-256 hashes", index=index)
+    if any(len(p) != HASH_BYTES for p in proof):
+        raise LedgerVerificationError("inclusion proof holds a malformed hash", index=index)
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if sn == 0:
