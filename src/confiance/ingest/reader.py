@@ -45,10 +45,13 @@ def _read_bytes(path: Path) -> bytes:
         raw = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None
-    if raw.startswith(b"\x1f\x8b"):
-        return gzip.decompress(raw)
-    if raw.startswith(b"BZh"):
-        return bz2.decompress(raw)
+    try:
+        if raw.startswith(b"\x1f\x8b"):
+            return gzip.decompress(raw)
+        if raw.startswith(b"BZh"):
+            return bz2.decompress(raw)
+    except (OSError, EOFError, ValueError):
+        raise IngestError(f"{path}: corrupt compressed file") from None
     return raw
 
 
@@ -58,6 +61,23 @@ def _decode(line: bytes) -> str:
     except UnicodeDecodeError:
         # French administrations still write latin-1; it never fails to decode.
         return line.decode("latin-1")
+
+
+def _nfdump_trailer(raw_lines: list[bytes]) -> int:
+    """Index where nfdump's closing statistics begin, or len(raw_lines) if absent.
+
+    Only the exact trailer at the very end counts: ``Summary``, the statistics
+    header, one line of values; or a final ``No matching flows``. A look-alike
+    elsewhere is data and is parsed (or quarantined), never skipped.
+    """
+    body = [line.rstrip(b"\r") for line in raw_lines]
+    while body and not body[-1].strip():
+        body.pop()
+    if len(body) >= 3 and body[-3] == b"Summary" and body[-2].startswith(b"flows,"):
+        return len(body) - 3
+    if body and body[-1] == b"No matching flows":
+        return len(body) - 1
+    return len(raw_lines)
 
 
 def parse_file(
@@ -75,14 +95,12 @@ def parse_file(
     texts: list[str] = []
     quarantined: list[QuarantinedLine] = []
     header: str | None = None
-    for number, terminated in enumerate(raw_lines, start=1):
+    end = _nfdump_trailer(raw_lines) if isinstance(parser, NfdumpCsv) else len(raw_lines)
+    for number, terminated in enumerate(raw_lines[:end], start=1):
         raw = terminated.rstrip(b"\r")
-        if isinstance(parser, NfdumpCsv):
-            if header is None:
-                header = _decode(raw)
-                continue
-            if raw in (b"Summary", b"No matching flows"):
-                break  # nfdump's trailer: statistics, not flows
+        if isinstance(parser, NfdumpCsv) and header is None:
+            header = _decode(raw)
+            continue
         if not raw.strip():
             continue
         if len(raw) > max_line_bytes:
