@@ -1,0 +1,5 @@
+"""`python -m confiance.cli`."""
+
+from confiance.cli.main import main
+
+main()
