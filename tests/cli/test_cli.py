@@ -11,18 +11,40 @@ from pathlib import Path
 import pytest
 
 COMMANDS = [
-    [], ["init"], ["generate"], ["ingest"], ["formats"], ["contract"], ["contract", "new"],
-    ["contract", "show"], ["contract", "sign"], ["contract", "list"], ["run"], ["alerts"],
-    ["alerts", "list"], ["reveal"], ["ledger"], ["ledger", "verify"], ["ledger", "tail"],
-    ["store"], ["store", "status"], ["demo"],
+    [],
+    ["init"],
+    ["generate"],
+    ["ingest"],
+    ["formats"],
+    ["contract"],
+    ["contract", "new"],
+    ["contract", "show"],
+    ["contract", "sign"],
+    ["contract", "list"],
+    ["run"],
+    ["alerts"],
+    ["alerts", "list"],
+    ["reveal"],
+    ["ledger"],
+    ["ledger", "verify"],
+    ["ledger", "tail"],
+    ["store"],
+    ["store", "status"],
+    ["demo"],
 ]
 
 
 def confiance(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
     prefix = ["--home", str(home)] if home else []
     env = dict(os.environ, COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "confiance.cli", *prefix, *args],
-                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "confiance.cli", *prefix, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "confiance")
@@ -42,15 +64,30 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_demo_prints_every_stage_and_the_scores(demo_home: tuple[Path, str]) -> None:
     home, out = demo_home
-    for stage in ("1. init", "2. generate", "3. ingest", "4. contract", "5. run", "6. alerts",
-                  "7. ledger", "8. score"):
+    for stage in (
+        "1. init",
+        "2. generate",
+        "3. ingest",
+        "4. contract",
+        "5. run",
+        "6. alerts",
+        "7. ledger",
+        "8. score",
+    ):
         assert stage in out
     assert "SIMULATED" in out and "UNSAFE demo" in out
     for attack in ("password_spraying", "brute_force", "port_scan", "impossible_travel"):
         assert attack in out
-    for path in ("config.yaml", "meta.sqlite", "ledger/entries.jsonl", "contracts/soc-commun.yaml",
-                 "tenants/academie/keystore.json", "tenants/academie/reid.json",
-                 "inputs/ground-truth.json", "nodes/dc-rouen/manifests"):
+    for path in (
+        "config.yaml",
+        "meta.sqlite",
+        "ledger/entries.jsonl",
+        "contracts/soc-commun.yaml",
+        "tenants/academie/keystore.json",
+        "tenants/academie/reid.json",
+        "inputs/ground-truth.json",
+        "nodes/dc-rouen/manifests",
+    ):
         assert (home / path).exists(), path
 
 
@@ -63,14 +100,21 @@ def test_demo_reruns_on_its_own_home_but_never_on_a_real_one(tmp_path: Path) -> 
 
 def test_listing_commands_speak_json(demo_home: tuple[Path, str]) -> None:
     home, _ = demo_home
-    alerts = json.loads(confiance("alerts", "list", "--as", "soc-commun", "--json",
-                                  home=home).stdout)
+    alerts = json.loads(
+        confiance("alerts", "list", "--as", "soc-commun", "--json", home=home).stdout
+    )
     assert alerts and {"id", "detector", "pseudonyms", "attestation"} <= set(alerts[0])
     status = json.loads(confiance("store", "status", "--json", home=home).stdout)
     assert len(status["nodes"]) == 6 and status["k"] == 4
     contracts = json.loads(confiance("contract", "list", "--json", home=home).stdout)
-    assert contracts == [{"id": "soc-commun", "version": 1, "complete": True,
-                          "signed_by": ["academie", "lycees", "region", "reseau"]}]
+    assert contracts == [
+        {
+            "id": "soc-commun",
+            "version": 1,
+            "complete": True,
+            "signed_by": ["academie", "lycees", "region", "reseau"],
+        }
+    ]
     entries = json.loads(confiance("ledger", "tail", "-n", "3", "--json", home=home).stdout)
     assert len(entries) == 3
     shown = json.loads(confiance("contract", "show", "--json", home=home).stdout)
@@ -83,16 +127,24 @@ def test_denials_exit_with_code_3(demo_home: tuple[Path, str]) -> None:
     assert result.returncode == 3 and "'mallory' is not a recipient" in result.stderr
     result = confiance("run", "soc-commun", "--recipient", "mallory", home=home)
     assert result.returncode == 3 and "mallory is not named in it" in result.stderr
-    result = confiance("reveal", "0000000000000000", "--as", "region", "--reason", "checking",
-                       home=home)
+    result = confiance(
+        "reveal", "0000000000000000", "--as", "region", "--reason", "checking", home=home
+    )
     assert result.returncode == 3 and "not among the results sealed to region" in result.stderr
 
 
 def test_usage_errors_exit_with_code_2(tmp_path: Path) -> None:
     result = confiance("store", "status", home=tmp_path / "nothing")
     assert result.returncode == 2 and "not a confiance home" in result.stderr
-    result = confiance("ingest", "--tenant", "academie", "--format", "squid", "/etc/hostname",
-                       home=tmp_path / "nothing")
+    result = confiance(
+        "ingest",
+        "--tenant",
+        "academie",
+        "--format",
+        "squid",
+        "/etc/hostname",
+        home=tmp_path / "nothing",
+    )
     assert result.returncode == 2
 
 

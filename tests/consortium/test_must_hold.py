@@ -8,13 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import build_home
 
 import confiance
 from confiance.consortium import Home, operations
 from confiance.consortium.home import SOC, TENANTS
 from confiance.errors import AccessDenied, KeyReleaseDenied, RuntimeJobError
 from confiance.keys import SoftwareKeyStore, decrypt_blob
-from tests.conftest import build_home
 
 _IPV4 = re.compile(rb"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 _ACCOUNT = re.compile(rb"[a-z]+\.[a-z]+\d*")
@@ -113,21 +113,27 @@ def test_run_refused_when_a_tenant_has_not_signed(tmp_path: Path) -> None:
 
 def test_run_refused_when_one_byte_of_a_detector_changes(home: Home, tmp_path: Path) -> None:
     image = tmp_path / "image"
-    shutil.copytree(Path(confiance.__file__).parent, image / "confiance",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(confiance.__file__).parent,
+        image / "confiance",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     detector = image / "confiance" / "detect" / "network.py"
     source = bytearray(detector.read_bytes())
     source[source.index(b"min_targets")] = ord(b"M")  # one byte, in the detector's code
     detector.write_bytes(bytes(source))
-    with pytest.raises(KeyReleaseDenied, match="runtime measurement sha256:[0-9a-f]+ differs"):
+    with pytest.raises(KeyReleaseDenied, match=r"runtime measurement sha256:[0-9a-f]+ differs"):
         operations.run_contract(home, "soc-commun", image=image)
     assert _ledger_kinds(home)[-2:] == ["key.denied", "run.failed"]
 
 
 def test_an_unchanged_image_is_accepted(home: Home, tmp_path: Path) -> None:
     image = tmp_path / "image"
-    shutil.copytree(Path(confiance.__file__).parent, image / "confiance",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(confiance.__file__).parent,
+        image / "confiance",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     report = operations.run_contract(home, "soc-commun", image=image)
     assert report.findings > 0 and report.attestation == "SIMULATED"
 
@@ -149,8 +155,11 @@ def test_each_recipient_sees_only_what_concerns_it(home: Home) -> None:
 
 
 def test_reveal_resolves_only_the_owners_pseudonyms_and_logs_the_request(home: Home) -> None:
-    shared = next(a for a in operations.list_alerts(home, "academie")
-                  if a.detector == "password_spraying" and set(a.tenants) == {"academie", "region"})
+    shared = next(
+        a
+        for a in operations.list_alerts(home, "academie")
+        if a.detector == "password_spraying" and set(a.tenants) == {"academie", "region"}
+    )
     academie = operations.reveal(home, shared.id, owner="academie", reason="incident 2026-117")
     region = operations.reveal(home, shared.id, owner="region", reason="incident 2026-117")
     assert academie and region
@@ -187,8 +196,12 @@ def test_malformed_lines_are_counted_and_kept_encrypted(home: Home) -> None:
         lines = decrypt_blob(base64.b64decode(document["blob"]), dek, aad=context).splitlines()
         assert len(lines) == count
         record = json.loads(lines[0])
-        assert record["line"] > 0 and record["reason"] and record["file"].endswith(
-            ("ent-sso.jsonl", "portail-access.log", "squid-access.log", "flows.csv")
+        assert (
+            record["line"] > 0
+            and record["reason"]
+            and record["file"].endswith(
+                ("ent-sso.jsonl", "portail-access.log", "squid-access.log", "flows.csv")
+            )
         )
 
 

@@ -25,13 +25,19 @@ def document() -> dict:
         "version": 1,
         "purpose": "Joint detection of attacks on shared services.",
         "legal_basis": {"article": "GDPR Art. 6(1)(e)", "text": "Public interest task: security."},
-        "parties": [{"tenant": "academie", "role": "data-owner"},
-                    {"tenant": "region", "role": "data-owner"}],
-        "datasets": [{"tenant": "academie", "source": "sso"}, {"tenant": "region", "source": "web"}],
+        "parties": [
+            {"tenant": "academie", "role": "data-owner"},
+            {"tenant": "region", "role": "data-owner"},
+        ],
+        "datasets": [
+            {"tenant": "academie", "source": "sso"},
+            {"tenant": "region", "source": "web"},
+        ],
         "analyses": [{"detector": "brute_force", "code_digest": "sha256:" + "a" * 64}],
         "runtime_measurement": "sha256:" + "b" * 64,
-        "recipients": [{"name": "soc", "public_key": RECIPIENT, "scope": "all",
-                        "analyses": ["brute_force"]}],
+        "recipients": [
+            {"name": "soc", "public_key": RECIPIENT, "scope": "all", "analyses": ["brute_force"]}
+        ],
         "retention_days": 365,
         "valid_from": "2026-01-01",
         "valid_until": "2027-01-01",
@@ -61,15 +67,39 @@ def test_yaml_round_trip_and_signatures() -> None:
     ("change", "message"),
     [
         ({"recipients": []}, "field recipients: Tuple should have at least 1 item"),
-        ({"analyses": [{"detector": "brute_force", "code_digest": "md5:1"}]},
-         "field analyses.0.code_digest"),
+        (
+            {"analyses": [{"detector": "brute_force", "code_digest": "md5:1"}]},
+            "field analyses.0.code_digest",
+        ),
         ({"datasets": [{"tenant": "lycees", "source": "proxy"}]}, "lycees is not a data-owner"),
         ({"valid_until": "2025-01-01"}, "valid_until is before valid_from"),
         ({"surprise": 1}, "field surprise: Extra inputs are not permitted"),
-        ({"recipients": [{"name": "soc", "public_key": "AAAA", "scope": "all",
-                          "analyses": ["brute_force"]}]}, "field recipients.0.public_key"),
-        ({"recipients": [{"name": "rssi", "public_key": RECIPIENT, "scope": "own-data",
-                          "analyses": ["brute_force"]}]}, "scope own-data needs a tenant"),
+        (
+            {
+                "recipients": [
+                    {
+                        "name": "soc",
+                        "public_key": "AAAA",
+                        "scope": "all",
+                        "analyses": ["brute_force"],
+                    }
+                ]
+            },
+            "field recipients.0.public_key",
+        ),
+        (
+            {
+                "recipients": [
+                    {
+                        "name": "rssi",
+                        "public_key": RECIPIENT,
+                        "scope": "own-data",
+                        "analyses": ["brute_force"],
+                    }
+                ]
+            },
+            "scope own-data needs a tenant",
+        ),
     ],
 )
 def test_errors_name_the_file_and_field(change: dict, message: str) -> None:
@@ -80,5 +110,5 @@ def test_errors_name_the_file_and_field(change: dict, message: str) -> None:
 def test_malformed_yaml_names_the_line() -> None:
     with pytest.raises(ContractError, match=r"c.yaml:2: not valid YAML"):
         Contract.from_yaml("id: x\n  bad: [\n", where="c.yaml")
-    with pytest.raises(ContractError, match="c.yaml: a contract is a YAML mapping"):
+    with pytest.raises(ContractError, match=r"c\.yaml: a contract is a YAML mapping"):
         Contract.from_yaml("- 1\n", where="c.yaml")

@@ -8,8 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from confiance.detect import DETECTORS, Score, generate, load_ground_truth, score_findings
-from confiance.detect import jobs
+from confiance.detect import DETECTORS, Score, generate, jobs, load_ground_truth, score_findings
 from confiance.detect.finding import merge_windows
 from confiance.detect.synthetic import SOURCES
 from confiance.errors import ConfigError
@@ -31,8 +30,11 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
 def test_every_detector_finds_its_attacks_without_false_positives(week: tuple) -> None:
     events, inputs = week
     findings = jobs.run(events, analyses=list(DETECTORS), parameters={})
-    scores = score_findings(findings, load_ground_truth(inputs / "ground-truth.json"),
-                            pseudonym=lambda kind, value: value)
+    scores = score_findings(
+        findings,
+        load_ground_truth(inputs / "ground-truth.json"),
+        pseudonym=lambda kind, value: value,
+    )
     assert set(scores) == set(DETECTORS)
     for score in scores.values():
         assert (score.recall, score.precision) == (1.0, 1.0), score
@@ -48,8 +50,9 @@ def test_a_school_nat_address_is_not_a_password_sprayer(week: tuple) -> None:
 
 def test_parameters_from_the_contract_config_apply(week: tuple) -> None:
     events, _ = week
-    strict = jobs.run(events, analyses=["brute_force"],
-                      parameters={"brute_force": {"min_failures": 10_000}})
+    strict = jobs.run(
+        events, analyses=["brute_force"], parameters={"brute_force": {"min_failures": 10_000}}
+    )
     assert strict == []
     with pytest.raises(ConfigError, match="unknown detector 'magic'"):
         jobs.run(events, analyses=["magic"], parameters={})
@@ -58,9 +61,19 @@ def test_parameters_from_the_contract_config_apply(week: tuple) -> None:
 def test_findings_carry_pseudonymisable_fields_only(week: tuple) -> None:
     events, _ = week
     for finding in jobs.run(events, analyses=list(DETECTORS), parameters={}):
-        assert set(finding) == {"id", "detector", "title", "severity", "attack_technique",
-                                "tenants", "entity", "first_seen", "last_seen", "evidence",
-                                "pseudonyms"}
+        assert set(finding) == {
+            "id",
+            "detector",
+            "title",
+            "severity",
+            "attack_technique",
+            "tenants",
+            "entity",
+            "first_seen",
+            "last_seen",
+            "evidence",
+            "pseudonyms",
+        }
         assert finding["entity"]["value"] in finding["pseudonyms"]
         json.dumps(finding)
 
@@ -75,7 +88,8 @@ def test_generator_is_deterministic_and_exact(tmp_path: Path) -> None:
     assert a.events == 8_000 and a.per_source == b.per_source
     for tenant, name, _f, _s in SOURCES.values():
         assert (tmp_path / "a" / tenant / name).read_bytes() == (
-            tmp_path / "b" / tenant / name).read_bytes()
+            tmp_path / "b" / tenant / name
+        ).read_bytes()
     kinds = {attack.type for attack in a.attacks}
     assert kinds == {"password_spraying", "brute_force", "port_scan", "impossible_travel"}
     both = [x for x in a.attacks if x.type == "password_spraying" and len(x.tenants) == 2]
@@ -92,7 +106,8 @@ def test_score_arithmetic_and_window_merging() -> None:
     from datetime import datetime, timedelta
 
     t = datetime(2026, 1, 1)
-    spans = merge_windows([("a", t), ("a", t + timedelta(hours=1)), ("a", t + timedelta(hours=3)),
-                           ("b", t)], width=timedelta(hours=1))
-    assert [(e, s.hour, end.hour) for e, s, end in spans] == [("a", 0, 2), ("a", 3, 4),
-                                                              ("b", 0, 1)]
+    spans = merge_windows(
+        [("a", t), ("a", t + timedelta(hours=1)), ("a", t + timedelta(hours=3)), ("b", t)],
+        width=timedelta(hours=1),
+    )
+    assert [(e, s.hour, end.hour) for e, s, end in spans] == [("a", 0, 2), ("a", 3, 4), ("b", 0, 1)]

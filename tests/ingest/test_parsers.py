@@ -18,12 +18,16 @@ from confiance.ingest.parsers import ParseContext
 CONTEXT = ParseContext(tenant="t", service="svc", geo=DEMO_GEO)
 
 # The Apache HTTP Server documentation's own example of the combined format.
-APACHE_DOC = ('127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 '
-              '2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"')
+APACHE_DOC = (
+    '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 '
+    '2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
+)
 # A native access.log line as shown on the Squid wiki (LogFormat page).
-SQUID_DOC = ("1286536308.779    180 192.168.0.224 TCP_MISS/200 411 GET "
-             "http://liveupdate.symantecliveupdate.com/minitri.flg - DIRECT/125.23.216.203 "
-             "text/plain")
+SQUID_DOC = (
+    "1286536308.779    180 192.168.0.224 TCP_MISS/200 411 GET "
+    "http://liveupdate.symantecliveupdate.com/minitri.flg - DIRECT/125.23.216.203 "
+    "text/plain"
+)
 NFDUMP_HEADER = PARSERS["nfdump-csv"].sample.split("\n")[0].replace(",...", "")
 
 
@@ -34,19 +38,22 @@ def _file(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 
 def test_apache_documentation_example(tmp_path: Path) -> None:
-    parsed = parse_file(_file(tmp_path, "a.log", APACHE_DOC + "\n"), format="apache-combined",
-                        context=CONTEXT)
+    parsed = parse_file(
+        _file(tmp_path, "a.log", APACHE_DOC + "\n"), format="apache-combined", context=CONTEXT
+    )
     row = parsed.table.to_pylist()[0]
     assert row["@timestamp"] == datetime(2000, 10, 10, 20, 55, 36, tzinfo=UTC)
-    assert (row["user.name"], row["source.ip"], row["url.path"]) == ("frank", "127.0.0.1",
-                                                                      "/apache_pb.gif")
+    assert (row["user.name"], row["source.ip"], row["url.path"]) == (
+        "frank",
+        "127.0.0.1",
+        "/apache_pb.gif",
+    )
     assert (row["http.response.status_code"], row["destination.bytes"]) == (200, 2326)
     assert row["event.outcome"] == "success" and row["ocsf.class_uid"] == 4002
 
 
 def test_squid_wiki_example(tmp_path: Path) -> None:
-    parsed = parse_file(_file(tmp_path, "s.log", SQUID_DOC + "\n"), format="squid",
-                        context=CONTEXT)
+    parsed = parse_file(_file(tmp_path, "s.log", SQUID_DOC + "\n"), format="squid", context=CONTEXT)
     row = parsed.table.to_pylist()[0]
     assert row["@timestamp"] == datetime(2010, 10, 8, 11, 11, 48, 779000, tzinfo=UTC)
     assert row["url.domain"] == "liveupdate.symantecliveupdate.com"
@@ -55,8 +62,13 @@ def test_squid_wiki_example(tmp_path: Path) -> None:
 
 def test_keycloak_both_forms(tmp_path: Path) -> None:
     sample = PARSERS["keycloak-json"].sample
-    text = sample + "\n" + "2026-09-14 08:00:01,000 INFO [org.keycloak.events] JSON_EVENT::" + (
-        sample.replace("LOGIN_ERROR", "LOGIN")) + "\n"
+    text = (
+        sample
+        + "\n"
+        + "2026-09-14 08:00:01,000 INFO [org.keycloak.events] JSON_EVENT::"
+        + (sample.replace("LOGIN_ERROR", "LOGIN"))
+        + "\n"
+    )
     parsed = parse_file(_file(tmp_path, "k.log", text), format="keycloak-json", context=CONTEXT)
     rows = parsed.table.to_pylist()
     assert [r["event.outcome"] for r in rows] == ["failure", "success"]
@@ -64,22 +76,37 @@ def test_keycloak_both_forms(tmp_path: Path) -> None:
 
 
 def test_nfdump_local_time_in_the_repeated_october_hour(tmp_path: Path) -> None:
-    row = ("2026-10-25 02:30:00,2026-10-25 02:30:01,1.000,10.0.0.1,172.16.0.2,5000,443,TCP,"
-           ".AP.SF,0,0,3,120,0,0")
-    parsed = parse_file(_file(tmp_path, "f.csv", NFDUMP_HEADER + "\n" + row + "\nSummary\n1,2\n"),
-                        format="nfdump-csv", context=CONTEXT)
+    row = (
+        "2026-10-25 02:30:00,2026-10-25 02:30:01,1.000,10.0.0.1,172.16.0.2,5000,443,TCP,"
+        ".AP.SF,0,0,3,120,0,0"
+    )
+    parsed = parse_file(
+        _file(tmp_path, "f.csv", NFDUMP_HEADER + "\n" + row + "\nSummary\n1,2\n"),
+        format="nfdump-csv",
+        context=CONTEXT,
+    )
     got = parsed.table.to_pylist()[0]
     # 02:30 happens twice in Paris that night; the first (CEST, UTC+2) is taken.
     assert got["@timestamp"] == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
     assert (got["network.transport"], got["destination.port"], got["event.duration"]) == (
-        "tcp", 443, 1_000_000_000)
+        "tcp",
+        443,
+        1_000_000_000,
+    )
 
 
 def test_bad_lines_are_quarantined_with_line_and_reason(tmp_path: Path) -> None:
-    lines = [APACHE_DOC, "garbage", APACHE_DOC.replace("127.0.0.1", "999.1.1.1"),
-             APACHE_DOC.replace("10/Oct/2000", "99/Foo/2000"), "", APACHE_DOC]
-    parsed = parse_file(_file(tmp_path, "a.log", "\n".join(lines) + "\n"),
-                        format="apache-combined", context=CONTEXT)
+    lines = [
+        APACHE_DOC,
+        "garbage",
+        APACHE_DOC.replace("127.0.0.1", "999.1.1.1"),
+        APACHE_DOC.replace("10/Oct/2000", "99/Foo/2000"),
+        "",
+        APACHE_DOC,
+    ]
+    parsed = parse_file(
+        _file(tmp_path, "a.log", "\n".join(lines) + "\n"), format="apache-combined", context=CONTEXT
+    )
     assert parsed.table.num_rows == 2
     assert [(q.line, q.reason) for q in parsed.quarantined] == [
         (2, "does not match the apache-combined format"),
@@ -92,24 +119,31 @@ def test_bad_lines_are_quarantined_with_line_and_reason(tmp_path: Path) -> None:
 def test_long_lines_latin1_and_compression(tmp_path: Path) -> None:
     latin = APACHE_DOC.replace("frank", "fran\xe7ois").encode("latin-1")
     data = latin + b"\n" + b"x" * 100 + b"\n"
-    parsed = parse_file(_file(tmp_path, "a.log.gz", gzip.compress(data)),
-                        format="apache-combined", context=CONTEXT, max_line_bytes=64 * 1024)
+    parsed = parse_file(
+        _file(tmp_path, "a.log.gz", gzip.compress(data)),
+        format="apache-combined",
+        context=CONTEXT,
+        max_line_bytes=64 * 1024,
+    )
     assert parsed.table.column("user.name").to_pylist() == ["fran\xe7ois"]
-    long = parse_file(_file(tmp_path, "b.log", APACHE_DOC + "\n" + "y" * 200 + "\n"),
-                      format="apache-combined", context=CONTEXT, max_line_bytes=190)
+    long = parse_file(
+        _file(tmp_path, "b.log", APACHE_DOC + "\n" + "y" * 200 + "\n"),
+        format="apache-combined",
+        context=CONTEXT,
+        max_line_bytes=190,
+    )
     assert [q.reason for q in long.quarantined] == ["line longer than 190 bytes"]
 
 
 def test_files_that_are_not_logs_are_refused(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="binary content, not a squid log"):
-        parse_file(_file(tmp_path, "x.bin", b"\x00\x01\x02" * 100), format="squid",
-                   context=CONTEXT)
+        parse_file(_file(tmp_path, "x.bin", b"\x00\x01\x02" * 100), format="squid", context=CONTEXT)
     with pytest.raises(IngestError, match="no line is in the squid format"):
-        parse_file(_file(tmp_path, "x.log", "\n".join([APACHE_DOC] * 20)), format="squid",
-                   context=CONTEXT)
-    with pytest.raises(IngestError, match="x.gz: corrupt compressed file"):
-        parse_file(_file(tmp_path, "x.gz", b"\x1f\x8b\x08garbage"), format="squid",
-                   context=CONTEXT)
+        parse_file(
+            _file(tmp_path, "x.log", "\n".join([APACHE_DOC] * 20)), format="squid", context=CONTEXT
+        )
+    with pytest.raises(IngestError, match=r"x\.gz: corrupt compressed file"):
+        parse_file(_file(tmp_path, "x.gz", b"\x1f\x8b\x08garbage"), format="squid", context=CONTEXT)
     with pytest.raises(IngestError, match="unknown format 'syslog'"):
         parse_file(_file(tmp_path, "y.log", "x"), format="syslog", context=CONTEXT)
     with pytest.raises(IngestError, match="lacks column"):
@@ -117,7 +151,9 @@ def test_files_that_are_not_logs_are_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", sorted(PARSERS))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.lists(st.binary(max_size=300).filter(lambda b: b"\x00" not in b), max_size=15))
 def test_arbitrary_bytes_never_crash_and_every_line_is_accounted_for(
     tmp_path: Path, fmt: str, data: list[bytes]
@@ -141,10 +177,25 @@ def test_arbitrary_bytes_never_crash_and_every_line_is_accounted_for(
 
 
 def test_an_nfdump_trailer_lookalike_in_the_middle_is_not_a_trailer(tmp_path: Path) -> None:
-    row = ("2026-09-14 08:00:00,2026-09-14 08:00:01,1.000,10.0.0.1,172.16.0.2,5000,443,TCP,"
-           ".AP.SF,0,0,3,120,0,0")
-    text = "\n".join([NFDUMP_HEADER, row, "Summary", row, row, "Summary",
-                      "flows,bytes,packets,avg_bps,avg_pps,avg_bpp", "3,360,9,0,0,0"]) + "\n"
+    row = (
+        "2026-09-14 08:00:00,2026-09-14 08:00:01,1.000,10.0.0.1,172.16.0.2,5000,443,TCP,"
+        ".AP.SF,0,0,3,120,0,0"
+    )
+    text = (
+        "\n".join(
+            [
+                NFDUMP_HEADER,
+                row,
+                "Summary",
+                row,
+                row,
+                "Summary",
+                "flows,bytes,packets,avg_bps,avg_pps,avg_bpp",
+                "3,360,9,0,0,0",
+            ]
+        )
+        + "\n"
+    )
     parsed = parse_file(_file(tmp_path, "f.csv", text), format="nfdump-csv", context=CONTEXT)
     assert parsed.table.num_rows == 3
     assert [(q.line, q.raw) for q in parsed.quarantined] == [(3, "Summary")]

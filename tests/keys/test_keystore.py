@@ -27,8 +27,9 @@ def test_keystore_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
 
 def test_keystore_secrets_never_appear_in_the_file_or_repr(tmp_path: Path) -> None:
     path = tmp_path / "ks.json"
-    store = SoftwareKeyStore.create(path, owner="region", passphrase="pw",
-                                    secrets=(SecretName.KEK, SecretName.PSEUDONYM))
+    store = SoftwareKeyStore.create(
+        path, owner="region", passphrase="pw", secrets=(SecretName.KEK, SecretName.PSEUDONYM)
+    )
     secret = store.pseudonym_key()
     assert secret not in path.read_bytes()
     assert secret.hex() not in path.read_text() and "pw" not in repr(store)
@@ -65,8 +66,11 @@ def test_envelope_binds_associated_data_and_detects_tampering() -> None:
     blob = encrypt_blob(b"events", dek, aad=b"academie|1")
     assert decrypt_blob(blob, dek, aad=b"academie|1") == b"events"
     assert encrypt_blob(b"events", dek, aad=b"academie|1") != blob  # fresh nonce each time
-    for bad_aad, bad_blob in ((b"region|1", blob), (b"academie|1", blob[:-1] + b"\x00"),
-                              (b"academie|1", b"short")):
+    for bad_aad, bad_blob in (
+        (b"region|1", blob),
+        (b"academie|1", blob[:-1] + b"\x00"),
+        (b"academie|1", b"short"),
+    ):
         with pytest.raises(KeyStoreError, match="cannot decrypt"):
             decrypt_blob(bad_blob, dek, aad=bad_aad)
     zero(dek)

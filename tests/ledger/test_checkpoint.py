@@ -7,11 +7,11 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.conftest import VECTORS
 
 from confiance.errors import LedgerError
 from confiance.ledger import Checkpoint, NoteSigner, NoteVerifier
 from confiance.ledger.checkpoint import open_note, sign_note
-from tests.conftest import VECTORS
 
 EXAMPLES = json.loads((VECTORS / "signed-note" / "signed-note-examples.json").read_text())
 
@@ -49,7 +49,9 @@ def test_published_invalid_notes_are_refused(case: dict) -> None:
         open_note(note, verifiers)
 
 
-BAD_VKEYS = [c for c in EXAMPLES["invalid_vkeys"] if not c["why"].startswith("not invalid as a vkey")]
+BAD_VKEYS = [
+    c for c in EXAMPLES["invalid_vkeys"] if not c["why"].startswith("not invalid as a vkey")
+]
 
 
 @pytest.mark.parametrize("case", BAD_VKEYS, ids=lambda c: c["why"])
@@ -71,7 +73,13 @@ def test_signing_reproduces_the_published_note_byte_for_byte() -> None:
 def test_checkpoint_round_trip_and_malformed_bodies() -> None:
     checkpoint = Checkpoint("example.org/log", 42, bytes(range(32)))
     assert Checkpoint.parse(checkpoint.text()) == checkpoint
-    for bad in ("", "origin\n1\n", "origin\n01\nAAAA\n", "origin\nx\nAAAA\n",
-                "origin\n1\nnot base64!\n", "origin\n1\nAAAA\n"):
+    for bad in (
+        "",
+        "origin\n1\n",
+        "origin\n01\nAAAA\n",
+        "origin\nx\nAAAA\n",
+        "origin\n1\nnot base64!\n",
+        "origin\n1\nAAAA\n",
+    ):
         with pytest.raises(LedgerError, match="malformed checkpoint"):
             Checkpoint.parse(bad)

@@ -24,8 +24,9 @@ def _ledger(tmp_path: Path, parties: dict[str, Ed25519PrivateKey], n: int = 6) -
     operator = NoteSigner(ORIGIN, parties["op"])
     for i in range(n):
         actor = "alice" if i % 2 else "bob"
-        ledger.append(kind="test", actor=actor, body={"i": i}, signer=parties[actor],
-                      operator=operator)
+        ledger.append(
+            kind="test", actor=actor, body={"i": i}, signer=parties[actor], operator=operator
+        )
     return ledger
 
 
@@ -87,8 +88,9 @@ def test_truncation_is_detected_by_the_checkpoints(tmp_path: Path, parties: dict
     assert info.value.index == 4
 
 
-def test_a_forged_entry_with_a_valid_signature_but_no_checkpoint(tmp_path: Path,
-                                                                 parties: dict) -> None:
+def test_a_forged_entry_with_a_valid_signature_but_no_checkpoint(
+    tmp_path: Path, parties: dict
+) -> None:
     ledger = _ledger(tmp_path, parties)
     other = _ledger(tmp_path / "other", parties, n=7)
     _write(ledger, [*_lines(ledger), _lines(other)[6]])
@@ -103,9 +105,13 @@ def test_a_substituted_signed_entry_breaks_the_checkpoint(tmp_path: Path, partie
     other.create()
     operator = NoteSigner(ORIGIN, parties["op"])
     for i in range(3):
-        other.append(kind="test", actor="alice" if i % 2 else "bob",
-                     body={"i": i if i != 2 else 99}, signer=parties["alice" if i % 2 else "bob"],
-                     operator=operator)
+        other.append(
+            kind="test",
+            actor="alice" if i % 2 else "bob",
+            body={"i": i if i != 2 else 99},
+            signer=parties["alice" if i % 2 else "bob"],
+            operator=operator,
+        )
     lines = _lines(ledger)
     lines[2] = _lines(other)[2]
     _write(ledger, lines)
@@ -116,8 +122,12 @@ def test_a_substituted_signed_entry_breaks_the_checkpoint(tmp_path: Path, partie
 def test_unknown_actor_and_forged_checkpoint(tmp_path: Path, parties: dict) -> None:
     ledger = _ledger(tmp_path, parties)
     with pytest.raises(LedgerVerificationError, match="unknown actor"):
-        ledger.verify(actor_keys={"alice": parties["alice"].public_key()},
-                      operator=NoteVerifier(ORIGIN, parties["op"].public_key()))
+        ledger.verify(
+            actor_keys={"alice": parties["alice"].public_key()},
+            operator=NoteVerifier(ORIGIN, parties["op"].public_key()),
+        )
     with pytest.raises(LedgerVerificationError, match="checkpoint"):
-        ledger.verify(actor_keys={k: v.public_key() for k, v in parties.items()},
-                      operator=NoteVerifier(ORIGIN, Ed25519PrivateKey.generate().public_key()))
+        ledger.verify(
+            actor_keys={k: v.public_key() for k, v in parties.items()},
+            operator=NoteVerifier(ORIGIN, Ed25519PrivateKey.generate().public_key()),
+        )

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.conftest import VECTORS
 
 from confiance.errors import LedgerVerificationError
 from confiance.ledger import inclusion_proof, leaf_hash, node_hash, root_hash, verify_inclusion
-from tests.conftest import VECTORS
 
 MERKLE = VECTORS / "merkle"
 
@@ -46,8 +46,9 @@ def test_reference_tree_roots_and_proofs() -> None:
         index, size = proof["leaf_index"], proof["tree_size"]
         want = [bytes.fromhex(h) for h in proof["proof"]]
         assert inclusion_proof(index, leaves[:size]) == want
-        verify_inclusion(index=index, size=size, leaf=leaves[index], proof=want,
-                         root=root_hash(leaves[:size]))
+        verify_inclusion(
+            index=index, size=size, leaf=leaves[index], proof=want, root=root_hash(leaves[:size])
+        )
 
 
 def _inclusion_cases() -> list[Path]:
@@ -63,8 +64,11 @@ def test_transparency_dev_inclusion_probes(path: Path) -> None:
 
     def check() -> None:
         verify_inclusion(
-            index=case["leafIdx"], size=case["treeSize"], leaf=b64(case["leafHash"]),
-            proof=[b64(p) for p in case["proof"] or []], root=b64(case["root"]),
+            index=case["leafIdx"],
+            size=case["treeSize"],
+            leaf=b64(case["leafHash"]),
+            proof=[b64(p) for p in case["proof"] or []],
+            root=b64(case["root"]),
         )
 
     if case["wantErr"]:
@@ -83,9 +87,15 @@ def test_every_leaf_is_provably_included(entries: list[bytes], data: st.DataObje
     leaves = [leaf_hash(e) for e in entries]
     index = data.draw(st.integers(0, len(leaves) - 1))
     proof = inclusion_proof(index, leaves)
-    verify_inclusion(index=index, size=len(leaves), leaf=leaves[index], proof=proof,
-                     root=root_hash(leaves))
+    verify_inclusion(
+        index=index, size=len(leaves), leaf=leaves[index], proof=proof, root=root_hash(leaves)
+    )
     if len(leaves) > 1:
         with pytest.raises(LedgerVerificationError):
-            verify_inclusion(index=index, size=len(leaves), leaf=leaf_hash(b"forged"),
-                             proof=proof, root=root_hash(leaves))
+            verify_inclusion(
+                index=index,
+                size=len(leaves),
+                leaf=leaf_hash(b"forged"),
+                proof=proof,
+                root=root_hash(leaves),
+            )

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from tests.contracts.test_contract import document
 
 from confiance.contracts import Contract, sign_contract
 from confiance.errors import AttestationError, KeyReleaseDenied, SealError
@@ -23,7 +24,6 @@ from confiance.runtime import (
     seal,
 )
 from confiance.runtime.keyrelease import dek_info
-from tests.contracts.test_contract import document
 
 MEASUREMENT = "sha256:" + "b" * 64
 
@@ -37,8 +37,11 @@ def test_seal_opens_only_for_its_recipient_and_context() -> None:
     sealed = seal(b"alert", alice.public_key(), info=b"run-1|alice")
     assert open_sealed(sealed, alice, info=b"run-1|alice") == b"alert"
     assert seal(b"alert", _raw(alice), info=b"x") != seal(b"alert", _raw(alice), info=b"x")
-    for key, info, blob in ((bob, b"run-1|alice", sealed), (alice, b"run-1|bob", sealed),
-                            (alice, b"run-1|alice", sealed[:-1] + bytes([sealed[-1] ^ 1]))):
+    for key, info, blob in (
+        (bob, b"run-1|alice", sealed),
+        (alice, b"run-1|bob", sealed),
+        (alice, b"run-1|alice", sealed[:-1] + bytes([sealed[-1] ^ 1])),
+    ):
         with pytest.raises(SealError, match="cannot open sealed result"):
             open_sealed(blob, key, info=info)
 
@@ -47,8 +50,9 @@ def test_simulated_evidence_checks() -> None:
     attestation = Ed25519PrivateKey.generate()
     verifier = SimulatedVerifier(attestation.public_key())
     nonce, eph = os.urandom(32), _raw(X25519PrivateKey.generate())
-    evidence = SimulatedAttester(attestation).attest(measurement=MEASUREMENT, nonce=nonce,
-                                                     public_key=eph)
+    evidence = SimulatedAttester(attestation).attest(
+        measurement=MEASUREMENT, nonce=nonce, public_key=eph
+    )
     assert evidence.backend == "SIMULATED"
     verifier.verify(evidence, nonce=nonce, measurement=MEASUREMENT)
     with pytest.raises(AttestationError, match="replayed or stale"):
@@ -56,7 +60,8 @@ def test_simulated_evidence_checks() -> None:
     with pytest.raises(AttestationError, match="differs from the contract's"):
         verifier.verify(evidence, nonce=nonce, measurement="sha256:" + "c" * 64)
     forged = SimulatedAttester(Ed25519PrivateKey.generate()).attest(
-        measurement=MEASUREMENT, nonce=nonce, public_key=eph)
+        measurement=MEASUREMENT, nonce=nonce, public_key=eph
+    )
     with pytest.raises(AttestationError, match="signature does not verify"):
         verifier.verify(forged, nonce=nonce, measurement=MEASUREMENT)
     receipt = {"run": "r1", "outputs": []}
@@ -72,33 +77,50 @@ class _Setup:
 
         root = Path(str(tmp_path))
         self.contract = Contract.model_validate(document() | {"runtime_measurement": MEASUREMENT})
-        self.keystores = {t: SoftwareKeyStore.create(root / f"{t}.json", owner=t, passphrase="p")
-                          for t in ("academie", "region")}
-        self.signatures = {t: sign_contract(self.contract, tenant=t, key=k.signing_key())
-                           for t, k in self.keystores.items()}
+        self.keystores = {
+            t: SoftwareKeyStore.create(root / f"{t}.json", owner=t, passphrase="p")
+            for t in ("academie", "region")
+        }
+        self.signatures = {
+            t: sign_contract(self.contract, tenant=t, key=k.signing_key())
+            for t, k in self.keystores.items()
+        }
         self.public = {t: k.signing_key().public_key() for t, k in self.keystores.items()}
         self.attestation = Ed25519PrivateKey.generate()
         self.ephemeral = X25519PrivateKey.generate()
         self.nonce = os.urandom(32)
         self.evidence = SimulatedAttester(self.attestation).attest(
-            measurement=MEASUREMENT, nonce=self.nonce, public_key=_raw(self.ephemeral))
+            measurement=MEASUREMENT, nonce=self.nonce, public_key=_raw(self.ephemeral)
+        )
         self.ledger: list[tuple[str, dict]] = []
         dek = b"\x07" * 32
         self.dataset = DatasetKey("d1", "academie", "sso", b"")
-        self.dataset = DatasetKey("d1", "academie", "sso", self.keystores["academie"].wrap_key(
-            dek, context=self.dataset.wrap_context()))
+        self.dataset = DatasetKey(
+            "d1",
+            "academie",
+            "sso",
+            self.keystores["academie"].wrap_key(dek, context=self.dataset.wrap_context()),
+        )
 
     def service(self, tenant: str = "academie", today: date = date(2026, 6, 1)) -> KeyService:
-        return KeyService(tenant=tenant, keystore=self.keystores[tenant],
-                          verifier=SimulatedVerifier(self.attestation.public_key()),
-                          signing_keys=self.public,
-                          ledger=lambda kind, body: self.ledger.append((kind, dict(body))),
-                          today=lambda: today)
+        return KeyService(
+            tenant=tenant,
+            keystore=self.keystores[tenant],
+            verifier=SimulatedVerifier(self.attestation.public_key()),
+            signing_keys=self.public,
+            ledger=lambda kind, body: self.ledger.append((kind, dict(body))),
+            today=lambda: today,
+        )
 
     def release(self, service: KeyService, **changes: object) -> dict[str, bytes]:
-        arguments: dict = {"contract": self.contract, "signatures": self.signatures,
-                           "evidence": self.evidence, "nonce": self.nonce, "run_id": "run-1",
-                           "datasets": [self.dataset]} | changes
+        arguments: dict = {
+            "contract": self.contract,
+            "signatures": self.signatures,
+            "evidence": self.evidence,
+            "nonce": self.nonce,
+            "run_id": "run-1",
+            "datasets": [self.dataset],
+        } | changes
         return service.release(**arguments)
 
 
@@ -125,8 +147,9 @@ def test_key_release_seals_the_dek_to_the_runtime_and_logs_first(tmp_path: objec
         ("not an owner", "lycees is not a data owner"),
     ],
 )
-def test_every_denial_is_explained_and_logged(tmp_path: object, scenario: str,
-                                              message: str) -> None:
+def test_every_denial_is_explained_and_logged(
+    tmp_path: object, scenario: str, message: str
+) -> None:
     setup = _Setup(tmp_path)
     service, changes = setup.service(), {}
     if scenario == "unsigned":
@@ -138,8 +161,13 @@ def test_every_denial_is_explained_and_logged(tmp_path: object, scenario: str,
     elif scenario == "stale nonce":
         changes = {"nonce": os.urandom(32)}
     elif scenario == "measurement":
-        changes = {"evidence": SimulatedAttester(setup.attestation).attest(
-            measurement="sha256:" + "0" * 64, nonce=setup.nonce, public_key=_raw(setup.ephemeral))}
+        changes = {
+            "evidence": SimulatedAttester(setup.attestation).attest(
+                measurement="sha256:" + "0" * 64,
+                nonce=setup.nonce,
+                public_key=_raw(setup.ephemeral),
+            )
+        }
     elif scenario == "other tenant's keys":
         service = setup.service("region")
     elif scenario == "outside contract":
@@ -152,5 +180,5 @@ def test_every_denial_is_explained_and_logged(tmp_path: object, scenario: str,
     with pytest.raises(KeyReleaseDenied, match=message):
         setup.release(service, **changes)
     assert [kind for kind, _ in setup.ledger] == ["key.denied"]
-    assert message.split(" ")[0] in setup.ledger[0][1]["reason"]
+    assert message.split(" ", maxsplit=1)[0] in setup.ledger[0][1]["reason"]
     assert base64.b64encode(b"\x07" * 32).decode() not in str(setup.ledger)

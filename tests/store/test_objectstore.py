@@ -41,11 +41,20 @@ def test_every_choice_of_two_lost_fragments_reads_back(tmp_path: Path) -> None:
             _fragment(store, "ab" * 16, i).write_bytes(fragment)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.binary(max_size=50_000), faults=st.lists(st.tuples(st.integers(0, 5),
-       st.sampled_from(["delete", "flip", "truncate"])), max_size=2, unique_by=lambda f: f[0]))
-def test_up_to_m_faults_of_any_kind_read_back_identical(tmp_path: Path, data: bytes,
-                                                        faults: list[tuple[int, str]]) -> None:
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.binary(max_size=50_000),
+    faults=st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from(["delete", "flip", "truncate"])),
+        max_size=2,
+        unique_by=lambda f: f[0],
+    ),
+)
+def test_up_to_m_faults_of_any_kind_read_back_identical(
+    tmp_path: Path, data: bytes, faults: list[tuple[int, str]]
+) -> None:
     store = _store(tmp_path / hashlib.sha256(data).hexdigest()[:8] / str(len(faults)))
     object_id = hashlib.sha256(data + bytes(len(faults))).hexdigest()[:32]
     manifest = store.put(object_id, data)
@@ -97,8 +106,9 @@ def test_codec_and_store_configuration_errors(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="k and m must be positive"):
         Codec(k=0, m=2)
     with pytest.raises(StoreError, match="needs 6 nodes, 2 configured"):
-        ObjectStore([LocalDirectoryNode("a", tmp_path), LocalDirectoryNode("b", tmp_path)],
-                    k=4, m=2)
+        ObjectStore(
+            [LocalDirectoryNode("a", tmp_path), LocalDirectoryNode("b", tmp_path)], k=4, m=2
+        )
     with pytest.raises(StoreError, match="invalid key"):
         LocalDirectoryNode("a", tmp_path).get("../escape")
     with pytest.raises(StoreError, match="manifest x: malformed"):

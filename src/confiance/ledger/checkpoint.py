@@ -101,7 +101,7 @@ def open_note(note: str | bytes, verifiers: list[NoteVerifier]) -> tuple[str, li
     if not sep or not text or not sigblock.endswith("\n") or sigblock == "\n":
         raise LedgerError("malformed note")
     text += "\n"
-    if any(ord(c) < 0x20 and c != "\n" or ord(c) == 0x7F for c in text):
+    if any((ord(c) < 0x20 and c != "\n") or ord(c) == 0x7F for c in text):
         raise LedgerError("malformed note: control character in text")
     by_id = {(v.name, key_id(v.name, v.key)): v for v in verifiers}
     verified: list[str] = []
