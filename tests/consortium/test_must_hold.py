@@ -111,13 +111,19 @@ def test_run_refused_when_a_tenant_has_not_signed(tmp_path: Path) -> None:
         home.close()
 
 
-def test_run_refused_when_one_byte_of_a_detector_changes(home: Home, tmp_path: Path) -> None:
+def _image(tmp_path: Path) -> Path:
+    """A runtime image: a copy of the installed package, as an operator would deploy it."""
     image = tmp_path / "image"
     shutil.copytree(
         Path(confiance.__file__).parent,
         image / "confiance",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+    return image
+
+
+def test_run_refused_when_one_byte_of_a_detector_changes(home: Home, tmp_path: Path) -> None:
+    image = _image(tmp_path)
     detector = image / "confiance" / "detect" / "network.py"
     source = bytearray(detector.read_bytes())
     source[source.index(b"min_targets")] = ord(b"M")  # one byte, in the detector's code
@@ -128,12 +134,7 @@ def test_run_refused_when_one_byte_of_a_detector_changes(home: Home, tmp_path: P
 
 
 def test_an_unchanged_image_is_accepted(home: Home, tmp_path: Path) -> None:
-    image = tmp_path / "image"
-    shutil.copytree(
-        Path(confiance.__file__).parent,
-        image / "confiance",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    image = _image(tmp_path)
     report = operations.run_contract(home, "soc-commun", image=image)
     assert report.findings > 0 and report.attestation == "SIMULATED"
 

@@ -42,6 +42,7 @@ from confiance.errors import (
     KeyReleaseDenied,
     RuntimeJobError,
     SealError,
+    StoreError,
 )
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
@@ -63,7 +64,7 @@ from confiance.runtime import (
     SimulatedVerifier,
     measure_image,
 )
-from confiance.store import NodeUnavailable
+from confiance.store import NodeUnavailable, ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -336,7 +337,7 @@ def ingest_tenant(
 
 
 def _store_dataset(
-    home: Home, store: Any, tenant: str, source: str, day: str, table: pa.Table
+    home: Home, store: ObjectStore, tenant: str, source: str, day: str, table: pa.Table
 ) -> int:
     keystore = home.keystore(tenant)
     dataset_id = uuid.uuid4().hex
@@ -680,15 +681,16 @@ def list_alerts(
         )
         raise
     with home.meta.connect() as con:
-        if run is None:
-            latest = con.execute(
-                "SELECT id FROM runs WHERE contract = ? AND status = 'done' "
-                "ORDER BY started DESC, rowid DESC LIMIT 1",
-                (contract.id,),
-            ).fetchone()
-            if latest is None:
-                return []
-            run = str(latest[0])
+        found = con.execute(
+            "SELECT id, attestation FROM runs WHERE contract = ? AND status = 'done' "
+            "AND (? IS NULL OR id = ?) ORDER BY started DESC, rowid DESC LIMIT 1",
+            (contract.id, run, run),
+        ).fetchone()
+        if found is None:
+            if run is not None:
+                raise AlertError(f"contract {contract.id}: no completed run {run}")
+            return []
+        run, attestation = str(found[0]), str(found[1])
         rows = con.execute(
             "SELECT result, ciphertext FROM results WHERE run = ? AND recipient = ? "
             "ORDER BY result",
@@ -702,7 +704,7 @@ def list_alerts(
             contract=contract.id,
             run=run,
             recipient=recipient,
-            attestation=SIMULATED,
+            attestation=attestation,
         )
         for _, ct in rows
     ]
@@ -778,7 +780,7 @@ def store_status(home: Home) -> dict[str, Any]:
         try:
             status = store.status(dataset_id, manifest_digest=digest)
             present = status.present
-        except Exception:  # an unreadable manifest counts as nothing present
+        except StoreError:  # no intact manifest reachable: nothing can be read
             present = 0
         objects.append(
             {

@@ -73,6 +73,21 @@ class _Rows:
         return conform(table), sorted(self.bad)
 
 
+def _common(
+    n: int, context: ParseContext, *, dataset: str, ocsf: OcsfClass, category: str | None
+) -> dict[str, pa.Array]:
+    """Columns that are the same on every row a parser emits."""
+    columns = {
+        "tenant": pa.array([context.tenant] * n, pa.string()),
+        "event.dataset": pa.array([dataset] * n, pa.string()),
+        "ocsf.class_uid": pa.array([int(ocsf)] * n, pa.int32()),
+        "service.name": pa.array([context.service] * n, pa.string()),
+    }
+    if category is not None:
+        columns["event.category"] = pa.array([category] * n, pa.string())
+    return columns
+
+
 def _valid_ips(values: pa.Array) -> pa.Array:
     """True where the value is a syntactically valid IPv4/IPv6 address."""
     distinct = pc.unique(values).drop_null()
@@ -147,15 +162,13 @@ class ApacheCombined:
         method = fields.field("method")
         is_login = pc.and_(pc.equal(method, "POST"), pc.match_substring_regex(path, _LOGIN_PATH))
         n = len(lines)
-        columns: dict[str, Any] = {
+        columns: dict[str, Any] = _common(
+            n, context, dataset=self.name, ocsf=OcsfClass.HTTP_ACTIVITY, category=None
+        ) | {
             "@timestamp": pc.cast(time, pa.timestamp("us", tz="UTC")),
-            "tenant": pa.array([context.tenant] * n, pa.string()),
-            "event.dataset": pa.array([self.name] * n, pa.string()),
             "event.category": pc.if_else(is_login, "authentication", "web"),
             "event.action": method,
             "event.outcome": _outcome_from_status(status),
-            "ocsf.class_uid": pa.array([int(OcsfClass.HTTP_ACTIVITY)] * n, pa.int32()),
-            "service.name": pa.array([context.service] * n, pa.string()),
             "user.name": _dash_to_null(fields.field("user")),
             "source.ip": ip,
             "http.request.method": method,
@@ -196,15 +209,12 @@ class SquidNative:
         )
         status = _int(fields.field("code"), pa.int32())
         n = len(lines)
-        columns: dict[str, Any] = {
+        columns: dict[str, Any] = _common(
+            n, context, dataset=self.name, ocsf=OcsfClass.HTTP_ACTIVITY, category="web"
+        ) | {
             "@timestamp": pc.cast(time, pa.timestamp("us", tz="UTC")),
-            "tenant": pa.array([context.tenant] * n, pa.string()),
-            "event.dataset": pa.array([self.name] * n, pa.string()),
-            "event.category": pa.array(["web"] * n, pa.string()),
             "event.action": fields.field("action"),
             "event.outcome": pc.if_else(pc.less(status, 400), "success", "failure"),
-            "ocsf.class_uid": pa.array([int(OcsfClass.HTTP_ACTIVITY)] * n, pa.int32()),
-            "service.name": pa.array([context.service] * n, pa.string()),
             "user.name": _dash_to_null(fields.field("user")),
             "source.ip": client,
             "destination.ip": pc.if_else(_valid_ips(peer), peer, pa.scalar(None, pa.string())),
@@ -287,14 +297,11 @@ class NfdumpCsv:
             pc.utf8_lower(proto),
         )
         n = len(lines)
-        columns: dict[str, Any] = {
+        columns: dict[str, Any] = _common(
+            n, context, dataset=self.name, ocsf=OcsfClass.NETWORK_ACTIVITY, category="network"
+        ) | {
             "@timestamp": time,
-            "tenant": pa.array([context.tenant] * n, pa.string()),
-            "event.dataset": pa.array([self.name] * n, pa.string()),
-            "event.category": pa.array(["network"] * n, pa.string()),
             "event.action": fields.field("flg"),
-            "ocsf.class_uid": pa.array([int(OcsfClass.NETWORK_ACTIVITY)] * n, pa.int32()),
-            "service.name": pa.array([context.service] * n, pa.string()),
             "source.ip": sa,
             "source.port": sp,
             "destination.ip": da,
@@ -343,17 +350,15 @@ class KeycloakJson:
         rows.require(_valid_ips(ip_array), "field source.ip (ipAddress): not an IP address")
         kind_array = pa.array(kinds, pa.string())
         n = len(lines)
-        columns: dict[str, Any] = {
+        columns: dict[str, Any] = _common(
+            n, context, dataset=self.name, ocsf=OcsfClass.AUTHENTICATION, category="authentication"
+        ) | {
             "@timestamp": pc.cast(
                 pc.multiply(pa.array(times, pa.int64()), 1000), pa.timestamp("us", tz="UTC")
             ),
-            "tenant": pa.array([context.tenant] * n, pa.string()),
-            "event.dataset": pa.array([self.name] * n, pa.string()),
-            "event.category": pa.array(["authentication"] * n, pa.string()),
             "event.action": kind_array,
             "event.outcome": pc.if_else(pc.ends_with(kind_array, "_ERROR"), "failure", "success"),
-            "ocsf.class_uid": pa.array([int(OcsfClass.AUTHENTICATION)] * n, pa.int32()),
-            "service.name": pa.array(clients, pa.string()),
+            "service.name": pa.array(clients, pa.string()),  # the Keycloak client
             "user.name": pa.array(users, pa.string()),
             "source.ip": ip_array,
         }
