@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from tests.conftest import VECTORS
 
 from confiance.errors import LedgerVerificationError
-from confiance.ledger import inclusion_proof, leaf_hash, node_hash, root_hash, verify_inclusion
+from confiance.ledger import (
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 
 MERKLE = VECTORS / "merkle"
 
@@ -99,3 +107,55 @@ def test_every_leaf_is_provably_included(entries: list[bytes], data: st.DataObje
                 proof=proof,
                 root=root_hash(leaves),
             )
+
+
+def _consistency_cases() -> list[Path]:
+    return sorted((MERKLE / "consistency").rglob("*.json"))
+
+
+@pytest.mark.parametrize("path", _consistency_cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_transparency_dev_consistency_probes(path: Path) -> None:
+    case = json.loads(path.read_text())
+
+    def check() -> None:
+        verify_consistency(
+            old=case["size1"], new=case["size2"], old_root=base64.b64decode(case["root1"] or ""),
+            new_root=base64.b64decode(case["root2"] or ""),
+            proof=[base64.b64decode(p) for p in case["proof"] or []],
+        )
+
+    if case["wantErr"]:
+        with pytest.raises(LedgerVerificationError):
+            check()
+    else:
+        check()
+
+
+def test_all_98_consistency_probes_are_present() -> None:
+    assert len(_consistency_cases()) == 98
+
+
+def test_reference_tree_consistency_proofs() -> None:
+    ref = json.loads((MERKLE / "reference-tree-8-leaves.json").read_text())
+    leaves = [leaf_hash(bytes.fromhex(h)) for h in ref["leaf_inputs_hex"]]
+    assert ref["consistency_proofs"]
+    for case in ref["consistency_proofs"]:
+        old, new = case["size1"], case["size2"]
+        want = [bytes.fromhex(h) for h in case["proof"]]
+        assert consistency_proof(old, leaves[:new]) == want
+        verify_consistency(old=old, new=new, old_root=root_hash(leaves[:old]),
+                           new_root=root_hash(leaves[:new]), proof=want)
+
+
+@given(st.integers(1, 80), st.data())
+def test_every_prefix_is_provably_consistent(size: int, data: st.DataObject) -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    old = data.draw(st.integers(1, size))
+    proof = consistency_proof(old, leaves)
+    verify_consistency(old=old, new=size, old_root=root_hash(leaves[:old]),
+                       new_root=root_hash(leaves), proof=proof)
+    if 0 < old < size:
+        forged = [leaf_hash(b"x"), *leaves[1:]]
+        with pytest.raises(LedgerVerificationError):
+            verify_consistency(old=old, new=size, old_root=root_hash(forged[:old]),
+                               new_root=root_hash(leaves), proof=proof)

@@ -3,10 +3,12 @@
 from confiance.ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier
 from confiance.ledger.log import Entry, Ledger
 from confiance.ledger.merkle import (
+    consistency_proof,
     inclusion_proof,
     leaf_hash,
     node_hash,
     root_hash,
+    verify_consistency,
     verify_inclusion,
 )
 
@@ -16,9 +18,11 @@ __all__ = [
     "Ledger",
     "NoteSigner",
     "NoteVerifier",
+    "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
     "root_hash",
+    "verify_consistency",
     "verify_inclusion",
 ]
