@@ -81,7 +81,8 @@ def test_demo_prints_every_stage_and_the_scores(demo_home: tuple[Path, str]) -> 
     for path in (
         "config.yaml",
         "meta.sqlite",
-        "ledger/entries.jsonl",
+        "ledger/ledger.sqlite",
+        "tenants/lycees/witness.json",
         "contracts/soc-commun.yaml",
         "tenants/academie/keystore.json",
         "tenants/academie/reid.json",
@@ -151,14 +152,51 @@ def test_usage_errors_exit_with_code_2(tmp_path: Path) -> None:
 def test_ledger_verify_fails_on_a_flipped_byte(demo_home: tuple[Path, str], tmp_path: Path) -> None:
     import shutil
 
+    from tests.consortium.test_must_hold import flip_entry_byte
+
+    from confiance.consortium import Home
+
     home = tmp_path / "copy"
     shutil.copytree(demo_home[0], home)
-    assert confiance("ledger", "verify", home=home).returncode == 0
-    entries = home / "ledger" / "entries.jsonl"
-    data = bytearray(entries.read_bytes())
-    first_newline = data.index(b"\n")
-    data[first_newline + 40] ^= 0x01  # inside entry 1
-    entries.write_bytes(bytes(data))
+    ok = confiance("ledger", "verify", home=home)
+    assert ok.returncode == 0 and "final" in ok.stdout
+    flip_entry_byte(Home(home), 1)
     result = confiance("ledger", "verify", home=home)
     assert result.returncode == 1
     assert "ledger verification FAILED: entry 1:" in result.stderr
+
+
+def test_ledger_commands(demo_home: tuple[Path, str], tmp_path: Path) -> None:
+    home, _ = demo_home
+    shown = json.loads(confiance("ledger", "show", "3", home=home).stdout)
+    assert shown["index"] == 3 and shown["actor"]
+    proof = json.loads(confiance("ledger", "prove", "3", home=home).stdout)
+    assert proof["verified"] and proof["proof"]
+    consistency = json.loads(confiance("ledger", "consistency", "5", home=home).stdout)
+    assert consistency["verified"] and consistency["old"] == 5
+    note = confiance("ledger", "checkpoint", home=home).stdout
+    assert note.startswith("confiance.example/ledger\n") and "\u2014 " in note
+    saved = tmp_path / "saved.note"
+    saved.write_text(note)
+    later = confiance("ledger", "verify", "--from-checkpoint", str(saved), home=home)
+    assert later.returncode == 0 and "is a prefix of the current ledger" in later.stdout
+    trust = tmp_path / "trust.json"
+    trust.write_text(confiance("ledger", "trust", home=home).stdout)
+    receipt = tmp_path / "receipt.json"
+    qr = tmp_path / "receipt.png"
+    exported = confiance(
+        "ledger", "export-receipt", "2", "--out", str(receipt), "--qr", str(qr), home=home
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert qr.read_bytes().startswith(b"\x89PNG")
+    valid = confiance(
+        "ledger", "verify-receipt", str(receipt), "--trust", str(trust), home=tmp_path / "elsewhere"
+    )  # offline: no home, only the trust bundle
+    assert valid.returncode == 0 and "receipt valid: entry 2" in valid.stdout
+    document = json.loads(receipt.read_text())
+    document["entry"] = document["entry"].replace('"kind":"', '"kind":"x', 1)
+    receipt.write_text(json.dumps(document))
+    invalid = confiance(
+        "ledger", "verify-receipt", str(receipt), "--trust", str(trust), home=tmp_path / "elsewhere"
+    )
+    assert invalid.returncode == 1 and "receipt INVALID" in invalid.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -206,19 +207,23 @@ def test_malformed_lines_are_counted_and_kept_encrypted(home: Home) -> None:
         )
 
 
-def test_ledger_byte_flip_names_the_entry(home: Home) -> None:
-    entries = home.root / "ledger" / "entries.jsonl"
-    lines = entries.read_bytes().split(b"\n")
-    target = 5
-    offset = sum(len(line) + 1 for line in lines[:target]) + len(lines[target]) // 2
-    data = bytearray(entries.read_bytes())
+def flip_entry_byte(home: Home, index: int) -> None:
+    """Flip one byte of entry ``index`` where it lies in the ledger's SQLite file."""
+    line = home.ledger().entry(index).line()
+    store = home.root / "ledger" / "ledger.sqlite"
+    data = bytearray(store.read_bytes())
+    offset = data.index(line) + len(line) // 2
     data[offset] ^= 0x04
-    entries.write_bytes(bytes(data))
+    store.write_bytes(bytes(data))
+
+
+def test_ledger_byte_flip_names_the_entry(home: Home) -> None:
+    flip_entry_byte(home, 5)
     from confiance.errors import LedgerVerificationError
 
-    with pytest.raises(LedgerVerificationError, match=f"entry {target}:") as info:
+    with pytest.raises(LedgerVerificationError, match="entry 5:") as info:
         operations.verify_ledger(home)
-    assert info.value.index == target
+    assert info.value.index == 5
 
 
 def test_ledger_holds_no_plaintext_and_verifies(home: Home) -> None:
@@ -226,3 +231,29 @@ def test_ledger_holds_no_plaintext_and_verifies(home: Home) -> None:
     assert report.entries == report.checkpoints > 10
     kinds = set(_ledger_kinds(home))
     assert {"dataset.ingested", "contract.signed", "key.released", "run.receipt"} <= kinds
+    ips, accounts = _identifiers(home.inputs_dir())
+    secrets = set()
+    for owner in (*TENANTS, SOC):
+        keystore = home.keystore(owner)
+        secrets |= {bytes(v).hex() for v in keystore._secrets.values()}
+        secrets |= {base64.b64encode(bytes(v)).decode() for v in keystore._secrets.values()}
+    for entry in home.ledger().entries():
+        text = entry.line().decode()
+        assert not {m.group(1).decode() for m in _IPV4.finditer(text.encode())} & {
+            i.decode() for i in ips
+        }
+        assert not {m.group(0) for m in _ACCOUNT.finditer(text.encode())} & accounts
+        assert not any(secret in text for secret in secrets), entry.index
+
+
+def test_witnesses_make_the_latest_checkpoint_final(home: Home) -> None:
+    assert operations.verify_ledger(home).final is False
+    for tenant in ("academie", "region"):
+        operations.witness(home, tenant)
+    assert operations.verify_ledger(home).final is False  # 2 of 4, threshold 3
+    operations.witness(home, "lycees")
+    report = operations.verify_ledger(home)
+    assert report.final is True and len(report.cosigned_by) == 3
+    operations.run_contract(home, "soc-commun")  # the ledger grows
+    size, count = operations.witness(home, "academie")  # consistency from its last size
+    assert count == 1 and size == home.ledger().size

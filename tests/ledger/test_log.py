@@ -1,14 +1,16 @@
-"""The ledger file: append, verify, and every kind of tampering named."""
+"""The ledger store: appends, verification, and every kind of tampering named."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from confiance.errors import LedgerError, LedgerVerificationError
-from confiance.ledger import Ledger, NoteSigner, NoteVerifier
+from confiance.ledger import Entry, Ledger, NoteSigner, NoteVerifier, SplitViewError
+from confiance.ledger.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
 
 ORIGIN = "test.example/ledger"
 
@@ -18,104 +20,162 @@ def parties() -> dict[str, Ed25519PrivateKey]:
     return {name: Ed25519PrivateKey.generate() for name in ("alice", "bob", "op")}
 
 
-def _ledger(tmp_path: Path, parties: dict[str, Ed25519PrivateKey], n: int = 6) -> Ledger:
+def _keys(parties: dict) -> dict:
+    return {k: v.public_key() for k, v in parties.items()}
+
+
+def _ledger(tmp_path: Path, parties: dict, n: int = 6) -> Ledger:
     ledger = Ledger(tmp_path / "ledger", origin=ORIGIN)
     ledger.create()
     operator = NoteSigner(ORIGIN, parties["op"])
     for i in range(n):
         actor = "alice" if i % 2 else "bob"
-        ledger.append(
+        ledger.record(
             kind="test", actor=actor, body={"i": i}, signer=parties[actor], operator=operator
         )
     return ledger
 
 
-def _verify(ledger: Ledger, parties: dict[str, Ed25519PrivateKey]) -> None:
+def _verify(ledger: Ledger, parties: dict) -> None:
     ledger.verify(
-        actor_keys={k: v.public_key() for k, v in parties.items()},
-        operator=NoteVerifier(ORIGIN, parties["op"].public_key()),
+        actor_keys=_keys(parties), operator=NoteVerifier(ORIGIN, parties["op"].public_key())
     )
 
 
-def _lines(ledger: Ledger) -> list[bytes]:
-    return (ledger.directory / "entries.jsonl").read_bytes().split(b"\n")[:-1]
+def _sql(ledger: Ledger, *statements: str) -> None:
+    """Tamper as an attacker with file access would: triggers dropped first."""
+    con = sqlite3.connect(ledger.path)
+    with con:
+        for trigger in (
+            "entries_append_only_update",
+            "entries_append_only_delete",
+            "nodes_append_only_update",
+            "nodes_append_only_delete",
+        ):
+            con.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        for statement in statements:
+            con.execute(statement)
+    con.close()
 
 
-def _write(ledger: Ledger, lines: list[bytes]) -> None:
-    (ledger.directory / "entries.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
-
-
-def test_a_fresh_ledger_verifies(tmp_path: Path, parties: dict) -> None:
+def test_a_fresh_ledger_verifies_and_proves(tmp_path: Path, parties: dict) -> None:
     ledger = _ledger(tmp_path, parties)
     _verify(ledger, parties)
-    assert [e.index for e in ledger.entries()] == list(range(6))
+    leaves = [e.leaf() for e in ledger.entries()]
+    assert ledger.root() == root_hash(leaves) and ledger.size == 6
+    size, proof = ledger.inclusion_proof(3)
+    verify_inclusion(index=3, size=size, leaf=leaves[3], proof=proof, root=ledger.root())
+    new, proof = ledger.consistency_proof(2)
+    verify_consistency(
+        old=2, new=new, old_root=root_hash(leaves[:2]), new_root=ledger.root(), proof=proof
+    )
     with pytest.raises(LedgerError, match="already exists"):
         ledger.create()
 
 
+def test_batches_share_one_checkpoint(tmp_path: Path, parties: dict) -> None:
+    ledger = _ledger(tmp_path, parties, n=1)
+    batch = [
+        Entry.sign(kind="k", actor="bob", body={"i": i}, key=parties["bob"]) for i in range(50)
+    ]
+    assert ledger.append(
+        batch, actor_keys=_keys(parties), operator=NoteSigner(ORIGIN, parties["op"])
+    ) == list(range(1, 51))
+    report = ledger.verify(
+        actor_keys=_keys(parties), operator=NoteVerifier(ORIGIN, parties["op"].public_key())
+    )
+    assert (report.entries, report.checkpoints) == (51, 2)
+
+
+def test_unsigned_or_unknown_entries_are_refused_at_append(tmp_path: Path, parties: dict) -> None:
+    ledger = _ledger(tmp_path, parties, n=0)
+    operator = NoteSigner(ORIGIN, parties["op"])
+    forged = Entry.sign(kind="k", actor="alice", body={}, key=parties["bob"])
+    with pytest.raises(LedgerError, match="entry by alice: signature does not verify"):
+        ledger.append([forged], actor_keys=_keys(parties), operator=operator)
+    stranger = Entry.sign(kind="k", actor="eve", body={}, key=parties["bob"])
+    with pytest.raises(LedgerError, match="unknown actor 'eve'"):
+        ledger.append([stranger], actor_keys=_keys(parties), operator=operator)
+    assert ledger.size == 0
+
+
+def test_the_store_refuses_updates_and_deletes(tmp_path: Path, parties: dict) -> None:
+    ledger = _ledger(tmp_path, parties)
+    con = sqlite3.connect(ledger.path)
+    for statement in (
+        "UPDATE entries SET data = x'00' WHERE idx = 1",
+        "DELETE FROM entries WHERE idx = 1",
+        "DELETE FROM nodes",
+    ):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute(statement)
+    con.close()
+
+
 def test_modified_entry_is_named(tmp_path: Path, parties: dict) -> None:
     ledger = _ledger(tmp_path, parties)
-    lines = _lines(ledger)
-    lines[3] = lines[3].replace(b'"i":3', b'"i":9')
-    _write(ledger, lines)
+    _sql(ledger, "UPDATE entries SET data = replace(data, '\"i\":3', '\"i\":9') WHERE idx = 3")
     with pytest.raises(LedgerVerificationError, match="entry 3: signature of alice"):
         _verify(ledger, parties)
 
 
 def test_deleted_entry_is_named(tmp_path: Path, parties: dict) -> None:
     ledger = _ledger(tmp_path, parties)
-    lines = _lines(ledger)
-    del lines[2]
-    _write(ledger, lines)
-    with pytest.raises(LedgerVerificationError, match="entry 2: records index 3"):
+    _sql(ledger, "DELETE FROM entries WHERE idx = 2")
+    with pytest.raises(LedgerVerificationError, match="entry 2: missing") as info:
         _verify(ledger, parties)
+    assert info.value.index == 2
 
 
 def test_reordered_entries_are_named(tmp_path: Path, parties: dict) -> None:
     ledger = _ledger(tmp_path, parties)
-    lines = _lines(ledger)
-    lines[1], lines[4] = lines[4], lines[1]
-    _write(ledger, lines)
+    _sql(
+        ledger,
+        "UPDATE entries SET idx = -1 WHERE idx = 1",
+        "UPDATE entries SET idx = 1 WHERE idx = 4",
+        "UPDATE entries SET idx = 4 WHERE idx = -1",
+    )
     with pytest.raises(LedgerVerificationError, match="entry 1:"):
         _verify(ledger, parties)
 
 
 def test_truncation_is_detected_by_the_checkpoints(tmp_path: Path, parties: dict) -> None:
     ledger = _ledger(tmp_path, parties)
-    _write(ledger, _lines(ledger)[:4])
+    _sql(
+        ledger,
+        "DELETE FROM entries WHERE idx >= 4",
+        "DELETE FROM nodes WHERE ((idx + 1) << level) > 4",
+    )
     with pytest.raises(LedgerVerificationError, match="entry 4: missing") as info:
         _verify(ledger, parties)
     assert info.value.index == 4
 
 
-def test_a_forged_entry_with_a_valid_signature_but_no_checkpoint(
-    tmp_path: Path, parties: dict
-) -> None:
+def test_a_forged_entry_appended_without_checkpoint(tmp_path: Path, parties: dict) -> None:
     ledger = _ledger(tmp_path, parties)
-    other = _ledger(tmp_path / "other", parties, n=7)
-    _write(ledger, [*_lines(ledger), _lines(other)[6]])
+    forged = Entry.sign(kind="test", actor="bob", body={"i": 99}, key=parties["bob"])
+    _sql(
+        ledger,
+        f"INSERT INTO entries VALUES (6, x'{forged.line().hex()}')",
+        f"INSERT INTO nodes VALUES (0, 6, x'{leaf_hash(forged.line()).hex()}')",
+    )
     with pytest.raises(LedgerVerificationError, match="entry 6: not covered"):
         _verify(ledger, parties)
 
 
 def test_a_substituted_signed_entry_breaks_the_checkpoint(tmp_path: Path, parties: dict) -> None:
-    # An actor re-signs a different entry at the same index: only the tree shows it.
+    # An actor re-signs a different statement in place: only the signed tree shows it.
     ledger = _ledger(tmp_path, parties)
-    other = Ledger(tmp_path / "other", origin=ORIGIN)
-    other.create()
-    operator = NoteSigner(ORIGIN, parties["op"])
-    for i in range(3):
-        other.append(
-            kind="test",
-            actor="alice" if i % 2 else "bob",
-            body={"i": i if i != 2 else 99},
-            signer=parties["alice" if i % 2 else "bob"],
-            operator=operator,
-        )
-    lines = _lines(ledger)
-    lines[2] = _lines(other)[2]
-    _write(ledger, lines)
+    other = Entry.sign(kind="test", actor="bob", body={"i": 99}, key=parties["bob"])
+    _sql(ledger, f"UPDATE entries SET data = x'{other.line().hex()}' WHERE idx = 2")
     with pytest.raises(LedgerVerificationError, match="entry 2: does not match the signed"):
+        _verify(ledger, parties)
+
+
+def test_a_tampered_tree_node_is_named(tmp_path: Path, parties: dict) -> None:
+    ledger = _ledger(tmp_path, parties)
+    _sql(ledger, "UPDATE nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 1")
+    with pytest.raises(LedgerVerificationError, match=r"entry 2: stored tree node \(1, 1\)"):
         _verify(ledger, parties)
 
 
@@ -128,6 +188,27 @@ def test_unknown_actor_and_forged_checkpoint(tmp_path: Path, parties: dict) -> N
         )
     with pytest.raises(LedgerVerificationError, match="checkpoint"):
         ledger.verify(
-            actor_keys={k: v.public_key() for k, v in parties.items()},
+            actor_keys=_keys(parties),
             operator=NoteVerifier(ORIGIN, Ed25519PrivateKey.generate().public_key()),
         )
+
+
+def test_verify_against_a_saved_checkpoint(tmp_path: Path, parties: dict) -> None:
+    ledger = _ledger(tmp_path, parties)
+    operator = NoteVerifier(ORIGIN, parties["op"].public_key())
+    saved = ledger.checkpoint()
+    for i in range(3):
+        ledger.record(
+            kind="later",
+            actor="bob",
+            body={"i": i},
+            signer=parties["bob"],
+            operator=NoteSigner(ORIGIN, parties["op"]),
+        )
+    assert ledger.verify_against(saved, operator=operator).size == 6
+    # A rewritten history (entry 1 changed, everything re-signed by the operator)
+    # is not an extension of what the auditor saved.
+    rewritten = _ledger(tmp_path / "rewritten", parties, n=9)
+    with pytest.raises(SplitViewError, match="split view") as info:
+        rewritten.verify_against(saved, operator=operator)
+    assert info.value.evidence[0] == saved

@@ -119,7 +119,9 @@ def test_transparency_dev_consistency_probes(path: Path) -> None:
 
     def check() -> None:
         verify_consistency(
-            old=case["size1"], new=case["size2"], old_root=base64.b64decode(case["root1"] or ""),
+            old=case["size1"],
+            new=case["size2"],
+            old_root=base64.b64decode(case["root1"] or ""),
             new_root=base64.b64decode(case["root2"] or ""),
             proof=[base64.b64decode(p) for p in case["proof"] or []],
         )
@@ -143,8 +145,13 @@ def test_reference_tree_consistency_proofs() -> None:
         old, new = case["size1"], case["size2"]
         want = [bytes.fromhex(h) for h in case["proof"]]
         assert consistency_proof(old, leaves[:new]) == want
-        verify_consistency(old=old, new=new, old_root=root_hash(leaves[:old]),
-                           new_root=root_hash(leaves[:new]), proof=want)
+        verify_consistency(
+            old=old,
+            new=new,
+            old_root=root_hash(leaves[:old]),
+            new_root=root_hash(leaves[:new]),
+            proof=want,
+        )
 
 
 @given(st.integers(1, 80), st.data())
@@ -152,10 +159,16 @@ def test_every_prefix_is_provably_consistent(size: int, data: st.DataObject) -> 
     leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
     old = data.draw(st.integers(1, size))
     proof = consistency_proof(old, leaves)
-    verify_consistency(old=old, new=size, old_root=root_hash(leaves[:old]),
-                       new_root=root_hash(leaves), proof=proof)
+    verify_consistency(
+        old=old, new=size, old_root=root_hash(leaves[:old]), new_root=root_hash(leaves), proof=proof
+    )
     if 0 < old < size:
         forged = [leaf_hash(b"x"), *leaves[1:]]
         with pytest.raises(LedgerVerificationError):
-            verify_consistency(old=old, new=size, old_root=root_hash(forged[:old]),
-                               new_root=root_hash(leaves), proof=proof)
+            verify_consistency(
+                old=old,
+                new=size,
+                old_root=root_hash(forged[:old]),
+                new_root=root_hash(leaves),
+                proof=proof,
+            )

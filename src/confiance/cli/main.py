@@ -365,19 +365,43 @@ def ledger() -> None:
 
 
 @ledger.command("verify")
+@click.option(
+    "--from-checkpoint",
+    "saved",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="A checkpoint saved earlier: prove nothing before it changed.",
+)
 @click.pass_context
-def ledger_verify(ctx: click.Context) -> None:
-    """Recompute the Merkle tree and check every entry and checkpoint signature."""
+def ledger_verify(ctx: click.Context, saved: Path | None) -> None:
+    """Check every entry, the stored tree, every signed checkpoint and the witnesses."""
     with _errors():
+        home = _home(ctx)
         try:
-            report = operations.verify_ledger(_home(ctx))
+            if saved is not None:
+                checkpoint = home.ledger().verify_against(
+                    saved.read_text(encoding="utf-8"), operator=home.operator_verifier()
+                )
+                console.print(
+                    f"saved checkpoint of size {checkpoint.size} is a prefix of the "
+                    "current ledger (consistency proof verified)"
+                )
+            report = operations.verify_ledger(home)
         except LedgerVerificationError as exc:
             err.print(f"ledger verification FAILED: {exc}")
             sys.exit(EXIT_ERROR)
+        final = {True: "final", False: "NOT final", None: "no witness policy"}[report.final]
         console.print(
-            f"ledger OK: {report.entries} entries, {report.checkpoints} signed "
-            f"checkpoints, root {report.root.hex()}"
+            f"ledger OK: {report.entries} entries, {report.checkpoints} signed checkpoints, "
+            f"root {report.root.hex()}; latest checkpoint cosigned by "
+            f"{len(report.cosigned_by)} of {len(home.witness_verifiers())} witnesses "
+            f"({', '.join(report.cosigned_by) or 'none'}; {home.witness_threshold()} needed): "
+            f"{final}"
         )
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    return {"index": entry.index, **entry.statement()}
 
 
 @ledger.command("tail")
@@ -387,15 +411,181 @@ def ledger_verify(ctx: click.Context) -> None:
 def ledger_tail(ctx: click.Context, count: int, as_json: bool) -> None:
     """Show the last entries."""
     with _errors():
-        entries = _home(ctx).ledger().entries()[-count:]
+        book = _home(ctx).ledger()
+        entries = book.entries(max(0, book.size - count))
         if as_json:
-            _print_json([e.signed_part() for e in entries])
+            _print_json([_entry_json(e) for e in entries])
             return
         for e in entries:
             console.print(
                 f"{e.index:>6} {e.time} {e.actor:<18} {e.kind:<20} "
                 f"{json.dumps(dict(e.body), default=str)[:100]}"
             )
+
+
+@ledger.command("show")
+@click.argument("index", type=int)
+@click.pass_context
+def ledger_show(ctx: click.Context, index: int) -> None:
+    """Show one entry."""
+    with _errors():
+        _print_json(_entry_json(_home(ctx).ledger().entry(index)))
+
+
+@ledger.command("prove")
+@click.argument("index", type=int)
+@click.option("--size", type=int, default=None, help="Tree size (default: latest).")
+@click.pass_context
+def ledger_prove(ctx: click.Context, index: int, size: int | None) -> None:
+    """Inclusion proof of entry INDEX, verified here against the root."""
+    from confiance.ledger import verify_inclusion
+
+    with _errors():
+        book = _home(ctx).ledger()
+        size, proof = book.inclusion_proof(index, size)
+        leaf = book.entry(index).leaf()
+        root = book.root(size)
+        verify_inclusion(index=index, size=size, leaf=leaf, proof=proof, root=root)
+        _print_json(
+            {
+                "index": index,
+                "size": size,
+                "leaf_hash": leaf.hex(),
+                "root": root.hex(),
+                "proof": [p.hex() for p in proof],
+                "verified": True,
+            }
+        )
+
+
+@ledger.command("consistency")
+@click.argument("old", type=int)
+@click.argument("new", type=int, required=False)
+@click.pass_context
+def ledger_consistency(ctx: click.Context, old: int, new: int | None) -> None:
+    """Consistency proof from tree size OLD to NEW (default: latest), verified here."""
+    from confiance.ledger import verify_consistency
+
+    with _errors():
+        book = _home(ctx).ledger()
+        new, proof = book.consistency_proof(old, new)
+        old_root, new_root = book.root(old), book.root(new)
+        if old > 0:
+            verify_consistency(old=old, new=new, old_root=old_root, new_root=new_root, proof=proof)
+        _print_json(
+            {
+                "old": old,
+                "new": new,
+                "old_root": old_root.hex(),
+                "new_root": new_root.hex(),
+                "proof": [p.hex() for p in proof],
+                "verified": True,
+            }
+        )
+
+
+@ledger.command("checkpoint")
+@click.option("--size", type=int, default=None)
+@click.pass_context
+def ledger_checkpoint(ctx: click.Context, size: int | None) -> None:
+    """Print the signed checkpoint (C2SP note, with cosignatures); save it to verify later."""
+    with _errors():
+        click.echo(_home(ctx).ledger().checkpoint(size), nl=False)
+
+
+@ledger.command("witness")
+@click.option("--as", "tenant", required=True, help="The tenant whose witness cosigns.")
+@click.pass_context
+def ledger_witness(ctx: click.Context, tenant: str) -> None:
+    """The tenant's witness checks consistency and cosigns the latest checkpoint."""
+    with _errors():
+        size, count = operations.witness(_home(ctx), tenant)
+        console.print(
+            f"{tenant} cosigned the checkpoint of size {size}; it now has {count} cosignature(s)"
+        )
+
+
+@ledger.command("trust")
+@click.pass_context
+def ledger_trust(ctx: click.Context) -> None:
+    """Print the public keys an offline verifier needs (give it out of band)."""
+    with _errors():
+        _print_json(_home(ctx).trust_bundle())
+
+
+@ledger.command("export-receipt")
+@click.argument("index", type=int)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option(
+    "--qr",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the compact receipt as a QR code (PNG).",
+)
+@click.pass_context
+def ledger_export_receipt(
+    ctx: click.Context, index: int, out: Path | None, qr: Path | None
+) -> None:
+    """Export entry INDEX as a receipt anyone can check offline."""
+    from confiance.ledger.receipt import export_receipt, to_compact
+
+    with _errors():
+        home = _home(ctx)
+        receipt = export_receipt(home.ledger(), index, trust=home.trust())
+        text = json.dumps(receipt, indent=1)
+        if out is not None:
+            out.write_text(text + "\n", encoding="utf-8")
+        else:
+            click.echo(text)
+        if qr is not None:
+            compact = to_compact(receipt)
+            _write_qr(compact, qr)
+            err.print(f"QR code of the compact receipt ({len(compact)} characters) in {qr}")
+
+
+def _write_qr(text: str, path: Path) -> None:
+    import segno
+
+    try:
+        segno.make(text, error="l", micro=False).save(str(path), scale=4, border=4)
+    except segno.DataOverflowError:
+        raise ConfigError(
+            f"the receipt ({len(text)} characters) is too large for a QR code"
+        ) from None
+
+
+@ledger.command("verify-receipt")
+@click.argument("receipt_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--trust",
+    "trust_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Trust bundle (default: this home's keys).",
+)
+@click.pass_context
+def ledger_verify_receipt(ctx: click.Context, receipt_file: Path, trust_file: Path | None) -> None:
+    """Check a receipt offline (JSON or compact form) with public keys only."""
+    from confiance.ledger import Trust
+    from confiance.ledger.receipt import load_receipt, verify_receipt
+
+    with _errors():
+        if trust_file is not None:
+            trust = Trust.from_json(json.loads(trust_file.read_text(encoding="utf-8")))
+        else:
+            trust = _home(ctx).trust()
+        try:
+            entry = verify_receipt(
+                load_receipt(receipt_file.read_text(encoding="utf-8")), trust=trust
+            )
+        except LedgerVerificationError as exc:
+            err.print(f"receipt INVALID: {exc}")
+            sys.exit(EXIT_ERROR)
+        console.print(
+            f"receipt valid: entry {entry.index} ({entry.kind} by {entry.actor} at "
+            f"{entry.time}) is in the ledger, checkpoint signed by the log and "
+            f"cosigned by at least {trust.threshold} trusted witness(es)"
+        )
 
 
 @cli.group()

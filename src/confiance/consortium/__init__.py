@@ -18,6 +18,7 @@ from confiance.consortium.operations import (
     sign_contract,
     store_status,
     verify_ledger,
+    witness,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "sign_contract",
     "store_status",
     "verify_ledger",
+    "witness",
 ]

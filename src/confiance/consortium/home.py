@@ -30,7 +30,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from confiance.consortium.metadata import Metadata
 from confiance.errors import ConfigError
 from confiance.keys import SoftwareKeyStore
-from confiance.ledger import Ledger, NoteSigner, NoteVerifier
+from confiance.ledger import (
+    CosignatureVerifier,
+    Cosigner,
+    Ledger,
+    NoteSigner,
+    NoteVerifier,
+    Trust,
+    Witness,
+)
 from confiance.store import LocalDirectoryNode, ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -184,13 +192,54 @@ class Home:
 
     def record(self, actor: str, kind: str, body: dict[str, Any]) -> None:
         """Append a ledger entry signed by ``actor`` (a tenant, the operator …)."""
-        self.ledger().append(
+        self.ledger().record(
             kind=kind,
             actor=actor,
             body=body,
             signer=self.keystore(actor).signing_key(),
             operator=self.operator_signer(),
         )
+
+    def witness_verifiers(self) -> dict[str, CosignatureVerifier]:
+        """Each tenant witness's cosignature key, as published in config.yaml."""
+        return {
+            tenant: CosignatureVerifier.from_vkey(vkey)
+            for tenant, vkey in self.config["ledger"]["witnesses"]["vkeys"].items()
+        }
+
+    def witness_threshold(self) -> int:
+        return int(self.config["ledger"]["witnesses"]["threshold"])
+
+    def witness(self, tenant: str) -> Witness:
+        """The tenant's witness; its state lives on the tenant's side."""
+        self.require_tenant(tenant)
+        name = self.witness_verifiers()[tenant].name
+        return Witness(
+            cosigner=Cosigner(name, self.keystore(tenant).witness_key()),
+            state_path=self.tenant_dir(tenant) / "witness.json",
+            logs={self.config["ledger"]["origin"]: [self.operator_verifier()]},
+        )
+
+    def trust(self) -> Trust:
+        """Every public key an offline verifier needs, from config.yaml."""
+        return Trust(
+            log=self.operator_verifier(),
+            actors=self.signing_public_keys(),
+            witnesses=list(self.witness_verifiers().values()),
+            threshold=self.witness_threshold(),
+        )
+
+    def trust_bundle(self) -> dict[str, Any]:
+        return {
+            "log": self.config["ledger"]["operator_vkey"],
+            "actors": {
+                name: keys["signing"]
+                for name, keys in self.config["public_keys"].items()
+                if "signing" in keys
+            },
+            "witnesses": list(self.config["ledger"]["witnesses"]["vkeys"].values()),
+            "threshold": self.witness_threshold(),
+        }
 
     def nodes(self) -> list[LocalDirectoryNode]:
         return [

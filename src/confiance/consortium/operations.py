@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 import confiance
 from confiance.alerts import Alert, open_alert
@@ -47,8 +47,9 @@ from confiance.errors import (
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
 from confiance.keys import SecretName, SoftwareKeyStore, dataset_aad, encrypt_blob, new_dek, zero
-from confiance.ledger import NoteVerifier
-from confiance.ledger.log import VerifyReport
+from confiance.ledger import CosignatureVerifier, NoteVerifier, VerifyReport
+from confiance.ledger.cosignature import verify_cosignatures
+from confiance.ledger.witness import WitnessError
 from confiance.pseudonym import (
     KeyedPseudonymService,
     Pseudonymiser,
@@ -123,7 +124,7 @@ def init_consortium(root: Path) -> Home:
     for owner in (*TENANTS, SOC, OPERATOR, PSEUDONYM_SERVICE):
         secrets: tuple[SecretName, ...] = (SecretName.SIGNING,)
         if owner in TENANTS:
-            secrets = (SecretName.KEK, SecretName.SIGNING, SecretName.RECIPIENT)
+            secrets = (SecretName.KEK, SecretName.SIGNING, SecretName.RECIPIENT, SecretName.WITNESS)
         elif owner == SOC:
             secrets = (SecretName.SIGNING, SecretName.RECIPIENT)
         elif owner == PSEUDONYM_SERVICE:
@@ -163,6 +164,13 @@ def init_consortium(root: Path) -> Home:
     )
     vkey = NoteVerifier(origin, operator_key.signing_key().public_key()).vkey()
     operator_key.close()
+    witness_vkeys = {
+        tenant: CosignatureVerifier(
+            f"{tenant}.witness.confiance.example",
+            Ed25519PublicKey.from_public_bytes(base64.b64decode(public[tenant]["witness"])),
+        ).vkey()
+        for tenant in TENANTS
+    }
     config: dict[str, Any] = {
         "format": "confiance-home/1",
         "tenants": list(TENANTS),
@@ -182,7 +190,12 @@ def init_consortium(root: Path) -> Home:
                 for n, dc, op, j in DEFAULT_NODES
             ],
         },
-        "ledger": {"origin": origin, "operator_vkey": vkey},
+        "ledger": {
+            "origin": origin,
+            "operator_vkey": vkey,
+            # A checkpoint is final once this many tenant witnesses cosigned it.
+            "witnesses": {"threshold": 3, "vkeys": witness_vkeys},
+        },
         "runtime": {
             "attestation": SIMULATED,
             "job": RUNTIME_JOB,
@@ -758,8 +771,35 @@ def reveal(
 
 def verify_ledger(home: Home) -> VerifyReport:
     return home.ledger().verify(
-        actor_keys=home.signing_public_keys(), operator=home.operator_verifier()
+        actor_keys=home.signing_public_keys(),
+        operator=home.operator_verifier(),
+        witnesses=list(home.witness_verifiers().values()),
+        threshold=home.witness_threshold(),
     )
+
+
+def witness(home: Home, tenant: str) -> tuple[int, int]:
+    """The tenant's witness checks and cosigns the latest checkpoint.
+
+    Returns (checkpoint size, cosignatures now on it). The witness refuses a
+    checkpoint that does not extend the last one it cosigned.
+    """
+    ledger = home.ledger()
+    witness = home.witness(tenant)
+    note = ledger.checkpoint()
+    size = int(note.split("\n")[1])
+    old = witness.last_size(ledger.origin)
+    proof: list[bytes] = []
+    if 0 < old <= size:
+        _, proof = ledger.consistency_proof(old, size)
+    try:
+        line = witness.add(old=old, proof=proof, note=note)
+    except WitnessError as exc:
+        home.record(tenant, "witness.refused", {"size": size, "reason": str(exc)})
+        raise
+    ledger.add_cosignatures(size, line)
+    cosigned = verify_cosignatures(ledger.checkpoint(size), list(home.witness_verifiers().values()))
+    return size, len(cosigned)
 
 
 def store_status(home: Home) -> dict[str, Any]:

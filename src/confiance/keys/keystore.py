@@ -37,6 +37,7 @@ class SecretName(enum.StrEnum):
     SIGNING = "signing"  # Ed25519 seed: signs contracts and ledger entries
     RECIPIENT = "recipient"  # X25519 private key: opens results sealed to us
     PSEUDONYM = "pseudonym"  # HMAC key of the consortium pseudonym service
+    WITNESS = "witness"  # Ed25519 seed: cosigns ledger checkpoints (distinct from SIGNING)
 
 
 class KeyStore(Protocol):
@@ -182,6 +183,8 @@ class SoftwareKeyStore:
             result["signing"] = _b64(public_bytes(self.signing_key().public_key()))
         if SecretName.RECIPIENT in self._secrets:
             result["recipient"] = _b64(public_bytes(self.recipient_key().public_key()))
+        if SecretName.WITNESS in self._secrets:
+            result["witness"] = _b64(public_bytes(self.witness_key().public_key()))
         return result
 
     def wrap_key(self, key: bytes | bytearray, *, context: bytes) -> bytes:
@@ -198,6 +201,10 @@ class SoftwareKeyStore:
 
     def recipient_key(self) -> X25519PrivateKey:
         return X25519PrivateKey.from_private_bytes(bytes(self._secret(SecretName.RECIPIENT)))
+
+    def witness_key(self) -> Ed25519PrivateKey:
+        """The owner's witness key, used only for checkpoint cosignatures."""
+        return Ed25519PrivateKey.from_private_bytes(bytes(self._secret(SecretName.WITNESS)))
 
     def pseudonym_key(self) -> bytes:
         """The HMAC key of the pseudonym service (only its keystore holds one)."""

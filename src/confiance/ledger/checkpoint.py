@@ -82,16 +82,12 @@ def sign_note(text: str, signers: list[NoteSigner]) -> str:
     return text + "\n" + "".join(s.sign(text) for s in signers)
 
 
-def open_note(note: str | bytes, verifiers: list[NoteVerifier]) -> tuple[str, list[str]]:
-    """Return (text, names of the known keys whose signatures verify, once each).
+def split_note(note: str | bytes) -> tuple[str, list[tuple[str, bytes]]]:
+    """Parse a signed note into its text and (key name, signature blob) pairs.
 
-    Follows C2SP signed-note: the text is UTF-8 without control characters
-    other than newline; every line after the last blank line is a signature
-    line; signatures by unknown keys are ignored; a bad signature by a known
-    key, or no signature by any known key, is an error.
+    C2SP signed-note: UTF-8 text without control characters other than
+    newline, a blank line, then only well-formed signature lines.
     """
-    if not verifiers:
-        raise LedgerError("no verifier keys given")
     if isinstance(note, bytes):
         try:
             note = note.decode("utf-8")
@@ -103,8 +99,7 @@ def open_note(note: str | bytes, verifiers: list[NoteVerifier]) -> tuple[str, li
     text += "\n"
     if any((ord(c) < 0x20 and c != "\n") or ord(c) == 0x7F for c in text):
         raise LedgerError("malformed note: control character in text")
-    by_id = {(v.name, key_id(v.name, v.key)): v for v in verifiers}
-    verified: list[str] = []
+    signatures = []
     for line in sigblock[:-1].split("\n"):
         if not line.startswith(_DASH):
             raise LedgerError("malformed note: not a signature line")
@@ -117,6 +112,22 @@ def open_note(note: str | bytes, verifiers: list[NoteVerifier]) -> tuple[str, li
             raise LedgerError("malformed note: signature encoding") from None
         if len(blob) < 5:
             raise LedgerError("malformed note: signature too short")
+        signatures.append((name, blob))
+    return text, signatures
+
+
+def open_note(note: str | bytes, verifiers: list[NoteVerifier]) -> tuple[str, list[str]]:
+    """Return (text, names of the known keys whose signatures verify, once each).
+
+    Signatures by unknown keys are ignored; a bad signature by a known key, or
+    no signature by any known key, is an error.
+    """
+    if not verifiers:
+        raise LedgerError("no verifier keys given")
+    text, signatures = split_note(note)
+    by_id = {(v.name, key_id(v.name, v.key)): v for v in verifiers}
+    verified: list[str] = []
+    for name, blob in signatures:
         verifier = by_id.get((name, blob[:4]))
         if verifier is None:
             continue  # a signature by a key we do not know: ignored, as C2SP says

@@ -1,21 +1,22 @@
-"""The ledger itself: signed entries in an append-only file, checkpointed.
+"""The ledger: signed entries in append-only SQLite, with signed checkpoints.
 
-Each line of ``entries.jsonl`` is one entry in canonical JSON (RFC 8785),
-signed by its actor. The leaf hash of an entry is the RFC 9162 leaf hash of
-that exact line. After every append the operator signs a checkpoint of the new
-tree, so verification can name the first entry that no longer matches.
+An entry is a statement ``{actor, body, id, kind, time}`` signed by its actor
+(Ed25519, over RFC 8785 canonical JSON with a domain prefix); its position in
+the log is its index. The leaf hash of an entry is the RFC 9162 leaf hash of
+its canonical line. Every append (one entry or a batch) ends with a C2SP
+checkpoint signed by the log operator, to which witnesses add cosignatures.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import fcntl
 import json
-import os
-from collections.abc import Callable, Iterator, Mapping
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,30 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from confiance.errors import LedgerError, LedgerVerificationError
 from confiance.ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier, open_note, sign_note
-from confiance.ledger.merkle import leaf_hash, root_hash
+from confiance.ledger.cosignature import CosignatureVerifier, verify_cosignatures
+from confiance.ledger.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_consistency
+from confiance.ledger.tree import SCHEMA as TREE_SCHEMA
+from confiance.ledger.tree import TreeStore
 
 _SIG_DOMAIN = b"confiance-ledger-entry/1\n"
-_ENTRIES = "entries.jsonl"
-_CHECKPOINTS = "checkpoints"
+_DB = "ledger.sqlite"
+_CHUNK = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TRIGGER IF NOT EXISTS entries_append_only_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_append_only_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS timestamps (size INTEGER PRIMARY KEY, token BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _raw(value: bytes | str | memoryview) -> bytes:
+    """Stored entry bytes (a tampered row may come back as TEXT)."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
 
 
 def _utcnow() -> datetime:
@@ -39,111 +59,187 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Entry:
-    """One ledger record: who did what, with digests and pseudonyms only."""
+    """One signed ledger statement: who did what, with digests and pseudonyms only."""
 
-    index: int
+    id: str
     time: str
     kind: str
     actor: str
     body: Mapping[str, Any]
     signature: bytes
+    index: int | None = field(default=None, compare=False)
 
-    def signed_part(self) -> dict[str, Any]:
+    def statement(self) -> dict[str, Any]:
         return {
-            "index": self.index,
-            "time": self.time,
-            "kind": self.kind,
             "actor": self.actor,
             "body": dict(self.body),
+            "id": self.id,
+            "kind": self.kind,
+            "time": self.time,
         }
 
+    def signed_bytes(self) -> bytes:
+        encoded: bytes = rfc8785.dumps(self.statement())
+        return _SIG_DOMAIN + encoded
+
     def line(self) -> bytes:
-        document = self.signed_part() | {"sig": base64.b64encode(self.signature).decode()}
+        document = self.statement() | {"sig": base64.b64encode(self.signature).decode()}
         encoded: bytes = rfc8785.dumps(document)
         return encoded
 
+    def leaf(self) -> bytes:
+        return leaf_hash(self.line())
 
-def _signing_bytes(part: Mapping[str, Any]) -> bytes:
-    encoded: bytes = rfc8785.dumps(dict(part))
-    return _SIG_DOMAIN + encoded
+    def verify(self, key: Ed25519PublicKey) -> None:
+        try:
+            key.verify(self.signature, self.signed_bytes())
+        except InvalidSignature:
+            raise LedgerVerificationError(
+                f"entry {self.index}: signature of {self.actor} does not verify", index=self.index
+            ) from None
 
-
-def _parse_line(raw: bytes, position: int) -> Entry:
-    try:
-        document = json.loads(raw)
-        entry = Entry(
-            index=int(document["index"]),
-            time=str(document["time"]),
-            kind=str(document["kind"]),
-            actor=str(document["actor"]),
-            body=dict(document["body"]),
-            signature=base64.b64decode(document["sig"], validate=True),
+    @classmethod
+    def sign(
+        cls,
+        *,
+        kind: str,
+        actor: str,
+        body: Mapping[str, Any],
+        key: Ed25519PrivateKey,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> Entry:
+        """An actor's signed statement, ready to be appended."""
+        unsigned = cls(
+            id=uuid.uuid4().hex,
+            time=clock().astimezone(UTC).isoformat(timespec="microseconds"),
+            kind=kind,
+            actor=actor,
+            body=dict(body),
+            signature=b"",
         )
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise LedgerVerificationError(
-            f"entry {position}: not a well-formed entry", index=position
-        ) from None
-    if entry.line() != raw:
-        raise LedgerVerificationError(f"entry {position}: not in canonical form", index=position)
-    if entry.index != position:
-        raise LedgerVerificationError(
-            f"entry {position}: records index {entry.index}", index=position
+        return cls(
+            unsigned.id,
+            unsigned.time,
+            kind,
+            actor,
+            unsigned.body,
+            key.sign(unsigned.signed_bytes()),
         )
-    return entry
+
+    @classmethod
+    def parse(cls, raw: bytes, index: int) -> Entry:
+        """Parse a stored line; it must be canonical, or it was altered."""
+        try:
+            document = json.loads(raw)
+            entry = cls(
+                id=str(document["id"]),
+                time=str(document["time"]),
+                kind=str(document["kind"]),
+                actor=str(document["actor"]),
+                body=dict(document["body"]),
+                signature=base64.b64decode(document["sig"], validate=True),
+                index=index,
+            )
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise LedgerVerificationError(
+                f"entry {index}: not a well-formed entry", index=index
+            ) from None
+        if entry.line() != raw or set(document) != {"actor", "body", "id", "kind", "sig", "time"}:
+            raise LedgerVerificationError(f"entry {index}: not in canonical form", index=index)
+        return entry
 
 
 @dataclass(frozen=True)
 class VerifyReport:
     entries: int
     checkpoints: int
-    size: int
     root: bytes
+    cosigned_by: tuple[str, ...] = ()
+    final: bool | None = None
 
 
 class Ledger:
-    """Append-only, signed, checkpointed. One writer at a time (file lock)."""
+    """Append-only, signed, checkpointed; SQLite serialises writers."""
 
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        origin: str,
-        clock: Callable[[], datetime] = _utcnow,
-    ) -> None:
+    def __init__(self, directory: Path, *, origin: str) -> None:
         self.directory = directory
         self.origin = origin
-        self._clock = clock
 
     @property
-    def _entries_path(self) -> Path:
-        return self.directory / _ENTRIES
+    def path(self) -> Path:
+        return self.directory / _DB
 
     def create(self) -> None:
         """Make an empty ledger; refuses to touch an existing one."""
-        if self._entries_path.exists():
+        if self.path.exists():
             raise LedgerError(f"ledger {self.directory}: already exists")
-        (self.directory / _CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-        self._entries_path.touch()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path)
+        try:
+            with con:
+                con.executescript(_SCHEMA + TREE_SCHEMA)
+                con.execute("INSERT INTO settings VALUES ('origin', ?)", (self.origin,))
+        finally:
+            con.close()
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        if not self._entries_path.exists():
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        if not self.path.exists():
             raise LedgerError(f"ledger {self.directory}: not found (run `confiance init`)")
-        with open(self.directory / ".lock", "w", encoding="utf-8") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        con = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            if write:
+                con.execute("BEGIN IMMEDIATE")
+            yield con
+            if write:
+                con.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if write and con.in_transaction:
+                con.execute("ROLLBACK")
+            raise LedgerError(f"ledger {self.directory}: store unreadable ({exc})") from None
+        except BaseException:
+            if write and con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
 
-    def _raw_lines(self) -> list[bytes]:
-        data = self._entries_path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            # A torn final line: report it as an entry that does not parse.
-            return data.split(b"\n")
-        return data.split(b"\n")[:-1] if data else []
-
+    # -- writing ---------------------------------------------------------
     def append(
+        self,
+        entries: Sequence[Entry],
+        *,
+        actor_keys: Mapping[str, Ed25519PublicKey],
+        operator: NoteSigner,
+    ) -> list[int]:
+        """Verify each actor's signature, append the batch, sign one checkpoint."""
+        if not entries:
+            raise LedgerError("nothing to append")
+        for entry in entries:
+            key = actor_keys.get(entry.actor)
+            if key is None:
+                raise LedgerError(f"entry by unknown actor {entry.actor!r} refused")
+            try:
+                key.verify(entry.signature, entry.signed_bytes())
+            except InvalidSignature:
+                raise LedgerError(f"entry by {entry.actor}: signature does not verify") from None
+        with self._connect(write=True) as con:
+            tree = TreeStore(con)
+            first = tree.size
+            lines = [entry.line() for entry in entries]
+            con.executemany(
+                "INSERT INTO entries (idx, data) VALUES (?, ?)",
+                [(first + i, line) for i, line in enumerate(lines)],
+            )
+            tree.append([leaf_hash(line) for line in lines])
+            checkpoint = Checkpoint(self.origin, tree.size, tree.root())
+            con.execute(
+                "INSERT INTO checkpoints (size, note) VALUES (?, ?)",
+                (tree.size, sign_note(checkpoint.text(), [operator])),
+            )
+        return list(range(first, first + len(entries)))
+
+    def record(
         self,
         *,
         kind: str,
@@ -152,106 +248,288 @@ class Ledger:
         signer: Ed25519PrivateKey,
         operator: NoteSigner,
     ) -> Entry:
-        """Add one entry signed by ``signer`` and checkpoint the new tree."""
-        with self._locked():
-            lines = self._raw_lines()
-            time = self._clock().astimezone(UTC).isoformat(timespec="microseconds")
-            part = {
-                "index": len(lines),
-                "time": time,
-                "kind": kind,
-                "actor": actor,
-                "body": dict(body),
-            }
-            entry = Entry(
-                index=len(lines),
-                time=time,
-                kind=kind,
-                actor=actor,
-                body=dict(body),
-                signature=signer.sign(_signing_bytes(part)),
+        """Sign and append one statement (the actor and the log in one process)."""
+        entry = Entry.sign(kind=kind, actor=actor, body=body, key=signer)
+        (index,) = self.append([entry], actor_keys={actor: signer.public_key()}, operator=operator)
+        return Entry(
+            entry.id, entry.time, entry.kind, entry.actor, entry.body, entry.signature, index
+        )
+
+    def add_cosignatures(self, size: int, lines: str) -> None:
+        """Attach cosignature lines (already verified by the caller) to a checkpoint."""
+        with self._connect(write=True) as con:
+            row = con.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+            if row is None:
+                raise LedgerError(f"no checkpoint of size {size}")
+            note = str(row[0])
+            new = "".join(line + "\n" for line in lines.splitlines() if line not in note)
+            con.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (note + new, size))
+
+    def add_timestamp(self, size: int, token: bytes) -> None:
+        with self._connect(write=True) as con:
+            con.execute("INSERT OR REPLACE INTO timestamps VALUES (?, ?)", (size, token))
+
+    # -- reading ---------------------------------------------------------
+    @property
+    def size(self) -> int:
+        with self._connect() as con:
+            return TreeStore(con).size
+
+    def entry(self, index: int) -> Entry:
+        with self._connect() as con:
+            row = con.execute("SELECT data FROM entries WHERE idx = ?", (index,)).fetchone()
+        if row is None:
+            raise LedgerError(f"no entry {index}")
+        return Entry.parse(_raw(row[0]), index)
+
+    def entries(self, start: int = 0) -> list[Entry]:
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT idx, data FROM entries WHERE idx >= ? ORDER BY idx", (start,)
+            ).fetchall()
+        return [Entry.parse(_raw(data), int(idx)) for idx, data in rows]
+
+    def checkpoint(self, size: int | None = None) -> str:
+        """The signed checkpoint note of ``size`` (latest by default), cosignatures included."""
+        with self._connect() as con:
+            if size is None:
+                row = con.execute(
+                    "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1"
+                ).fetchone()
+            else:
+                row = con.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+        if row is None:
+            raise LedgerError(
+                "no checkpoint yet" if size is None else f"no checkpoint of size {size}"
             )
-            line = entry.line()
-            with open(self._entries_path, "ab") as handle:
-                handle.write(line + b"\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            leaves = [leaf_hash(raw) for raw in lines] + [leaf_hash(line)]
-            self._write_checkpoint(
-                Checkpoint(self.origin, len(leaves), root_hash(leaves)), operator
-            )
-            return entry
+        return str(row[0])
 
-    def _write_checkpoint(self, checkpoint: Checkpoint, operator: NoteSigner) -> None:
-        note = sign_note(checkpoint.text(), [operator])
-        path = self.directory / _CHECKPOINTS / f"{checkpoint.size:012d}.note"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(note, encoding="utf-8")
-        tmp.replace(path)
+    def checkpoints(self, *, min_size: int = 0) -> list[str]:
+        """Signed checkpoint notes of at least ``min_size`` entries, newest first."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT note FROM checkpoints WHERE size >= ? ORDER BY size DESC", (min_size,)
+            ).fetchall()
+        return [str(row[0]) for row in rows]
 
-    def entries(self) -> list[Entry]:
-        """Every entry, parsed (raises on the first malformed one)."""
-        with self._locked():
-            return [_parse_line(raw, i) for i, raw in enumerate(self._raw_lines())]
+    def timestamp(self, size: int) -> bytes | None:
+        with self._connect() as con:
+            row = con.execute("SELECT token FROM timestamps WHERE size = ?", (size,)).fetchone()
+        return None if row is None else bytes(row[0])
 
-    def latest_checkpoint(self) -> str | None:
-        notes = sorted((self.directory / _CHECKPOINTS).glob("*.note"))
-        return notes[-1].read_text(encoding="utf-8") if notes else None
+    def inclusion_proof(self, index: int, size: int | None = None) -> tuple[int, list[bytes]]:
+        with self._connect() as con:
+            tree = TreeStore(con)
+            size = tree.size if size is None else size
+            if size > tree.size:
+                raise LedgerError(f"the ledger holds {tree.size} entries, not {size}")
+            return size, tree.inclusion(index, size)
 
+    def consistency_proof(self, old: int, new: int | None = None) -> tuple[int, list[bytes]]:
+        with self._connect() as con:
+            tree = TreeStore(con)
+            new = tree.size if new is None else new
+            if new > tree.size:
+                raise LedgerError(f"the ledger holds {tree.size} entries, not {new}")
+            return new, tree.consistency(old, new)
+
+    def root(self, size: int | None = None) -> bytes:
+        with self._connect() as con:
+            return TreeStore(con).root(size)
+
+    # -- verification ----------------------------------------------------
     def verify(
         self,
         *,
         actor_keys: Mapping[str, Ed25519PublicKey],
         operator: NoteVerifier,
+        witnesses: Sequence[CosignatureVerifier] = (),
+        threshold: int = 0,
     ) -> VerifyReport:
-        """Check every entry's form and signature and every signed checkpoint.
+        """Check every entry, the stored tree and every signed checkpoint.
 
         Raises :class:`LedgerVerificationError` naming the first bad entry.
         """
-        with self._locked():
-            lines = self._raw_lines()
-        leaves = []
-        for position, raw in enumerate(lines):
-            entry = _parse_line(raw, position)
-            key = actor_keys.get(entry.actor)
-            if key is None:
-                raise LedgerVerificationError(
-                    f"entry {position}: unknown actor {entry.actor!r}", index=position
-                )
-            try:
-                key.verify(entry.signature, _signing_bytes(entry.signed_part()))
-            except InvalidSignature:
-                raise LedgerVerificationError(
-                    f"entry {position}: signature of {entry.actor} does not verify",
-                    index=position,
-                ) from None
-            leaves.append(leaf_hash(raw))
-        checkpoints = sorted((self.directory / _CHECKPOINTS).glob("*.note"))
+        checkpoints = self._signed_checkpoints(operator)
+        sizes = iter(sorted(checkpoints))
+        next_size = next(sizes, None)
+        frontier: list[tuple[int, bytes]] = []  # (subtree size, hash): compact range
         previous = 0
-        root = root_hash(leaves)
-        for path in checkpoints:
-            try:
-                text, _ = open_note(path.read_text(encoding="utf-8"), [operator])
-                checkpoint = Checkpoint.parse(text)
-            except LedgerError as exc:
-                raise LedgerVerificationError(f"checkpoint {path.name}: {exc}") from None
-            if checkpoint.origin != self.origin:
-                raise LedgerVerificationError(f"checkpoint {path.name}: wrong origin")
-            if checkpoint.size > len(leaves):
-                raise LedgerVerificationError(
-                    f"entry {len(leaves)}: missing — checkpoint signs {checkpoint.size} "
-                    f"entries, the ledger holds {len(leaves)}",
-                    index=len(leaves),
-                )
-            if not checkpoint.matches(root_hash(leaves[: checkpoint.size])):
-                raise LedgerVerificationError(
-                    f"entry {previous}: does not match the signed checkpoint of size "
-                    f"{checkpoint.size}",
-                    index=previous,
-                )
-            previous = checkpoint.size
-        if leaves and previous != len(leaves):
+        count = 0
+        with self._connect() as con:
+            cursor = con.execute("SELECT idx, data FROM entries ORDER BY idx")
+            while rows := cursor.fetchmany(_CHUNK):
+                leaves = []
+                for idx, data in rows:
+                    if idx != count:
+                        raise LedgerVerificationError(f"entry {count}: missing", index=count)
+                    entry = Entry.parse(_raw(data), count)
+                    key = actor_keys.get(entry.actor)
+                    if key is None:
+                        raise LedgerVerificationError(
+                            f"entry {count}: unknown actor {entry.actor!r}", index=count
+                        )
+                    entry.verify(key)
+                    leaf = leaf_hash(_raw(data))
+                    leaves.append(leaf)
+                    _push(frontier, leaf)
+                    count += 1
+                    while next_size is not None and next_size == count:
+                        if not checkpoints[next_size].matches(_fold(frontier)):
+                            raise LedgerVerificationError(
+                                f"entry {previous}: does not match the signed checkpoint of "
+                                f"size {next_size}",
+                                index=previous,
+                            )
+                        previous, next_size = next_size, next(sizes, None)
+                self._check_stored_leaves(con, rows[0][0], leaves)
+            self._check_stored_levels(con, count)
+        if next_size is not None:
+            raise LedgerVerificationError(
+                f"entry {count}: missing — a checkpoint signs {next_size} entries, the ledger "
+                f"holds {count}",
+                index=count,
+            )
+        if count and previous != count:
             raise LedgerVerificationError(
                 f"entry {previous}: not covered by any signed checkpoint", index=previous
             )
-        return VerifyReport(len(leaves), len(checkpoints), len(leaves), root)
+        cosigned: tuple[str, ...] = ()
+        final = None
+        if count and witnesses:
+            try:
+                cosigned = tuple(
+                    sorted(verify_cosignatures(self.checkpoint(count), list(witnesses)))
+                )
+            except LedgerError as exc:
+                raise LedgerVerificationError(f"checkpoint of size {count}: {exc}") from None
+            final = len(cosigned) >= threshold
+        root = _fold(frontier) if frontier else EMPTY_ROOT
+        return VerifyReport(count, len(checkpoints), root, cosigned, final)
+
+    def _signed_checkpoints(self, operator: NoteVerifier) -> dict[int, Checkpoint]:
+        with self._connect() as con:
+            rows = con.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
+        checkpoints = {}
+        for size, note in rows:
+            try:
+                text, _ = open_note(str(note), [operator])
+                checkpoint = Checkpoint.parse(text)
+            except LedgerError as exc:
+                raise LedgerVerificationError(f"checkpoint of size {size}: {exc}") from None
+            if checkpoint.origin != self.origin or checkpoint.size != size:
+                raise LedgerVerificationError(f"checkpoint of size {size}: wrong origin or size")
+            checkpoints[size] = checkpoint
+        return checkpoints
+
+    @staticmethod
+    def _check_stored_leaves(con: sqlite3.Connection, first: int, leaves: list[bytes]) -> None:
+        stored = con.execute(
+            "SELECT idx, hash FROM nodes WHERE level = 0 AND idx >= ? AND idx < ? ORDER BY idx",
+            (first, first + len(leaves)),
+        ).fetchall()
+        for offset, leaf in enumerate(leaves):
+            if offset >= len(stored) or bytes(stored[offset][1]) != leaf:
+                index = first + offset
+                raise LedgerVerificationError(
+                    f"entry {index}: the stored tree does not hold its leaf hash", index=index
+                )
+
+    @staticmethod
+    def _check_stored_levels(con: sqlite3.Connection, size: int) -> None:
+        level = 1
+        while size >> level:
+            cursor = con.execute(
+                "SELECT c.idx, c.hash, l.hash, r.hash FROM nodes c "
+                "LEFT JOIN nodes l ON l.level = c.level - 1 AND l.idx = 2 * c.idx "
+                "LEFT JOIN nodes r ON r.level = c.level - 1 AND r.idx = 2 * c.idx + 1 "
+                "WHERE c.level = ? ORDER BY c.idx",
+                (level,),
+            )
+            expected = 0
+            while rows := cursor.fetchmany(_CHUNK):
+                for idx, parent, left, right in rows:
+                    if (
+                        idx != expected
+                        or left is None
+                        or right is None
+                        or bytes(parent) != (node_hash(bytes(left), bytes(right)))
+                    ):
+                        index = int(idx) << level
+                        raise LedgerVerificationError(
+                            f"entry {index}: stored tree node ({level}, {idx}) is wrong",
+                            index=index,
+                        )
+                    expected += 1
+            if expected != size >> level:
+                raise LedgerVerificationError(f"stored tree level {level} is incomplete")
+            level += 1
+
+    def verify_against(self, saved_note: str, *, operator: NoteVerifier) -> Checkpoint:
+        """Prove that nothing before a checkpoint saved earlier has changed.
+
+        Checks the saved checkpoint's signature, detects a split view (another
+        checkpoint of the same size), then verifies a consistency proof from
+        the saved tree to the current signed tree.
+        """
+        text, _ = open_note(saved_note, [operator])
+        saved = Checkpoint.parse(text)
+        if saved.origin != self.origin:
+            raise LedgerVerificationError("the saved checkpoint is of another log")
+        current = Checkpoint.parse(open_note(self.checkpoint(), [operator])[0])
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT note FROM checkpoints WHERE size = ?", (saved.size,)
+            ).fetchone()
+        if row is not None:
+            stored = Checkpoint.parse(open_note(str(row[0]), [operator])[0])
+            if not stored.matches(saved.root):
+                raise SplitViewError(saved_note, str(row[0]))
+        if saved.size > current.size:
+            raise LedgerVerificationError(
+                f"entry {current.size}: missing — the saved checkpoint has {saved.size} entries",
+                index=current.size,
+            )
+        _, proof = self.consistency_proof(saved.size, current.size)
+        if saved.size == 0:
+            return saved
+        try:
+            verify_consistency(
+                old=saved.size,
+                new=current.size,
+                old_root=saved.root,
+                new_root=current.root,
+                proof=proof,
+            )
+        except LedgerVerificationError:
+            raise LedgerVerificationError(
+                f"the ledger is not an extension of the saved checkpoint of size {saved.size}: "
+                "entries before it were changed"
+            ) from None
+        return saved
+
+
+class SplitViewError(LedgerVerificationError):
+    """Two different checkpoints of the same size signed by the log: proof of misbehaviour."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__("split view: two different signed checkpoints of the same size")
+        self.evidence = (first, second)
+
+
+def _push(frontier: list[tuple[int, bytes]], leaf: bytes) -> None:
+    """Add a leaf to a compact range (perfect subtrees, largest first)."""
+    size, value = 1, leaf
+    while frontier and frontier[-1][0] == size:
+        _, left = frontier.pop()
+        value = node_hash(left, value)
+        size *= 2
+    frontier.append((size, value))
+
+
+def _fold(frontier: list[tuple[int, bytes]]) -> bytes:
+    """Root of the tree whose compact range is ``frontier``."""
+    value = frontier[-1][1]
+    for _, left in reversed(frontier[:-1]):
+        value = node_hash(left, value)
+    return value
