@@ -14,7 +14,7 @@ from tests.conftest import build_home
 import confiance
 from confiance.consortium import Home, operations
 from confiance.consortium.home import SOC, TENANTS
-from confiance.errors import AccessDenied, KeyReleaseDenied, RuntimeJobError
+from confiance.errors import AccessDenied, ConfigError, KeyReleaseDenied, RuntimeJobError
 from confiance.keys import SoftwareKeyStore, decrypt_blob
 
 _IPV4 = re.compile(rb"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
@@ -257,3 +257,37 @@ def test_witnesses_make_the_latest_checkpoint_final(home: Home) -> None:
     operations.run_contract(home, "soc-commun")  # the ledger grows
     size, count = operations.witness(home, "academie")  # consistency from its last size
     assert count == 1 and size == home.ledger().size
+
+
+def test_checkpoints_time_stamped_by_an_rfc3161_authority(home: Home, tmp_path: Path) -> None:
+    from tests.ledger.tsa import running_tsa
+
+    with pytest.raises(ConfigError, match="no timestamp authority configured"):
+        operations.timestamp_checkpoint(home)
+    with running_tsa() as (url, root):
+        shutil.copy(root, home.root / "tsa-root.pem")
+        config = home.config
+        config["ledger"]["tsa"] = {"url": url, "roots": "tsa-root.pem"}
+        home.save_config(config)
+        for tenant in ("academie", "region", "reseau"):
+            operations.witness(home, tenant)
+        size, when = operations.timestamp_checkpoint(home)
+    assert size == home.ledger().size and when.year >= 2026
+    assert operations.verify_ledger(home).timestamps == 1
+    from confiance.ledger.receipt import export_receipt, verify_receipt
+
+    receipt = export_receipt(home.ledger(), 4, trust=home.trust())
+    assert "timestamp" in receipt
+    verify_receipt(receipt, trust=home.trust())
+    token = bytearray(home.ledger().timestamp(size) or b"")
+    token[-20] ^= 1
+    import sqlite3
+
+    con = sqlite3.connect(home.ledger().path)
+    with con:
+        con.execute("UPDATE timestamps SET token = ? WHERE size = ?", (bytes(token), size))
+    con.close()
+    from confiance.errors import LedgerVerificationError
+
+    with pytest.raises(LedgerVerificationError, match=f"checkpoint of size {size}: timestamp"):
+        operations.verify_ledger(home)

@@ -396,7 +396,7 @@ def ledger_verify(ctx: click.Context, saved: Path | None) -> None:
             f"root {report.root.hex()}; latest checkpoint cosigned by "
             f"{len(report.cosigned_by)} of {len(home.witness_verifiers())} witnesses "
             f"({', '.join(report.cosigned_by) or 'none'}; {home.witness_threshold()} needed): "
-            f"{final}"
+            f"{final}; {report.timestamps} RFC 3161 time-stamp(s) verified"
         )
 
 
@@ -503,6 +503,15 @@ def ledger_witness(ctx: click.Context, tenant: str) -> None:
         console.print(
             f"{tenant} cosigned the checkpoint of size {size}; it now has {count} cosignature(s)"
         )
+
+
+@ledger.command("timestamp")
+@click.pass_context
+def ledger_timestamp(ctx: click.Context) -> None:
+    """Have the configured RFC 3161 authority time-stamp the latest checkpoint."""
+    with _errors():
+        size, when = operations.timestamp_checkpoint(_home(ctx))
+        console.print(f"checkpoint of size {size} time-stamped at {when.isoformat()}")
 
 
 @ledger.command("trust")

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from confiance.consortium.metadata import Metadata
@@ -39,6 +41,7 @@ from confiance.ledger import (
     Trust,
     Witness,
 )
+from confiance.ledger.timestamp import TimestampAuthority, load_roots
 from confiance.store import LocalDirectoryNode, ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -220,6 +223,17 @@ class Home:
             logs={self.config["ledger"]["origin"]: [self.operator_verifier()]},
         )
 
+    def tsa(self) -> TimestampAuthority | None:
+        """The configured RFC 3161 authority (``ledger.tsa``: url, roots), if any."""
+        tsa = self.config["ledger"].get("tsa")
+        if not tsa:
+            return None
+        return TimestampAuthority(str(tsa["url"]), load_roots(self.root / str(tsa["roots"])))
+
+    def tsa_roots(self) -> list[x509.Certificate]:
+        tsa = self.tsa()
+        return [] if tsa is None else list(tsa.roots)
+
     def trust(self) -> Trust:
         """Every public key an offline verifier needs, from config.yaml."""
         return Trust(
@@ -227,6 +241,7 @@ class Home:
             actors=self.signing_public_keys(),
             witnesses=list(self.witness_verifiers().values()),
             threshold=self.witness_threshold(),
+            tsa_roots=self.tsa_roots(),
         )
 
     def trust_bundle(self) -> dict[str, Any]:
@@ -239,6 +254,9 @@ class Home:
             },
             "witnesses": list(self.config["ledger"]["witnesses"]["vkeys"].values()),
             "threshold": self.witness_threshold(),
+            "tsa_roots": [
+                root.public_bytes(serialization.Encoding.PEM).decode() for root in self.tsa_roots()
+            ],
         }
 
     def nodes(self) -> list[LocalDirectoryNode]:

@@ -775,7 +775,24 @@ def verify_ledger(home: Home) -> VerifyReport:
         operator=home.operator_verifier(),
         witnesses=list(home.witness_verifiers().values()),
         threshold=home.witness_threshold(),
+        tsa_roots=home.tsa_roots(),
     )
+
+
+def timestamp_checkpoint(home: Home) -> tuple[int, datetime]:
+    """Ask the configured RFC 3161 authority to stamp the latest checkpoint."""
+    from confiance.ledger.checkpoint import split_note
+    from confiance.ledger.timestamp import verify_timestamp
+
+    tsa = home.tsa()
+    if tsa is None:
+        raise ConfigError("no timestamp authority configured (config.yaml: ledger.tsa)")
+    ledger = home.ledger()
+    text, _ = split_note(ledger.checkpoint())
+    size = int(text.split("\n")[1])
+    token = tsa.stamp(text.encode())
+    ledger.add_timestamp(size, token)
+    return size, verify_timestamp(token, text.encode(), roots=tsa.roots)
 
 
 def witness(home: Home, tenant: str) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import rfc8785
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -29,6 +30,7 @@ from confiance.errors import LedgerError, LedgerVerificationError
 from confiance.ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier, open_note, sign_note
 from confiance.ledger.cosignature import CosignatureVerifier, verify_cosignatures
 from confiance.ledger.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_consistency
+from confiance.ledger.timestamp import verify_timestamp
 from confiance.ledger.tree import SCHEMA as TREE_SCHEMA
 from confiance.ledger.tree import TreeStore
 
@@ -156,6 +158,7 @@ class VerifyReport:
     root: bytes
     cosigned_by: tuple[str, ...] = ()
     final: bool | None = None
+    timestamps: int = 0
 
 
 class Ledger:
@@ -345,8 +348,9 @@ class Ledger:
         operator: NoteVerifier,
         witnesses: Sequence[CosignatureVerifier] = (),
         threshold: int = 0,
+        tsa_roots: Sequence[x509.Certificate] = (),
     ) -> VerifyReport:
-        """Check every entry, the stored tree and every signed checkpoint.
+        """Check every entry, the stored tree, every signed checkpoint and time-stamp.
 
         Raises :class:`LedgerVerificationError` naming the first bad entry.
         """
@@ -404,8 +408,24 @@ class Ledger:
             except LedgerError as exc:
                 raise LedgerVerificationError(f"checkpoint of size {count}: {exc}") from None
             final = len(cosigned) >= threshold
+        stamped = self._check_timestamps(checkpoints, tsa_roots)
         root = _fold(frontier) if frontier else EMPTY_ROOT
-        return VerifyReport(count, len(checkpoints), root, cosigned, final)
+        return VerifyReport(count, len(checkpoints), root, cosigned, final, stamped)
+
+    def _check_timestamps(
+        self, checkpoints: Mapping[int, Checkpoint], roots: Sequence[x509.Certificate]
+    ) -> int:
+        with self._connect() as con:
+            rows = con.execute("SELECT size, token FROM timestamps ORDER BY size").fetchall()
+        for size, token in rows:
+            checkpoint = checkpoints.get(int(size))
+            if checkpoint is None:
+                raise LedgerVerificationError(f"time-stamp of size {size}: no such checkpoint")
+            try:
+                verify_timestamp(_raw(token), checkpoint.text().encode(), roots=roots)
+            except LedgerError as exc:
+                raise LedgerVerificationError(f"checkpoint of size {size}: {exc}") from None
+        return len(rows)
 
     def _signed_checkpoints(self, operator: NoteVerifier) -> dict[int, Checkpoint]:
         with self._connect() as con:

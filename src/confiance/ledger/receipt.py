@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from confiance.errors import LedgerError, LedgerVerificationError
@@ -25,6 +26,7 @@ from confiance.ledger.checkpoint import Checkpoint, NoteVerifier, open_note
 from confiance.ledger.cosignature import CosignatureVerifier, verify_cosignatures
 from confiance.ledger.log import Entry, Ledger
 from confiance.ledger.merkle import leaf_hash, verify_inclusion
+from confiance.ledger.timestamp import verify_timestamp
 
 FORMAT = "confiance-receipt/1"
 _COMPACT = "CFR1:"
@@ -38,6 +40,7 @@ class Trust:
     actors: Mapping[str, Ed25519PublicKey]
     witnesses: Sequence[CosignatureVerifier] = ()
     threshold: int = 0
+    tsa_roots: Sequence[x509.Certificate] = ()
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Trust:
@@ -50,6 +53,10 @@ class Trust:
                 },
                 witnesses=[CosignatureVerifier.from_vkey(v) for v in document.get("witnesses", [])],
                 threshold=int(document.get("threshold", 0)),
+                tsa_roots=[
+                    x509.load_pem_x509_certificate(pem.encode())
+                    for pem in document.get("tsa_roots", [])
+                ],
             )
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise LedgerError("malformed trust bundle") from exc
@@ -74,13 +81,17 @@ def export_receipt(ledger: Ledger, index: int, *, trust: Trust | None = None) ->
     size = int(note.split("\n")[1])
     entry = ledger.entry(index)
     _, proof = ledger.inclusion_proof(index, size)
-    return {
+    receipt: dict[str, Any] = {
         "format": FORMAT,
         "index": index,
         "entry": entry.line().decode(),
         "proof": [base64.b64encode(p).decode() for p in proof],
         "checkpoint": note,
     }
+    token = ledger.timestamp(size)
+    if token is not None:
+        receipt["timestamp"] = base64.b64encode(token).decode()
+    return receipt
 
 
 def verify_receipt(receipt: Mapping[str, Any], *, trust: Trust) -> Entry:
@@ -107,6 +118,13 @@ def verify_receipt(receipt: Mapping[str, Any], *, trust: Trust) -> Entry:
     verify_inclusion(
         index=index, size=checkpoint.size, leaf=leaf_hash(line), proof=proof, root=checkpoint.root
     )
+    if "timestamp" in receipt and trust.tsa_roots:
+        try:
+            verify_timestamp(
+                base64.b64decode(str(receipt["timestamp"])), text.encode(), roots=trust.tsa_roots
+            )
+        except (LedgerError, binascii.Error) as exc:
+            raise LedgerVerificationError(f"receipt: {exc}") from None
     if trust.threshold:
         try:
             cosigned = verify_cosignatures(note, list(trust.witnesses))
