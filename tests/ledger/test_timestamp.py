@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.ledger.tsa import running_tsa
 
 from confiance.ledger.timestamp import (
     TimestampAuthority,
@@ -14,7 +15,6 @@ from confiance.ledger.timestamp import (
     load_roots,
     verify_timestamp,
 )
-from tests.ledger.tsa import running_tsa
 
 
 @pytest.fixture(scope="module")
