@@ -42,9 +42,11 @@ def test_an_untrusted_authority_or_an_unreachable_one(
     tsa: tuple[str, Path], tmp_path: Path
 ) -> None:
     url, root = tsa
-    with running_tsa() as (_, other_root):
-        with pytest.raises(TimestampError, match="reply does not verify"):
-            TimestampAuthority(url, load_roots(other_root)).stamp(b"data")
+    with (
+        running_tsa() as (_, other_root),
+        pytest.raises(TimestampError, match="reply does not verify"),
+    ):
+        TimestampAuthority(url, load_roots(other_root)).stamp(b"data")
     with pytest.raises(TimestampError, match="unreachable"):
         TimestampAuthority("http://127.0.0.1:9/tsa", load_roots(root), timeout_s=2).stamp(b"d")
     (tmp_path / "none.pem").write_text("not a certificate")
