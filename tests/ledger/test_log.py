@@ -212,3 +212,26 @@ def test_verify_against_a_saved_checkpoint(tmp_path: Path, parties: dict) -> Non
     with pytest.raises(SplitViewError, match="split view") as info:
         rewritten.verify_against(saved, operator=operator)
     assert info.value.evidence[0] == saved
+
+
+def test_the_spliced_line_is_the_canonical_json_of_the_entry() -> None:
+    import base64
+
+    import rfc8785
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    key = Ed25519PrivateKey.generate()
+    values = st.recursive(st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+                          lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+
+    @given(body=st.dictionaries(st.sampled_from(["time", "sig", "a", "é", '"', "t,\"time\":"]),
+                                values, max_size=4), kind=st.text(min_size=1, max_size=10))
+    def check(body: dict, kind: str) -> None:
+        entry = Entry.sign(kind=kind, actor="alice", body=body, key=key)
+        document = entry.statement() | {"sig": base64.b64encode(entry.signature).decode()}
+        assert entry.line() == rfc8785.dumps(document)
+        assert Entry.parse(entry.line(), 0) == entry
+
+    check()

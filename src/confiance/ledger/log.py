@@ -85,9 +85,17 @@ class Entry:
         return _SIG_DOMAIN + encoded
 
     def line(self) -> bytes:
-        document = self.statement() | {"sig": base64.b64encode(self.signature).decode()}
-        encoded: bytes = rfc8785.dumps(document)
-        return encoded
+        """Canonical JSON of the statement with its ``sig`` member.
+
+        Top-level keys are fixed, so ``sig`` sorts just before ``time``, the last
+        member: the line is the signed statement with ``sig`` spliced in (one
+        canonicalisation per entry instead of two; a test checks it equals
+        ``rfc8785.dumps`` of the whole entry).
+        """
+        statement = self.signed_bytes()[len(_SIG_DOMAIN) :]
+        cut = statement.rindex(b',"time":')
+        sig = b',"sig":"' + base64.b64encode(self.signature) + b'"'
+        return statement[:cut] + sig + statement[cut:]
 
     def leaf(self) -> bytes:
         return leaf_hash(self.line())
