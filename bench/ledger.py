@@ -38,9 +38,19 @@ ORIGIN = "bench.example/ledger"
 
 def _entries(n: int, key: Ed25519PrivateKey) -> list[Entry]:
     return [
-        Entry.sign(kind="dataset.ingested", actor="academie", key=key,
-                   body={"dataset": f"{i:032x}", "rows": 1000 + i, "sha256": f"{i:064x}",
-                         "tenant": "academie", "source": "sso", "day": "2026-09-14"})
+        Entry.sign(
+            kind="dataset.ingested",
+            actor="academie",
+            key=key,
+            body={
+                "dataset": f"{i:032x}",
+                "rows": 1000 + i,
+                "sha256": f"{i:064x}",
+                "tenant": "academie",
+                "source": "sso",
+                "day": "2026-09-14",
+            },
+        )
         for i in range(n)
     ]
 
@@ -70,8 +80,9 @@ def appends(tmp: Path, n: int) -> dict[str, float]:
     start = time.perf_counter()
     for i in range(0, n, 1000):
         con.execute("BEGIN")
-        con.executemany("INSERT INTO entries VALUES (?, ?)",
-                        [(j, lines[j]) for j in range(i, min(n, i + 1000))])
+        con.executemany(
+            "INSERT INTO entries VALUES (?, ?)", [(j, lines[j]) for j in range(i, min(n, i + 1000))]
+        )
         con.execute("COMMIT")
     plain_s = time.perf_counter() - start
     con.close()
@@ -87,8 +98,9 @@ def appends(tmp: Path, n: int) -> dict[str, float]:
     for i in range(0, n, 1000):
         con.execute("BEGIN IMMEDIATE")
         chunk = lines[i : i + 1000]
-        con.executemany("INSERT INTO entries VALUES (?, ?)",
-                        [(i + j, line) for j, line in enumerate(chunk)])
+        con.executemany(
+            "INSERT INTO entries VALUES (?, ?)", [(i + j, line) for j, line in enumerate(chunk)]
+        )
         tree.append([leaf_hash(line) for line in chunk])
         note = sign_note(Checkpoint(ORIGIN, tree.size, tree.root()).text(), [operator])
         con.execute("INSERT INTO checkpoints VALUES (?, ?)", (tree.size, note))
@@ -132,8 +144,9 @@ def proofs(tmp: Path, size: int, label: str, samples: int = 300) -> dict[str, fl
         proof = tree.inclusion(index, size)
         gen.append(time.perf_counter() - t)
         t = time.perf_counter()
-        verify_inclusion(index=index, size=size, leaf=leaf_hash(index.to_bytes(8, "big")),
-                         proof=proof, root=root)
+        verify_inclusion(
+            index=index, size=size, leaf=leaf_hash(index.to_bytes(8, "big")), proof=proof, root=root
+        )
         ver.append(time.perf_counter() - t)
         old = rng.randrange(1, size)
         t = time.perf_counter()
@@ -174,11 +187,13 @@ def main() -> None:
     print(f"{'figure':<34}{'value':>14}")
     for key, value in figures.items():
         print(f"{key:<34}{value:>14,.3f}")
-    print(f"batched appends: {figures['appends_per_s_batched']:,.0f}/s with every actor "
-          f"signature checked (Ed25519 verification alone: "
-          f"{figures['signature_checks_per_s']:,.0f}/s); storage + tree + checkpoint alone: "
-          f"{figures['tree_appends_per_s_batched']:,.0f}/s; plain SQLite insert: "
-          f"{figures['sqlite_inserts_per_s']:,.0f}/s")
+    print(
+        f"batched appends: {figures['appends_per_s_batched']:,.0f}/s with every actor "
+        f"signature checked (Ed25519 verification alone: "
+        f"{figures['signature_checks_per_s']:,.0f}/s); storage + tree + checkpoint alone: "
+        f"{figures['tree_appends_per_s_batched']:,.0f}/s; plain SQLite insert: "
+        f"{figures['sqlite_inserts_per_s']:,.0f}/s"
+    )
     print(json.dumps({k: round(v, 4) for k, v in figures.items()} | {"machine": machine["cpu"]}))
 
 

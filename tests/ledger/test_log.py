@@ -222,12 +222,20 @@ def test_the_spliced_line_is_the_canonical_json_of_the_entry() -> None:
     from hypothesis import strategies as st
 
     key = Ed25519PrivateKey.generate()
-    values = st.recursive(st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
-                          lambda inner: st.lists(inner, max_size=3)
-                          | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
 
-    @given(body=st.dictionaries(st.sampled_from(["time", "sig", "a", "é", '"', "t,\"time\":"]),
-                                values, max_size=4), kind=st.text(min_size=1, max_size=10))
+    @given(
+        body=st.dictionaries(
+            st.sampled_from(["time", "sig", "a", "é", '"', 't,"time":']), values, max_size=4
+        ),
+        kind=st.text(min_size=1, max_size=10),
+    )
     def check(body: dict, kind: str) -> None:
         entry = Entry.sign(kind=kind, actor="alice", body=body, key=key)
         document = entry.statement() | {"sig": base64.b64encode(entry.signature).decode()}
