@@ -26,12 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from machine import describe
 
 from confiance.ledger import Checkpoint, Entry, Ledger, NoteSigner
 from confiance.ledger.checkpoint import sign_note
 from confiance.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from confiance.ledger.tree import SCHEMA, TreeStore
+from machine import describe
 
 ORIGIN = "bench.example/ledger"
 
