@@ -27,15 +27,21 @@ def test_keystore_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
 
 def test_keystore_secrets_never_appear_in_the_file_or_repr(tmp_path: Path) -> None:
     path = tmp_path / "ks.json"
+    share = bytes(range(32))
     store = SoftwareKeyStore.create(
-        path, owner="region", passphrase="pw", secrets=(SecretName.KEK, SecretName.PSEUDONYM)
+        path,
+        owner="region",
+        passphrase="pw",
+        secrets=(SecretName.KEK,),
+        given={SecretName.OPRF_SHARE: share},
     )
-    secret = store.pseudonym_key()
+    secret = store.oprf_share()
+    assert secret == share
     assert secret not in path.read_bytes()
     assert secret.hex() not in path.read_text() and "pw" not in repr(store)
     store.close()
     with pytest.raises(KeyStoreError, match="holds no"):
-        store.pseudonym_key()
+        store.oprf_share()
 
 
 def test_altered_public_header_is_detected(tmp_path: Path) -> None:

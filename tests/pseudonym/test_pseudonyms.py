@@ -1,7 +1,9 @@
-"""Keyed pseudonyms: deterministic across tenants, typed, and reversible only by owners."""
+"""Owner-side pseudonyms over the threshold service: stable across tenants, typed,
+prefix-preserving for addresses, cached, and reversible only by their owner."""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,53 +12,82 @@ import pytest
 from confiance.errors import PseudonymError
 from confiance.keys import SoftwareKeyStore
 from confiance.pseudonym import (
+    Evaluator,
     IdentifierKind,
-    KeyedPseudonymService,
     Pseudonymiser,
     ReidentificationTable,
+    ThresholdPseudonymService,
+    oprf,
+    split_key,
 )
 
-KEY = bytes(range(32))
+
+def _service(
+    tenant: str, key: bytes, evaluators: list[Evaluator] | None = None
+) -> ThresholdPseudonymService:
+    if evaluators is None:
+        shares = split_key(key, threshold=2, indices=[1, 2, 3])
+        evaluators = [
+            Evaluator(f"e{i}", i, shares[i], {"academie": 10**6, "region": 10**6})
+            for i in (1, 2, 3)
+        ]
+    return ThresholdPseudonymService(tenant=tenant, evaluators=evaluators, threshold=2)
 
 
-def test_same_identifier_same_pseudonym_at_every_tenant() -> None:
-    service = KeyedPseudonymService(KEY)
-    academie, region = Pseudonymiser(service), Pseudonymiser(service)
+@pytest.fixture(scope="module")
+def key() -> bytes:
+    return oprf.random_scalar()
+
+
+def test_same_identifier_same_pseudonym_at_every_tenant(key: bytes) -> None:
+    academie = Pseudonymiser(_service("academie", key))
+    region = Pseudonymiser(_service("region", key))  # other shares of the same key
     a = academie.column(IdentifierKind.ACCOUNT, pa.array(["Lea.Martin", None, "paul.roux"]))
     r = region.column(IdentifierKind.ACCOUNT, pa.array([" lea.martin "]))
     assert a[0].as_py() == r[0].as_py() and a[0].as_py().startswith("u_")
     assert a[1].as_py() is None
     ip = academie.one(IdentifierKind.IP, "2001:DB8:0:0::1")
-    assert ip == region.one(IdentifierKind.IP, "2001:db8::1") and ip.startswith("h_")
-    assert academie.one(IdentifierKind.ACCOUNT, "10.0.0.1") != academie.one(
-        IdentifierKind.IP, "10.0.0.1"
-    )  # kinds are separate domains
-    assert Pseudonymiser(KeyedPseudonymService(bytes(32))).one(IdentifierKind.IP, "10.0.0.1") != (
-        academie.one(IdentifierKind.IP, "10.0.0.1")
-    )
+    assert ip == region.one(IdentifierKind.IP, "2001:db8::1") and ip.startswith("n6_")
+    other = Pseudonymiser(_service("academie", oprf.random_scalar()))
+    assert other.one(IdentifierKind.ACCOUNT, "lea.martin") != a[0].as_py()
 
 
-def test_the_service_is_asked_once_per_distinct_identifier() -> None:
-    calls: list[int] = []
+def test_addresses_keep_their_shared_prefixes(key: bytes) -> None:
+    owner = Pseudonymiser(_service("academie", key))
+    addresses = ["193.48.10.1", "193.48.10.200", "193.48.11.7", "10.0.0.1"]
+    pseudonyms = owner.column(IdentifierKind.IP, pa.array(addresses)).to_pylist()
+    assert all(p.startswith("n4_") for p in pseudonyms)
+    values = [int(p[3:], 16) for p in pseudonyms]
+    raw = [int(ipaddress.IPv4Address(a)) for a in addresses]
 
-    class Counting(KeyedPseudonymService):
-        def pseudonymise(self, kind: IdentifierKind, values: object) -> list[str]:  # type: ignore[override]
-            calls.append(len(values))  # type: ignore[arg-type]
-            return super().pseudonymise(kind, values)  # type: ignore[arg-type]
+    def common(u: int, v: int) -> int:
+        return 32 - (u ^ v).bit_length()
 
-    owner = Pseudonymiser(Counting(KEY))
-    owner.column(IdentifierKind.IP, pa.array(["10.0.0.1"] * 1000 + ["10.0.0.2"]))
-    owner.column(IdentifierKind.IP, pa.array(["10.0.0.2", "10.0.0.3"]))
-    assert calls == [2, 1]
+    for i in range(4):
+        for j in range(4):
+            assert common(values[i], values[j]) == common(raw[i], raw[j])
 
 
-def test_bad_input_is_refused_without_echoing_it() -> None:
-    with pytest.raises(PseudonymError, match="at least 32 bytes"):
-        KeyedPseudonymService(b"short")
+def test_the_reidentification_table_is_the_cache(key: bytes, tmp_path: Path) -> None:
+    owner = SoftwareKeyStore.create(tmp_path / "a.json", owner="academie", passphrase="p")
+    table = ReidentificationTable(tmp_path / "reid.json", owner)
+    first = Pseudonymiser(_service("academie", key))
+    first.column(IdentifierKind.ACCOUNT, pa.array(["a.b", "c.d"]))
+    first.column(IdentifierKind.IP, pa.array(["10.0.0.1"]))
+    table.update(first.mapping)
+    warm = Pseudonymiser(_service("academie", key), known=table.entries())
+    warm.column(IdentifierKind.ACCOUNT, pa.array(["a.b", "c.d", "e.f"]))
+    assert warm.evaluated == 1  # only the new identifier was evaluated
+
+
+def test_bad_input_is_refused_without_echoing_it(key: bytes) -> None:
     with pytest.raises(PseudonymError, match="not an IP address: 9-character value") as info:
-        Pseudonymiser(KeyedPseudonymService(KEY)).one(IdentifierKind.IP, "lea.roux!")
+        Pseudonymiser(_service("academie", key)).one(IdentifierKind.IP, "lea.roux!")
     assert "lea.roux" not in str(info.value)
-    assert "key" not in repr(KeyedPseudonymService(KEY)).replace("<key hidden>", "")
+    with pytest.raises(PseudonymError, match="no OPRF evaluator"):
+        ThresholdPseudonymService(tenant="academie", evaluators=[], threshold=2)
+    with pytest.raises(PseudonymError, match="not a pseudonym"):
+        IdentifierKind.of("lea.martin")
 
 
 def test_reidentification_table_is_encrypted_and_owner_only(tmp_path: Path) -> None:

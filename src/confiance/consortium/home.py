@@ -20,6 +20,7 @@ import base64
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from confiance.ledger import (
     Witness,
 )
 from confiance.ledger.timestamp import TimestampAuthority, load_roots
+from confiance.pseudonym import Evaluator
+from confiance.pseudonym.threshold import FileCounts
 from confiance.store import LocalDirectoryNode, ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -49,7 +52,9 @@ logger = logging.getLogger(__name__)
 TENANTS = ("academie", "region", "lycees", "reseau")
 SOC = "soc-commun"
 OPERATOR = "operator"
-PSEUDONYM_SERVICE = "pseudonym-service"
+#: The consortium members that each hold a share of the OPRF key, 2-of-3.
+OPRF_EVALUATORS = (("academie", 1), ("region", 2), ("reseau", 3))
+OPRF_THRESHOLD = 2
 RUNTIME = "runtime"
 
 #: (name, datacenter, operator, jurisdiction): six independent local datacenters.
@@ -80,6 +85,7 @@ class Home:
     def __post_init__(self) -> None:
         self._keystores: dict[str, SoftwareKeyStore] = {}
         self._config: dict[str, Any] | None = None
+        self._evaluators: list[Evaluator] | None = None
 
     # -- layout ---------------------------------------------------------
     @property
@@ -182,6 +188,7 @@ class Home:
         for keystore in self._keystores.values():
             keystore.close()
         self._keystores.clear()
+        self._evaluators = None
 
     # -- components -----------------------------------------------------
     def ledger(self) -> Ledger:
@@ -202,6 +209,33 @@ class Home:
             signer=self.keystore(actor).signing_key(),
             operator=self.operator_signer(),
         )
+
+    def evaluators(self) -> list[Evaluator]:
+        """The OPRF evaluators, in process (embedded default); counts persist per day."""
+        if self._evaluators is None:
+            config = self.config["pseudonyms"]
+            self._evaluators = [
+                Evaluator(
+                    name=e["name"],
+                    index=int(e["index"]),
+                    share=self.keystore(e["name"]).oprf_share(),
+                    declared=config["declared_daily_volume"],
+                    counts=FileCounts(self.tenant_dir(e["name"]) / "oprf-counts.json"),
+                    on_count=self._count_recorder(e["name"]),
+                )
+                for e in config["evaluators"]
+            ]
+        return self._evaluators
+
+    def _count_recorder(self, evaluator: str) -> Callable[[str, str, int], None]:
+        def record(tenant: str, day: str, count: int) -> None:
+            self.record(
+                evaluator,
+                "oprf.daily-count",
+                {"evaluator": evaluator, "requester": tenant, "day": day, "count": count},
+            )
+
+        return record
 
     def witness_verifiers(self) -> dict[str, CosignatureVerifier]:
         """Each tenant witness's cosignature key, as published in config.yaml."""

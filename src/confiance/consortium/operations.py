@@ -25,7 +25,8 @@ from confiance.alerts import Alert, open_alert
 from confiance.consortium.home import (
     DEFAULT_NODES,
     OPERATOR,
-    PSEUDONYM_SERVICE,
+    OPRF_EVALUATORS,
+    OPRF_THRESHOLD,
     RUNTIME,
     SOC,
     TENANTS,
@@ -51,11 +52,13 @@ from confiance.ledger import CosignatureVerifier, NoteVerifier, VerifyReport
 from confiance.ledger.cosignature import verify_cosignatures
 from confiance.ledger.witness import WitnessError
 from confiance.pseudonym import (
-    KeyedPseudonymService,
     Pseudonymiser,
     ReidentificationTable,
+    ThresholdPseudonymService,
     apply_policy,
+    split_key,
 )
+from confiance.pseudonym import oprf as _oprf
 from confiance.pseudonym.keyed import IdentifierKind
 from confiance.runtime import (
     SIMULATED,
@@ -121,19 +124,27 @@ def init_consortium(root: Path) -> Home:
     root.mkdir(parents=True, exist_ok=True)
     home = Home(root)
     public: dict[str, dict[str, str]] = {}
-    for owner in (*TENANTS, SOC, OPERATOR, PSEUDONYM_SERVICE):
+    # The OPRF key is made here, split 2-of-3 into the evaluators' keystores,
+    # and forgotten: from now on no single party can compute a pseudonym.
+    oprf_key = bytearray(_oprf.random_scalar())
+    shares = split_key(
+        bytes(oprf_key), threshold=OPRF_THRESHOLD, indices=[i for _, i in OPRF_EVALUATORS]
+    )
+    zero(oprf_key)
+    share_of = {name: shares[index] for name, index in OPRF_EVALUATORS}
+    for owner in (*TENANTS, SOC, OPERATOR):
         secrets: tuple[SecretName, ...] = (SecretName.SIGNING,)
         if owner in TENANTS:
             secrets = (SecretName.KEK, SecretName.SIGNING, SecretName.RECIPIENT, SecretName.WITNESS)
         elif owner == SOC:
             secrets = (SecretName.SIGNING, SecretName.RECIPIENT)
-        elif owner == PSEUDONYM_SERVICE:
-            secrets = (SecretName.SIGNING, SecretName.PSEUDONYM)
+        given = {SecretName.OPRF_SHARE: share_of[owner]} if owner in share_of else None
         store = SoftwareKeyStore.create(
             home.keystore_path(owner),
             owner=owner,
             passphrase=home.passphrase(owner, create=True),
             secrets=secrets,
+            given=given,
         )
         public[owner] = store.public_keys()
         store.close()
@@ -201,6 +212,15 @@ def init_consortium(root: Path) -> Home:
             "job": RUNTIME_JOB,
             "parameters": default_parameters(),
         },
+        "pseudonyms": {
+            "accounts": "threshold OPRF, RFC 9497 ristretto255-SHA512",
+            "addresses": "Crypto-PAn, key = threshold-OPRF output on a fixed label",
+            "threshold": OPRF_THRESHOLD,
+            "evaluators": [{"name": n, "index": i} for n, i in OPRF_EVALUATORS],
+            # Evaluations a requester may ask for per day, per evaluator: the brake on
+            # dictionary attacks. "evaluation" is the scoring harness of the demo.
+            "declared_daily_volume": {**dict.fromkeys(TENANTS, 2_000_000), "evaluation": 1_000},
+        },
         "public_keys": public,
     }
     home.save_config(config)
@@ -225,10 +245,15 @@ class IngestReport:
     reasons: dict[str, int] = field(default_factory=dict)
     quarantine_files: list[str] = field(default_factory=list)
     stored_bytes: int = 0
+    oprf_evaluations: int = 0
 
 
-def _pseudonym_service(home: Home) -> KeyedPseudonymService:
-    return KeyedPseudonymService(home.keystore(PSEUDONYM_SERVICE).pseudonym_key())
+def _pseudonym_service(home: Home, requester: str) -> ThresholdPseudonymService:
+    return ThresholdPseudonymService(
+        tenant=requester,
+        evaluators=home.evaluators(),
+        threshold=int(home.config["pseudonyms"]["threshold"]),
+    )
 
 
 def _quarantine(home: Home, tenant: str, source: str, records: list[dict[str, Any]]) -> Path:
@@ -287,7 +312,8 @@ def ingest_tenant(
         services = {}
     if not files:
         raise ConfigError(f"tenant {tenant}: no source configured and no file given")
-    pseudonymiser = Pseudonymiser(_pseudonym_service(home))
+    reid = ReidentificationTable(home.tenant_dir(tenant) / "reid.json", keystore)
+    pseudonymiser = Pseudonymiser(_pseudonym_service(home, tenant), known=reid.entries())
     store = home.object_store()
     report = IngestReport(tenant)
     for source, fmt, path in files:
@@ -343,9 +369,8 @@ def ingest_tenant(
             report.datasets += 1
             if progress:
                 progress(f"{tenant}: stored {source} {day}")
-    ReidentificationTable(home.tenant_dir(tenant) / "reid.json", keystore).update(
-        pseudonymiser.mapping
-    )
+    reid.update(pseudonymiser.mapping)
+    report.oprf_evaluations = pseudonymiser.evaluated
     return report
 
 
@@ -853,16 +878,11 @@ def store_status(home: Home) -> dict[str, Any]:
     return {"nodes": nodes, "objects": objects, "k": store.k, "m": store.m}
 
 
-def pseudonym_of(home: Home, kind: str, value: str) -> str:
-    """Pseudonym of a raw identifier (evaluation against ground truth only)."""
-    return Pseudonymiser(_pseudonym_service(home)).one(IdentifierKind(kind), value)
-
-
 def ground_truth_scores(home: Home, alerts: Sequence[Alert]) -> Mapping[str, Any]:
     from confiance.detect import load_ground_truth, score_findings
 
     attacks = load_ground_truth(home.inputs_dir() / "ground-truth.json")
-    service = Pseudonymiser(_pseudonym_service(home))
+    service = Pseudonymiser(_pseudonym_service(home, "evaluation"))
     findings = [a.model_dump(mode="json") for a in alerts]
     return score_findings(
         findings, attacks, pseudonym=lambda kind, value: service.one(IdentifierKind(kind), value)

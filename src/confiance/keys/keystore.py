@@ -36,8 +36,8 @@ class SecretName(enum.StrEnum):
     KEK = "kek"  # AES-256 key-encryption key: wraps batch DEKs
     SIGNING = "signing"  # Ed25519 seed: signs contracts and ledger entries
     RECIPIENT = "recipient"  # X25519 private key: opens results sealed to us
-    PSEUDONYM = "pseudonym"  # HMAC key of the consortium pseudonym service
     WITNESS = "witness"  # Ed25519 seed: cosigns ledger checkpoints (distinct from SIGNING)
+    OPRF_SHARE = "oprf-share"  # this member's Shamir share of the OPRF key (evaluators only)
 
 
 class KeyStore(Protocol):
@@ -98,13 +98,15 @@ class SoftwareKeyStore:
             SecretName.SIGNING,
             SecretName.RECIPIENT,
         ),
+        given: dict[SecretName, bytes] | None = None,
     ) -> SoftwareKeyStore:
-        """Generate fresh secrets and write them, encrypted, to ``path``."""
+        """Generate fresh secrets (or take ``given`` ones) and write them, encrypted."""
         if not passphrase:
             raise KeyStoreError(f"keystore {path}: an empty passphrase is not allowed")
         if path.exists():
             raise KeyStoreError(f"keystore {path}: already exists, refusing to overwrite")
         values = {name: bytearray(os.urandom(32)) for name in secrets}
+        values |= {name: bytearray(value) for name, value in (given or {}).items()}
         store = cls(owner, values, path)
         store._write(passphrase)
         return store
@@ -206,9 +208,9 @@ class SoftwareKeyStore:
         """The owner's witness key, used only for checkpoint cosignatures."""
         return Ed25519PrivateKey.from_private_bytes(bytes(self._secret(SecretName.WITNESS)))
 
-    def pseudonym_key(self) -> bytes:
-        """The HMAC key of the pseudonym service (only its keystore holds one)."""
-        return bytes(self._secret(SecretName.PSEUDONYM))
+    def oprf_share(self) -> bytes:
+        """This evaluator's Shamir share of the OPRF key."""
+        return bytes(self._secret(SecretName.OPRF_SHARE))
 
     def close(self) -> None:
         """Zero every secret held in memory."""

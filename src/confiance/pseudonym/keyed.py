@@ -1,14 +1,14 @@
-"""Keyed-hash pseudonyms (HMAC-SHA256), typed by the kind of identifier."""
+"""Owner-side pseudonymisation: normalise, ask the service once per value, cache.
+
+The service behind it is the threshold OPRF (:mod:`confiance.pseudonym.service`).
+"""
 
 from __future__ import annotations
 
-import base64
 import enum
-import hashlib
-import hmac
 import ipaddress
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import pyarrow as pa
@@ -25,7 +25,16 @@ class IdentifierKind(enum.Enum):
 
     @property
     def prefix(self) -> str:
-        return {"account": "u_", "ip": "h_"}[self.value]
+        return {"account": "u_", "ip": "n"}[self.value]
+
+    @classmethod
+    def of(cls, pseudonym: str) -> IdentifierKind:
+        """The kind of a pseudonym, from its prefix (``u_``, ``n4_``, ``n6_``)."""
+        if pseudonym.startswith("u_"):
+            return cls.ACCOUNT
+        if pseudonym.startswith(("n4_", "n6_")):
+            return cls.IP
+        raise PseudonymError("not a pseudonym")
 
 
 def normalise(kind: IdentifierKind, value: str) -> str:
@@ -46,26 +55,6 @@ class PseudonymService(Protocol):
         ...
 
 
-class KeyedPseudonymService:
-    """In-process pseudonym service holding the consortium HMAC key."""
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 32:
-            raise PseudonymError("pseudonym key must be at least 32 bytes")
-        self._key = key
-
-    def __repr__(self) -> str:
-        return "KeyedPseudonymService(<key hidden>)"
-
-    def pseudonymise(self, kind: IdentifierKind, values: Sequence[str]) -> list[str]:
-        domain = kind.value.encode() + b"\x00"
-        out = []
-        for value in values:
-            digest = hmac.new(self._key, domain + value.encode(), hashlib.sha256).digest()
-            out.append(kind.prefix + base64.b32encode(digest[:15]).decode().lower())
-        return out
-
-
 class Pseudonymiser:
     """Owner-side: normalises, asks the service once per distinct value, caches.
 
@@ -73,10 +62,16 @@ class Pseudonymiser:
     re-identification table; it never leaves the owner.
     """
 
-    def __init__(self, service: PseudonymService) -> None:
+    def __init__(
+        self, service: PseudonymService, *, known: Mapping[str, str] | None = None
+    ) -> None:
+        """``known``: the owner's re-identification table, which is also its cache."""
         self._service = service
-        self._cache: dict[tuple[IdentifierKind, str], str] = {}
+        self._cache: dict[tuple[IdentifierKind, str], str] = {
+            (IdentifierKind.of(p), ident): p for p, ident in (known or {}).items()
+        }
         self.mapping: dict[str, str] = {}
+        self.evaluated = 0  # identifiers not in the cache, sent to the service
 
     def column(self, kind: IdentifierKind, values: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Pseudonymise an Arrow string column; nulls stay null."""
@@ -87,6 +82,7 @@ class Pseudonymiser:
         normalised = [normalise(kind, v) for v in raw]
         missing = sorted({n for n in normalised if (kind, n) not in self._cache})
         if missing:
+            self.evaluated += len(missing)
             for ident, pseudo in zip(
                 missing, self._service.pseudonymise(kind, missing), strict=True
             ):

@@ -69,6 +69,10 @@ class ReidentificationTable:
             os.fsync(handle.fileno())
         tmp.replace(self._path)
 
+    def entries(self) -> dict[str, str]:
+        """Every pseudonym → identifier pair (the owner's own cache of pseudonyms)."""
+        return dict(self._entries)
+
     def resolve(self, pseudonyms: Iterable[str]) -> dict[str, str]:
         """Identifiers for the pseudonyms this owner contributed; others are absent."""
         return {p: self._entries[p] for p in pseudonyms if p in self._entries}

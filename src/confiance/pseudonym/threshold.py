@@ -11,9 +11,11 @@ than t shares reveal nothing about ``k``. All arithmetic is libsodium's.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import pysodium
@@ -65,6 +67,48 @@ class DailyVolumeExceeded(PseudonymError):
     """A tenant asked for more evaluations today than it declared."""
 
 
+class Counts(Protocol):
+    """Where an evaluator keeps its per-requester, per-day counts."""
+
+    def get(self, requester: str, day: str) -> int: ...
+
+    def set(self, requester: str, day: str, count: int) -> None: ...
+
+
+class MemoryCounts:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def get(self, requester: str, day: str) -> int:
+        return self._counts.get((requester, day), 0)
+
+    def set(self, requester: str, day: str, count: int) -> None:
+        self._counts[(requester, day)] = count
+
+
+class FileCounts:
+    """Counts in a JSON file, so the brake holds across processes and restarts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, dict[str, int]]:
+        if not self.path.exists():
+            return {}
+        loaded: dict[str, dict[str, int]] = json.loads(self.path.read_text(encoding="utf-8"))
+        return loaded
+
+    def get(self, requester: str, day: str) -> int:
+        return int(self._load().get(requester, {}).get(day, 0))
+
+    def set(self, requester: str, day: str, count: int) -> None:
+        counts = self._load()
+        counts.setdefault(requester, {})[day] = count
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(counts), encoding="utf-8")
+        tmp.replace(self.path)
+
+
 @dataclass
 class Evaluator:
     """One consortium member's share of the key, with its brake on dictionary attacks."""
@@ -73,26 +117,26 @@ class Evaluator:
     index: int
     share: bytes = field(repr=False)
     declared: Mapping[str, int]
+    counts: Counts = field(default_factory=MemoryCounts)
     on_count: Callable[[str, str, int], None] | None = None
     today: Callable[[], datetime.date] = lambda: datetime.datetime.now(datetime.UTC).date()
-    _counts: dict[tuple[str, datetime.date], int] = field(default_factory=dict, repr=False)
 
     def evaluate(self, tenant: str, blinded: Sequence[bytes]) -> list[bytes]:
         """``share·B`` for each blinded element, after checking the tenant's volume."""
         limit = self.declared.get(tenant)
         if limit is None:
             raise PseudonymError(f"evaluator {self.name}: tenant {tenant!r} declared no volume")
-        day = self.today()
-        used = self._counts.get((tenant, day), 0)
+        day = self.today().isoformat()
+        used = self.counts.get(tenant, day)
         if used + len(blinded) > limit:
             raise DailyVolumeExceeded(
                 f"evaluator {self.name}: tenant {tenant} asked for {used + len(blinded)} "
                 f"evaluations on {day}, beyond the {limit} it declared; refused"
             )
         results = [oprf.blind_evaluate(self.share, element) for element in blinded]
-        self._counts[(tenant, day)] = used + len(blinded)
+        self.counts.set(tenant, day, used + len(blinded))
         if self.on_count is not None:
-            self.on_count(tenant, day.isoformat(), used + len(blinded))
+            self.on_count(tenant, day, used + len(blinded))
         return results
 
 
