@@ -598,6 +598,39 @@ def ledger_verify_receipt(ctx: click.Context, receipt_file: Path, trust_file: Pa
 
 
 @cli.group()
+def evaluator() -> None:
+    """The OPRF evaluator a consortium member runs for the others."""
+
+
+@evaluator.command("serve")
+@click.option("--as", "member", required=True, help="The member whose key share serves.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9443, show_default=True, type=int)
+@click.pass_context
+def evaluator_serve(ctx: click.Context, member: str, host: str, port: int) -> None:
+    """Serve OPRF evaluations over HTTPS with mutual TLS until interrupted."""
+    import threading
+
+    from confiance.pseudonym.network import serve
+
+    with _errors():
+        home = _home(ctx)
+        local = {e.name: e for e in home.evaluators()}
+        if member not in local:
+            raise ConfigError(f"{member} holds no share of the OPRF key")
+        context = home.credentials(member).server_context(home.passphrase(member))
+        server = serve(local[member], host=host, port=port, context=context)
+        console.print(
+            f"evaluator {member} (share {local[member].index}) on https://{host}:"
+            f"{server.server_address[1]}/v1/evaluate — client certificates required"
+        )
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            server.shutdown()
+
+
+@cli.group()
 def store() -> None:
     """The erasure-coded storage nodes."""
 

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from confiance.consortium.metadata import Metadata
 from confiance.errors import ConfigError
 from confiance.keys import SoftwareKeyStore
+from confiance.keys.pki import MemberCredentials
 from confiance.ledger import (
     CosignatureVerifier,
     Cosigner,
@@ -44,7 +45,8 @@ from confiance.ledger import (
 )
 from confiance.ledger.timestamp import TimestampAuthority, load_roots
 from confiance.pseudonym import Evaluator
-from confiance.pseudonym.threshold import FileCounts
+from confiance.pseudonym.network import HttpEvaluator
+from confiance.pseudonym.threshold import EvaluatorClient, FileCounts
 from confiance.store import LocalDirectoryNode, ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -209,6 +211,33 @@ class Home:
             signer=self.keystore(actor).signing_key(),
             operator=self.operator_signer(),
         )
+
+    def credentials(self, member: str) -> MemberCredentials:
+        """A member's TLS certificate and encrypted key, issued by the consortium CA."""
+        directory = self.tenant_dir(member)
+        return MemberCredentials(
+            member,
+            directory / "tls-cert.pem",
+            directory / "tls-key.pem",
+            self.root / "pki" / "ca.pem",
+        )
+
+    def evaluator_clients(self, requester: str) -> list[EvaluatorClient]:
+        """How ``requester`` reaches each evaluator: over mutual TLS where the
+        configuration gives an address, in process otherwise."""
+        local = {e.name: e for e in self.evaluators()}
+        clients: list[EvaluatorClient] = []
+        for entry in self.config["pseudonyms"]["evaluators"]:
+            address = entry.get("address")
+            if not address:
+                clients.append(local[entry["name"]])
+                continue
+            host, _, port = str(address).rpartition(":")
+            context = self.credentials(requester).client_context(self.passphrase(requester))
+            clients.append(
+                HttpEvaluator(entry["name"], int(entry["index"]), host, int(port), context)
+            )
+        return clients
 
     def evaluators(self) -> list[Evaluator]:
         """The OPRF evaluators, in process (embedded default); counts persist per day."""

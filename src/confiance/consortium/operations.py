@@ -48,6 +48,7 @@ from confiance.errors import (
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
 from confiance.keys import SecretName, SoftwareKeyStore, dataset_aad, encrypt_blob, new_dek, zero
+from confiance.keys.pki import ConsortiumCA
 from confiance.ledger import CosignatureVerifier, NoteVerifier, VerifyReport
 from confiance.ledger.cosignature import verify_cosignatures
 from confiance.ledger.witness import WitnessError
@@ -167,6 +168,15 @@ def init_consortium(root: Path) -> Home:
         ).decode(),
         "attestation": SIMULATED,
     }
+    ca = ConsortiumCA(root / "pki")
+    ca.create(passphrase=home.passphrase(OPERATOR))
+    for tenant in TENANTS:
+        ca.issue(
+            tenant,
+            ca_passphrase=home.passphrase(OPERATOR),
+            member_passphrase=home.passphrase(tenant),
+            directory=home.tenant_dir(tenant),
+        )
     for name, *_ in DEFAULT_NODES:
         (root / "nodes" / name).mkdir(parents=True, exist_ok=True)
     origin = "confiance.example/ledger"
@@ -249,9 +259,12 @@ class IngestReport:
 
 
 def _pseudonym_service(home: Home, requester: str) -> ThresholdPseudonymService:
+    evaluators = (
+        home.evaluators() if requester == "evaluation" else home.evaluator_clients(requester)
+    )
     return ThresholdPseudonymService(
         tenant=requester,
-        evaluators=home.evaluators(),
+        evaluators=evaluators,
         threshold=int(home.config["pseudonyms"]["threshold"]),
     )
 

@@ -1,0 +1,183 @@
+"""The consortium's X.509 authority: one certificate per member for mutual TLS.
+
+The CA key is encrypted at rest under the operator's passphrase; member keys
+under their owner's. Certificates name the member in the subject CN (what
+servers authorise on) and carry loopback/host names for serving.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from confiance.errors import KeyStoreError
+
+_VALIDITY = datetime.timedelta(days=825)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _encrypted(key: ec.EllipticCurvePrivateKey, passphrase: str) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode()),
+    )
+
+
+def _write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(mode)
+
+
+@dataclass(frozen=True)
+class MemberCredentials:
+    """Where a member's certificate and encrypted key lie, and the CA to trust."""
+
+    member: str
+    certificate: Path
+    key: Path
+    ca: Path
+
+    def server_context(self, passphrase: str) -> ssl.SSLContext:
+        """TLS 1.3 server that requires a client certificate from the consortium CA."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        context.load_cert_chain(self.certificate, self.key, password=passphrase)
+        context.load_verify_locations(self.ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    def client_context(self, passphrase: str) -> ssl.SSLContext:
+        """TLS 1.3 client presenting this member's certificate, trusting only the CA."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        context.load_cert_chain(self.certificate, self.key, password=passphrase)
+        context.load_verify_locations(self.ca)
+        return context
+
+
+class ConsortiumCA:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @property
+    def certificate_path(self) -> Path:
+        return self.directory / "ca.pem"
+
+    def create(self, *, passphrase: str, name: str = "confiance consortium CA") -> None:
+        if self.certificate_path.exists():
+            raise KeyStoreError(f"{self.directory}: a CA already exists")
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_now() - datetime.timedelta(minutes=5))
+            .not_valid_after(_now() + 4 * _VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .sign(key, hashes.SHA256())
+        )
+        _write(self.directory / "ca-key.pem", _encrypted(key, passphrase))
+        _write(self.certificate_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+
+    def issue(
+        self, member: str, *, ca_passphrase: str, member_passphrase: str, directory: Path
+    ) -> MemberCredentials:
+        """A certificate for ``member`` (client and server), its key encrypted."""
+        try:
+            ca_key = serialization.load_pem_private_key(
+                (self.directory / "ca-key.pem").read_bytes(), password=ca_passphrase.encode()
+            )
+        except (OSError, ValueError, TypeError):
+            raise KeyStoreError("consortium CA key: cannot be opened") from None
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise KeyStoreError("consortium CA key: unexpected type")
+        ca = x509.load_pem_x509_certificate(self.certificate_path.read_bytes())
+        key = ec.generate_private_key(ec.SECP256R1())
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name(
+                    [
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "confiance consortium"),
+                        x509.NameAttribute(NameOID.COMMON_NAME, member),
+                    ]
+                )
+            )
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_now() - datetime.timedelta(minutes=5))
+            .not_valid_after(_now() + _VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [
+                        x509.DNSName(f"{member}.confiance.example"),
+                        x509.DNSName("localhost"),
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        credentials = MemberCredentials(
+            member, directory / "tls-cert.pem", directory / "tls-key.pem", self.certificate_path
+        )
+        _write(credentials.key, _encrypted(key, member_passphrase))
+        _write(credentials.certificate, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+        return credentials
+
+
+def peer_member(certificate: dict[str, object] | None) -> str:
+    """The member named by a verified peer certificate (its subject CN)."""
+    if not certificate:
+        raise KeyStoreError("no client certificate")
+    for rdn in certificate.get("subject", ()):  # type: ignore[attr-defined]
+        for field, value in rdn:
+            if field == "commonName":
+                return str(value)
+    raise KeyStoreError("client certificate names no member")
