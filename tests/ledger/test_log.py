@@ -223,7 +223,7 @@ def test_the_spliced_line_is_the_canonical_json_of_the_entry() -> None:
 
     key = Ed25519PrivateKey.generate()
     values = st.recursive(
-        st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+        st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
         lambda inner: (
             st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
         ),
@@ -243,3 +243,5 @@ def test_the_spliced_line_is_the_canonical_json_of_the_entry() -> None:
         assert Entry.parse(entry.line(), 0) == entry
 
     check()
+    with pytest.raises(LedgerError, match="cannot be canonicalised"):
+        Entry.sign(kind="k", actor="alice", body={"n": 2**53}, key=key)

@@ -81,7 +81,11 @@ class Entry:
         }
 
     def signed_bytes(self) -> bytes:
-        encoded: bytes = rfc8785.dumps(self.statement())
+        try:
+            encoded: bytes = rfc8785.dumps(self.statement())
+        except rfc8785.CanonicalizationError as exc:
+            # e.g. an integer beyond ±(2^53 − 1), which JSON cannot carry exactly
+            raise LedgerError(f"entry body cannot be canonicalised (RFC 8785): {exc}") from None
         return _SIG_DOMAIN + encoded
 
     def line(self) -> bytes:
