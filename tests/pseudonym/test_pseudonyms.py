@@ -100,3 +100,43 @@ def test_reidentification_table_is_encrypted_and_owner_only(tmp_path: Path) -> N
     assert reopened.resolve(["u_abc", "u_other"]) == {"u_abc": "lea.martin"}
     with pytest.raises(Exception, match="cannot unwrap"):
         ReidentificationTable(tmp_path / "reid.json", other)
+
+
+def test_the_field_policy_touches_every_identifying_field(key: bytes) -> None:
+    from confiance.events import FIELD_POLICY, FieldTreatment, conform
+    from confiance.pseudonym import apply_policy
+
+    table = conform(
+        pa.table(
+            {
+                "@timestamp": pa.array([0, 0], pa.timestamp("us", tz="UTC")),
+                "tenant": ["t", "t"],
+                "event.dataset": ["d", "d"],
+                "ocsf.class_uid": pa.array([4009, 4009], pa.int32()),
+                "user.name": ["lea.martin", None],
+                "source.ip": ["10.0.0.1", "2001:db8::5"],
+                "destination.ip": ["172.16.0.2", None],
+                "url.domain": ["193.48.10.1", "www.ac.fr"],
+                "source.mac": ["00-1A-2B-3C-4D-5E", "00:1a:2b:3c:4d:5e"],
+                "email.from.address": ["Lea.Martin@ac-normandie.fr", None],
+                "email.to.address": ["proviseur@lycee.example", "x@y.z"],
+            }
+        )
+    )
+    out = apply_policy(table, Pseudonymiser(_service("academie", key))).to_pydict()
+    assert out["user.name"][0].startswith("u_") and out["user.name"][1] is None
+    assert out["source.ip"][0].startswith("n4_") and out["source.ip"][1].startswith("n6_")
+    assert out["url.domain"][0].startswith("n4_") and out["url.domain"][1] == "www.ac.fr"
+    assert out["source.mac"][0] == out["source.mac"][1] and out["source.mac"][0].startswith("m_")
+    assert out["email.from.address"][0].startswith("e_")
+    assert all(v.startswith("e_") for v in out["email.to.address"])
+    identifying = {f for f, t in FIELD_POLICY.items() if t is not FieldTreatment.GENERALISED}
+    assert identifying == {
+        "user.name",
+        "source.ip",
+        "destination.ip",
+        "url.domain",
+        "source.mac",
+        "email.from.address",
+        "email.to.address",
+    }

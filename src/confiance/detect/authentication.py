@@ -115,9 +115,9 @@ def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
     rows = con.execute(
         """
         WITH s AS (
-            SELECT account, tenant, ts, ip, lat, lon, city, country,
+            SELECT account, tenant, ts, ip, lat, lon, asn, country,
                    lag(ts) OVER w AS pts, lag(ip) OVER w AS pip, lag(lat) OVER w AS plat,
-                   lag(lon) OVER w AS plon, lag(city) OVER w AS pcity,
+                   lag(lon) OVER w AS plon, lag(asn) OVER w AS pasn,
                    lag(country) OVER w AS pcountry, lag(tenant) OVER w AS ptenant
             FROM auth WHERE outcome = 'success' AND lat IS NOT NULL
             WINDOW w AS (PARTITION BY account ORDER BY ts)
@@ -130,7 +130,7 @@ def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
                    greatest(epoch(ts) - epoch(pts), 60) / 3600.0 AS hours
             FROM s WHERE pts IS NOT NULL
         )
-        SELECT account, tenant, ptenant, pts, ts, pip, ip, pcity, pcountry, city, country, km, hours
+        SELECT account, tenant, ptenant, pts, ts, pip, ip, pasn, pcountry, asn, country, km, hours
         FROM d WHERE km >= $min_km AND km / hours >= $min_speed AND hours <= $max_hours
         ORDER BY account, ts
         """,
@@ -149,8 +149,8 @@ def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
             trips.append([row])
     findings = []
     for trip in trips:
-        account, pts, pcity, pcountry = trip[0][0], trip[0][3], trip[0][7], trip[0][8]
-        route = [f"{pcity} ({pcountry})"] + [f"{hop[9]} ({hop[10]})" for hop in trip]
+        account, pts, pasn, pcountry = trip[0][0], trip[0][3], trip[0][7], trip[0][8]
+        route = [f"{pcountry} (AS{pasn})"] + [f"{hop[10]} (AS{hop[9]})" for hop in trip]
         findings.append(
             finding(
                 detector="impossible_travel",
@@ -165,8 +165,8 @@ def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
                 evidence={
                     "hops": [
                         {
-                            "from": f"{h[7]}, {h[8]}",
-                            "to": f"{h[9]}, {h[10]}",
+                            "from": f"{h[8]} AS{h[7]}",
+                            "to": f"{h[10]} AS{h[9]}",
                             "distance_km": round(h[11]),
                             "minutes": round(h[12] * 60, 1),
                             "speed_kmh": round(h[11] / h[12]),

@@ -28,7 +28,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account,
                "source.ip" AS ip,
                "event.outcome" AS outcome, "source.geo.location.lat" AS lat,
-               "source.geo.location.lon" AS lon, "source.geo.city_name" AS city,
+               "source.geo.location.lon" AS lon, "source.as.number" AS asn,
                "source.geo.country_iso_code" AS country
         FROM events
         WHERE "event.category" = 'authentication' AND "user.name" IS NOT NULL

@@ -27,6 +27,8 @@ class FieldTreatment(enum.Enum):
     PSEUDONYMISE_ACCOUNT = "pseudonymise-account"
     PSEUDONYMISE_IP = "pseudonymise-ip"
     PSEUDONYMISE_IF_IP = "pseudonymise-if-ip-literal"
+    PSEUDONYMISE_MAC = "pseudonymise-mac"
+    PSEUDONYMISE_EMAIL = "pseudonymise-email"
     GENERALISED = "generalised"
 
 
@@ -46,10 +48,12 @@ EVENT_SCHEMA = pa.schema(
         pa.field("user.name", pa.string()),
         pa.field("source.ip", pa.string()),
         pa.field("source.port", pa.int32()),
+        pa.field("source.mac", pa.string()),
         pa.field("source.geo.country_iso_code", pa.string()),
-        pa.field("source.geo.city_name", pa.string()),
         pa.field("source.geo.location.lat", pa.float64()),
         pa.field("source.geo.location.lon", pa.float64()),
+        pa.field("source.as.number", pa.int64()),
+        pa.field("source.as.organization.name", pa.string()),
         pa.field("destination.ip", pa.string()),
         pa.field("destination.port", pa.int32()),
         pa.field("network.transport", pa.string()),
@@ -62,22 +66,29 @@ EVENT_SCHEMA = pa.schema(
         pa.field("url.domain", pa.string()),
         pa.field("url.path", pa.string()),
         pa.field("user_agent.original", pa.string()),
+        pa.field("email.from.address", pa.string()),
+        pa.field("email.to.address", pa.string()),
     ]
 )
 
-#: Privacy treatment per field; anything absent here is kept as is.
-#: Query strings are never carried (only ``url.path``), because they often
-#: hold identifiers; geolocation is generalised to city level before the
-#: source address is pseudonymised.
+#: Privacy treatment per field; anything absent here is kept as is (see
+#: docs/schema.md). Query strings are never carried (only ``url.path``),
+#: because they often hold identifiers. Geolocation is generalised to the
+#: country and the autonomous system before the source address is
+#: pseudonymised: the coordinates are the country's centroid, never a city.
 FIELD_POLICY: Mapping[str, FieldTreatment] = {
     "user.name": FieldTreatment.PSEUDONYMISE_ACCOUNT,
     "source.ip": FieldTreatment.PSEUDONYMISE_IP,
     "destination.ip": FieldTreatment.PSEUDONYMISE_IP,
     "url.domain": FieldTreatment.PSEUDONYMISE_IF_IP,
+    "source.mac": FieldTreatment.PSEUDONYMISE_MAC,
+    "email.from.address": FieldTreatment.PSEUDONYMISE_EMAIL,
+    "email.to.address": FieldTreatment.PSEUDONYMISE_EMAIL,
     "source.geo.country_iso_code": FieldTreatment.GENERALISED,
-    "source.geo.city_name": FieldTreatment.GENERALISED,
     "source.geo.location.lat": FieldTreatment.GENERALISED,
     "source.geo.location.lon": FieldTreatment.GENERALISED,
+    "source.as.number": FieldTreatment.GENERALISED,
+    "source.as.organization.name": FieldTreatment.GENERALISED,
 }
 
 

@@ -1,8 +1,8 @@
 """Geolocation of source addresses, generalised to city level at ingest.
 
 Production deployments load the operator's GeoIP/ASN database; the embedded
-default ships :data:`DEMO_GEO`, a small table of documentation-style prefixes
-used by the synthetic generator, so the demo works offline.
+default ships :data:`DEMO_GEO`, a small table of the prefixes the synthetic
+generator uses, so the demo works offline.
 """
 
 from __future__ import annotations
@@ -16,10 +16,32 @@ import pyarrow.compute as pc
 
 @dataclass(frozen=True)
 class Place:
+    """What ingestion keeps of a location: country and autonomous system.
+
+    ``lat``/``lon`` are the centroid of the country, so distances between
+    countries remain measurable while no city or street can be inferred.
+    """
+
     country: str
-    city: str
+    asn: int
+    as_name: str
     lat: float
     lon: float
+
+
+#: Approximate geographic centroids of the countries in use.
+CENTROIDS = {
+    "FR": (46.6, 2.4),
+    "NG": (9.1, 8.7),
+    "RU": (61.5, 105.3),
+    "BR": (-14.2, -51.9),
+    "VN": (14.1, 108.3),
+}
+
+
+def _place(country: str, asn: int, as_name: str) -> Place:
+    lat, lon = CENTROIDS[country]
+    return Place(country, asn, as_name, lat, lon)
 
 
 class GeoTable:
@@ -30,10 +52,6 @@ class GeoTable:
             ((ipaddress.ip_network(p), place) for p, place in prefixes.items()),
             key=lambda item: -item[0].prefixlen,
         )
-
-    @property
-    def prefixes(self) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Place]]:
-        return list(self._nets)
 
     def lookup(self, address: str) -> Place | None:
         try:
@@ -46,7 +64,7 @@ class GeoTable:
         return None
 
     def columns(self, addresses: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
-        """Country, city, lat, lon columns for an address column (one lookup per distinct)."""
+        """Country, centroid and AS columns for an address column (one lookup per distinct)."""
         if isinstance(addresses, pa.ChunkedArray):
             addresses = addresses.combine_chunks()
         distinct = pc.unique(addresses).drop_null()
@@ -58,28 +76,30 @@ class GeoTable:
 
         return {
             "source.geo.country_iso_code": column([p and p.country for p in places], pa.string()),
-            "source.geo.city_name": column([p and p.city for p in places], pa.string()),
             "source.geo.location.lat": column([p and p.lat for p in places], pa.float64()),
             "source.geo.location.lon": column([p and p.lon for p in places], pa.float64()),
+            "source.as.number": column([p and p.asn for p in places], pa.int64()),
+            "source.as.organization.name": column([p and p.as_name for p in places], pa.string()),
         }
 
 
+# Real autonomous systems of the kinds of networks seen in the demo.
 DEMO_GEO = GeoTable(
     {
-        "10.0.0.0/8": Place("FR", "Rouen", 49.44, 1.10),  # school internal networks
-        "172.16.0.0/12": Place("FR", "Rouen", 49.44, 1.10),  # regional data centre
-        "193.48.0.0/16": Place("FR", "Rouen", 49.44, 1.10),  # school NAT addresses
-        "195.83.0.0/16": Place("FR", "Caen", 49.18, -0.37),  # administration
-        "86.192.0.0/12": Place("FR", "Rouen", 49.44, 1.10),  # home broadband
-        "90.0.0.0/12": Place("FR", "Caen", 49.18, -0.37),
-        "92.128.0.0/12": Place("FR", "Le Havre", 49.49, 0.11),
-        "78.192.0.0/12": Place("FR", "Paris", 48.86, 2.35),
-        "37.160.0.0/12": Place("FR", "Lyon", 45.76, 4.84),
-        "51.68.0.0/16": Place("FR", "Roubaix", 50.69, 3.18),  # hosting
-        "41.58.0.0/16": Place("NG", "Lagos", 6.52, 3.38),
-        "95.165.0.0/16": Place("RU", "Moscow", 55.76, 37.62),
-        "177.32.0.0/12": Place("BR", "Sao Paulo", -23.55, -46.63),
-        "113.160.0.0/12": Place("VN", "Hanoi", 21.03, 105.85),
-        "2001:db8::/32": Place("FR", "Rouen", 49.44, 1.10),
+        "10.0.0.0/8": _place("FR", 2200, "RENATER"),  # school internal networks
+        "172.16.0.0/12": _place("FR", 2200, "RENATER"),  # regional data centre
+        "193.48.0.0/16": _place("FR", 2200, "RENATER"),  # school NAT addresses
+        "195.83.0.0/16": _place("FR", 2200, "RENATER"),  # administration
+        "86.192.0.0/12": _place("FR", 3215, "Orange"),  # home broadband
+        "90.0.0.0/12": _place("FR", 3215, "Orange"),
+        "92.128.0.0/12": _place("FR", 15557, "SFR"),
+        "78.192.0.0/12": _place("FR", 12322, "Free"),
+        "37.160.0.0/12": _place("FR", 5410, "Bouygues Telecom"),
+        "51.68.0.0/16": _place("FR", 16276, "OVH"),  # hosting
+        "41.58.0.0/16": _place("NG", 29465, "MTN Nigeria"),
+        "95.165.0.0/16": _place("RU", 12389, "Rostelecom"),
+        "177.32.0.0/12": _place("BR", 26599, "Telefonica Brasil"),
+        "113.160.0.0/12": _place("VN", 45899, "VNPT"),
+        "2001:db8::/32": _place("FR", 2200, "RENATER"),
     }
 )

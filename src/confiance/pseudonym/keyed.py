@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -22,10 +23,12 @@ class IdentifierKind(enum.Enum):
 
     ACCOUNT = "account"
     IP = "ip"
+    MAC = "mac"
+    EMAIL = "email"
 
     @property
     def prefix(self) -> str:
-        return {"account": "u_", "ip": "n"}[self.value]
+        return {"account": "u_", "ip": "n", "mac": "m_", "email": "e_"}[self.value]
 
     @classmethod
     def of(cls, pseudonym: str) -> IdentifierKind:
@@ -34,13 +37,22 @@ class IdentifierKind(enum.Enum):
             return cls.ACCOUNT
         if pseudonym.startswith(("n4_", "n6_")):
             return cls.IP
+        if pseudonym.startswith("m_"):
+            return cls.MAC
+        if pseudonym.startswith("e_"):
+            return cls.EMAIL
         raise PseudonymError("not a pseudonym")
 
 
 def normalise(kind: IdentifierKind, value: str) -> str:
     """Canonical form, so the same person or address gives one pseudonym everywhere."""
-    if kind is IdentifierKind.ACCOUNT:
+    if kind in (IdentifierKind.ACCOUNT, IdentifierKind.EMAIL):
         return unicodedata.normalize("NFC", value.strip()).casefold()
+    if kind is IdentifierKind.MAC:
+        digits = re.sub(r"[^0-9a-fA-F]", "", value)
+        if len(digits) != 12:
+            raise PseudonymError(f"not a MAC address: {len(value)}-character value")
+        return ":".join(digits[i : i + 2] for i in range(0, 12, 2)).lower()
     try:
         return ipaddress.ip_address(value.strip()).compressed
     except ValueError:

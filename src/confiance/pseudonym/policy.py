@@ -32,6 +32,10 @@ def apply_policy(table: pa.Table, pseudonymiser: Pseudonymiser) -> pa.Table:
             column = pseudonymiser.column(IdentifierKind.ACCOUNT, column)
         elif treatment is FieldTreatment.PSEUDONYMISE_IP:
             column = pseudonymiser.column(IdentifierKind.IP, column)
+        elif treatment is FieldTreatment.PSEUDONYMISE_MAC:
+            column = pseudonymiser.column(IdentifierKind.MAC, column)
+        elif treatment is FieldTreatment.PSEUDONYMISE_EMAIL:
+            column = pseudonymiser.column(IdentifierKind.EMAIL, column)
         elif treatment is FieldTreatment.PSEUDONYMISE_IF_IP:
             literal = _ip_literals(column)
             if pc.any(literal).as_py():
