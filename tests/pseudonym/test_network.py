@@ -132,3 +132,20 @@ def test_no_certificate_or_a_foreign_one_is_refused(networked: tuple, tmp_path: 
     client = HttpEvaluator("region", 2, "127.0.0.1", ports["region"], context)
     with pytest.raises((EvaluatorUnavailable, PseudonymError)):
         client.evaluate("academie", [oprf.blind(b"x")[1]])
+
+
+def test_crafted_elements_over_the_network_are_refused(networked: tuple) -> None:
+    home, ports = networked
+    context = home.credentials("academie").client_context(home.passphrase("academie"))
+    client = HttpEvaluator("region", 2, "127.0.0.1", ports["region"], context)
+    for crafted in (bytes(32), bytes([0xFF] * 32), b"\x01" + bytes(31)):
+        with pytest.raises(PseudonymError, match="evaluator region: invalid group element"):
+            client.evaluate("academie", [crafted])
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", ports["region"], context=context, timeout=5
+    )
+    connection.request(
+        "POST", "/v1/evaluate", body=b"not json", headers={"Content-Type": "application/json"}
+    )
+    reply = connection.getresponse()
+    assert reply.status == 400 and json.loads(reply.read())["detail"] == "malformed request"
