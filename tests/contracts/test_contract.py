@@ -85,7 +85,7 @@ def test_yaml_round_trip_and_signatures() -> None:
                     }
                 ]
             },
-            "field recipients.0.public_key",
+            "field recipients.0: Value error, public_key: a x25519 key is 32 bytes",
         ),
         (
             {

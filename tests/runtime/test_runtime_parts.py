@@ -182,3 +182,32 @@ def test_every_denial_is_explained_and_logged(
     assert [kind for kind, _ in setup.ledger] == ["key.denied"]
     assert message.split(" ", maxsplit=1)[0] in setup.ledger[0][1]["reason"]
     assert base64.b64encode(b"\x07" * 32).decode() not in str(setup.ledger)
+
+
+def test_the_hybrid_post_quantum_suite_seals_and_refuses_like_the_classic_one(
+    tmp_path: object,
+) -> None:
+    from pathlib import Path
+
+    from confiance.keys import SecretName
+    from confiance.runtime.seal import SealSuite
+
+    store = SoftwareKeyStore.create(
+        Path(str(tmp_path)) / "soc.json",
+        owner="soc",
+        passphrase="p",
+        secrets=(SecretName.RECIPIENT, SecretName.RECIPIENT_PQ),
+    )
+    public = base64.b64decode(store.public_keys()["recipient_hybrid"])
+    assert len(public) == 1184 + 32
+    hybrid = SealSuite.MLKEM768_X25519
+    sealed = seal(b"alert", public, info=b"run|soc", suite=hybrid)
+    assert open_sealed(sealed, store.recipient_hybrid_key(), info=b"run|soc", suite=hybrid) == (
+        b"alert"
+    )
+    with pytest.raises(SealError):
+        open_sealed(sealed, store.recipient_hybrid_key(), info=b"run|other", suite=hybrid)
+    with pytest.raises(SealError):  # the classic key alone cannot open it
+        open_sealed(sealed, store.recipient_key(), info=b"run|soc", suite=SealSuite.X25519)
+    with pytest.raises(SealError, match="a mlkem768-x25519 recipient key is 1216 bytes"):
+        seal(b"alert", public[:32], info=b"x", suite=hybrid)

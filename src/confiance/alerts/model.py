@@ -6,12 +6,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from confiance.errors import AlertError
 from confiance.runtime import open_sealed
 from confiance.runtime.job import result_info
+from confiance.runtime.seal import RecipientPrivateKey, SealSuite
 
 
 class Entity(BaseModel):
@@ -57,15 +57,18 @@ class Alert(BaseModel):
 
 def open_alert(
     ciphertext: bytes,
-    key: X25519PrivateKey,
+    key: RecipientPrivateKey,
     *,
     contract: str,
     run: str,
     recipient: str,
     attestation: str,
+    suite: SealSuite = SealSuite.X25519,
 ) -> Alert:
     """Open a sealed result with the recipient's key and parse it."""
-    plaintext = open_sealed(ciphertext, key, info=result_info(contract, run, recipient))
+    plaintext = open_sealed(
+        ciphertext, key, info=result_info(contract, run, recipient), suite=suite
+    )
     try:
         document = json.loads(plaintext)
         return Alert.model_validate(

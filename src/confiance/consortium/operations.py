@@ -69,6 +69,7 @@ from confiance.runtime import (
     SimulatedVerifier,
     measure_image,
 )
+from confiance.runtime.seal import SealSuite
 from confiance.store import NodeUnavailable, ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def init_consortium(root: Path) -> Home:
         if owner in TENANTS:
             secrets = (SecretName.KEK, SecretName.SIGNING, SecretName.RECIPIENT, SecretName.WITNESS)
         elif owner == SOC:
-            secrets = (SecretName.SIGNING, SecretName.RECIPIENT)
+            secrets = (SecretName.SIGNING, SecretName.RECIPIENT, SecretName.RECIPIENT_PQ)
         given = {SecretName.OPRF_SHARE: share_of[owner]} if owner in share_of else None
         store = SoftwareKeyStore.create(
             home.keystore_path(owner),
@@ -483,8 +484,10 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
         ]
         + [
             {
+                # The joint SOC keeps results longest: sealed post-quantum (hybrid KEM).
                 "name": SOC,
-                "public_key": keys[SOC]["recipient"],
+                "suite": "mlkem768-x25519",
+                "public_key": keys[SOC]["recipient_hybrid"],
                 "scope": "all",
                 "analyses": analyses,
             }
@@ -747,7 +750,8 @@ def list_alerts(
             "ORDER BY result",
             (run, recipient),
         ).fetchall()
-    key = keystore.recipient_key()
+    suite = SealSuite(contract.recipient(recipient).suite.value)
+    key = keystore.recipient_key() if suite is SealSuite.X25519 else keystore.recipient_hybrid_key()
     alerts = [
         open_alert(
             bytes(ct),
@@ -756,6 +760,7 @@ def list_alerts(
             run=run,
             recipient=recipient,
             attestation=attestation,
+            suite=suite,
         )
         for _, ct in rows
     ]

@@ -8,6 +8,7 @@ from confiance.contracts.model import (
     Party,
     Recipient,
     RecipientScope,
+    SealingSuite,
 )
 from confiance.contracts.signing import (
     check_fully_signed,
@@ -24,6 +25,7 @@ __all__ = [
     "Party",
     "Recipient",
     "RecipientScope",
+    "SealingSuite",
     "check_fully_signed",
     "contract_digest",
     "sign_contract",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from confiance.errors import ContractError
 
@@ -42,26 +42,34 @@ class RecipientScope(enum.StrEnum):
     ALL = "all"  # every result of the analyses listed
 
 
+class SealingSuite(enum.StrEnum):
+    """HPKE suite a recipient's results are sealed with (see runtime.seal)."""
+
+    X25519 = "x25519"
+    MLKEM768_X25519 = "mlkem768-x25519"
+
+
+_KEY_BYTES = {SealingSuite.X25519: 32, SealingSuite.MLKEM768_X25519: 1184 + 32}
+
+
 class Recipient(_Frozen):
     name: _Name
     tenant: _Name | None = None
+    suite: SealingSuite = SealingSuite.X25519
     public_key: str
     scope: RecipientScope
     analyses: tuple[_Name, ...] = Field(min_length=1)
 
-    @field_validator("public_key")
-    @classmethod
-    def _x25519(cls, value: str) -> str:
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except binascii.Error:
-            raise ValueError("not base64") from None
-        if len(raw) != 32:
-            raise ValueError("an X25519 public key is 32 bytes")
-        return value
-
     @model_validator(mode="after")
-    def _scoped(self) -> Recipient:
+    def _checked(self) -> Recipient:
+        try:
+            raw = base64.b64decode(self.public_key, validate=True)
+        except binascii.Error:
+            raise ValueError("public_key: not base64") from None
+        if len(raw) != _KEY_BYTES[self.suite]:
+            raise ValueError(
+                f"public_key: a {self.suite.value} key is {_KEY_BYTES[self.suite]} bytes"
+            )
         if self.scope is RecipientScope.OWN_DATA and self.tenant is None:
             raise ValueError("scope own-data needs a tenant")
         return self

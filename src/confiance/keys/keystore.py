@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import rfc8785
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -38,6 +40,7 @@ class SecretName(enum.StrEnum):
     RECIPIENT = "recipient"  # X25519 private key: opens results sealed to us
     WITNESS = "witness"  # Ed25519 seed: cosigns ledger checkpoints (distinct from SIGNING)
     OPRF_SHARE = "oprf-share"  # this member's Shamir share of the OPRF key (evaluators only)
+    RECIPIENT_PQ = "recipient-mlkem768"  # 64-byte ML-KEM-768 seed, with RECIPIENT: hybrid key
 
 
 class KeyStore(Protocol):
@@ -105,7 +108,10 @@ class SoftwareKeyStore:
             raise KeyStoreError(f"keystore {path}: an empty passphrase is not allowed")
         if path.exists():
             raise KeyStoreError(f"keystore {path}: already exists, refusing to overwrite")
-        values = {name: bytearray(os.urandom(32)) for name in secrets}
+        values = {
+            name: bytearray(os.urandom(64 if name is SecretName.RECIPIENT_PQ else 32))
+            for name in secrets
+        }
         values |= {name: bytearray(value) for name, value in (given or {}).items()}
         store = cls(owner, values, path)
         store._write(passphrase)
@@ -187,6 +193,11 @@ class SoftwareKeyStore:
             result["recipient"] = _b64(public_bytes(self.recipient_key().public_key()))
         if SecretName.WITNESS in self._secrets:
             result["witness"] = _b64(public_bytes(self.witness_key().public_key()))
+        if SecretName.RECIPIENT_PQ in self._secrets:
+            seed = bytes(self._secret(SecretName.RECIPIENT_PQ))
+            pq = mlkem.MLKEM768PrivateKey.from_seed_bytes(seed).public_key().public_bytes_raw()
+            classic = public_bytes(self.recipient_key().public_key())
+            result["recipient_hybrid"] = _b64(pq + classic)  # ML-KEM-768 key || X25519 key
         return result
 
     def wrap_key(self, key: bytes | bytearray, *, context: bytes) -> bytes:
@@ -203,6 +214,13 @@ class SoftwareKeyStore:
 
     def recipient_key(self) -> X25519PrivateKey:
         return X25519PrivateKey.from_private_bytes(bytes(self._secret(SecretName.RECIPIENT)))
+
+    def recipient_hybrid_key(self) -> hpke.MLKEM768X25519PrivateKey:
+        """The ML-KEM-768 + X25519 hybrid key for results sealed post-quantum."""
+        seed = bytes(self._secret(SecretName.RECIPIENT_PQ))
+        return hpke.MLKEM768X25519PrivateKey(
+            mlkem.MLKEM768PrivateKey.from_seed_bytes(seed), self.recipient_key()
+        )
 
     def witness_key(self) -> Ed25519PrivateKey:
         """The owner's witness key, used only for checkpoint cosignatures."""

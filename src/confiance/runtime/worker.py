@@ -32,7 +32,7 @@ from confiance.runtime.job import Job, recipients_for, result_info
 from confiance.runtime.keyrelease import dek_info
 from confiance.runtime.measurement import measure_image
 from confiance.runtime.protocol import receive, send
-from confiance.runtime.seal import open_sealed, seal
+from confiance.runtime.seal import SealSuite, open_sealed, seal
 from confiance.store import LocalDirectoryNode, ObjectStore
 
 
@@ -84,6 +84,7 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
                 body,
                 base64.b64decode(recipient.public_key),
                 info=result_info(contract.id, run_id, recipient.name),
+                suite=SealSuite(recipient.suite.value),
             )
             sealed.append(
                 {
