@@ -28,6 +28,19 @@ COMMANDS = [
     ["ledger"],
     ["ledger", "verify"],
     ["ledger", "tail"],
+    ["ledger", "show"],
+    ["ledger", "prove"],
+    ["ledger", "consistency"],
+    ["ledger", "checkpoint"],
+    ["ledger", "witness"],
+    ["ledger", "timestamp"],
+    ["ledger", "trust"],
+    ["ledger", "export-receipt"],
+    ["ledger", "verify-receipt"],
+    ["contract", "revoke"],
+    ["contract", "diff"],
+    ["evaluator"],
+    ["evaluator", "serve"],
     ["store"],
     ["store", "status"],
     ["demo"],
@@ -113,6 +126,7 @@ def test_listing_commands_speak_json(demo_home: tuple[Path, str]) -> None:
             "id": "soc-commun",
             "version": 1,
             "complete": True,
+            "state": "active",
             "signed_by": ["academie", "lycees", "region", "reseau"],
         }
     ]
@@ -200,3 +214,17 @@ def test_ledger_commands(demo_home: tuple[Path, str], tmp_path: Path) -> None:
         "ledger", "verify-receipt", str(receipt), "--trust", str(trust), home=tmp_path / "elsewhere"
     )
     assert invalid.returncode == 1 and "receipt INVALID" in invalid.stderr
+
+
+def test_contract_diff_shows_what_each_party_would_sign(
+    demo_home: tuple[Path, str], tmp_path: Path
+) -> None:
+    home, _ = demo_home
+    original = home / "contracts" / "soc-commun.yaml"
+    changed = tmp_path / "v2.yaml"
+    changed.write_text(original.read_text().replace("retention_days: 365", "retention_days: 30"))
+    result = confiance("contract", "diff", str(original), str(changed), home=home)
+    assert result.returncode == 0
+    assert "-retention_days: 365" in result.stdout and "+retention_days: 30" in result.stdout
+    same = confiance("contract", "diff", str(original), str(original), home=home)
+    assert "no difference in what is signed" in same.stdout

@@ -291,3 +291,28 @@ def test_checkpoints_time_stamped_by_an_rfc3161_authority(home: Home, tmp_path: 
 
     with pytest.raises(LedgerVerificationError, match=f"checkpoint of size {size}: timestamp"):
         operations.verify_ledger(home)
+
+
+def test_an_owner_that_withdraws_stops_every_key_release(home: Home) -> None:
+    operations.revoke_contract(home, "soc-commun", "region", reason="end of the agreement")
+    contract = operations.load_contract(home, "soc-commun")
+    assert operations.state_of(home, contract) == "revoked by region"
+    with pytest.raises(KeyReleaseDenied, match="contract soc-commun: revoked by region"):
+        operations.run_contract(home, "soc-commun")
+    kinds = _ledger_kinds(home)
+    assert "contract.revoked" in kinds and kinds[-2:] == ["key.denied", "run.failed"]
+    with pytest.raises(ConfigError, match="--reason"):
+        operations.revoke_contract(home, "soc-commun", "academie", reason="")
+
+
+def test_a_forged_revocation_also_stops_use(home: Home) -> None:
+    contract = operations.load_contract(home, "soc-commun")
+    from confiance.contracts import contract_digest
+
+    with home.meta.connect() as con:
+        con.execute(
+            "INSERT INTO revocations VALUES (?,?,?,?,?)",
+            (contract.id, contract_digest(contract), "lycees", b"\x00" * 64, "forged"),
+        )
+    with pytest.raises(KeyReleaseDenied, match="revocation attributed to lycees does not verify"):
+        operations.run_contract(home, "soc-commun")

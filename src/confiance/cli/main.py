@@ -204,7 +204,7 @@ def contract_show(ctx: click.Context, contract_id: str, as_json: bool) -> None:
             )
             return
         console.print(c.to_yaml())
-        console.print(f"digest {contract_digest(c)}")
+        console.print(f"digest {contract_digest(c)}; state: {operations.state_of(home, c)}")
         console.print(
             f"signed by: {', '.join(signed) or 'nobody'}; missing: {', '.join(missing) or 'none'}"
         )
@@ -219,6 +219,44 @@ def contract_sign(ctx: click.Context, contract_id: str, tenant: str) -> None:
     with _errors():
         digest = operations.sign_contract(_home(ctx), contract_id, tenant)
         console.print(f"{tenant} signed {contract_id} ({digest})")
+
+
+@contract.command("revoke")
+@click.argument("contract_id", default="soc-commun")
+@click.option("--as", "tenant", required=True, help="The data owner withdrawing.")
+@click.option("--reason", required=True, help="Why (recorded in the ledger).")
+@click.pass_context
+def contract_revoke(ctx: click.Context, contract_id: str, tenant: str, reason: str) -> None:
+    """Withdraw a data owner's participation: no key is released for it any more."""
+    with _errors():
+        digest = operations.revoke_contract(_home(ctx), contract_id, tenant, reason=reason)
+        console.print(f"{tenant} revoked {contract_id} ({digest})")
+
+
+@contract.command("diff")
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def contract_diff(old: Path, new: Path) -> None:
+    """What changed between two contract files, field by field, and their digests."""
+    import difflib
+
+    from confiance.contracts import Contract, contract_digest
+
+    with _errors():
+        a, b = Contract.load(old), Contract.load(new)
+        lines = difflib.unified_diff(
+            a.to_yaml().splitlines(),
+            b.to_yaml().splitlines(),
+            fromfile=str(old),
+            tofile=str(new),
+            lineterm="",
+        )
+        text = "\n".join(lines)
+        click.echo(text if text else "no difference in what is signed")
+        click.echo(
+            f"digests: {contract_digest(a)} → {contract_digest(b)}"
+            + ("" if text else " (same: signatures carry over)")
+        )
 
 
 @contract.command("list")
@@ -238,13 +276,14 @@ def contract_list(ctx: click.Context, as_json: bool) -> None:
                     "version": c.version,
                     "signed_by": signed,
                     "complete": set(signed) >= set(c.data_owners),
+                    "state": operations.state_of(home, c),
                 }
             )
         if as_json:
             _print_json(rows)
             return
         for row in rows:
-            state = "active" if row["complete"] else "draft"
+            state = row["state"]
             console.print(
                 f"{row['id']} v{row['version']}: {state}, signed by "
                 f"{', '.join(row['signed_by']) or 'nobody'}"

@@ -32,7 +32,7 @@ from confiance.consortium.home import (
     TENANTS,
     Home,
 )
-from confiance.contracts import Contract, contract_digest
+from confiance.contracts import Contract, contract_digest, contract_state, sign_revocation
 from confiance.contracts import sign_contract as _sign
 from confiance.detect.registry import default_parameters, detector_code_digest
 from confiance.errors import (
@@ -518,6 +518,52 @@ def signatures(home: Home, contract: Contract) -> dict[str, bytes]:
     return {tenant: bytes(sig) for tenant, sig in rows}
 
 
+def revocations(home: Home, contract: Contract) -> dict[str, bytes]:
+    with home.meta.connect() as con:
+        rows = con.execute(
+            "SELECT tenant, signature FROM revocations WHERE contract = ? AND digest = ?",
+            (contract.id, contract_digest(contract)),
+        ).fetchall()
+    return {tenant: bytes(sig) for tenant, sig in rows}
+
+
+def revoke_contract(home: Home, contract_id: str, tenant: str, *, reason: str) -> str:
+    """An owner withdraws its participation; no key of any owner is released after."""
+    home.require_tenant(tenant)
+    if len(reason.strip()) < 5:
+        raise ConfigError("--reason: say why the participation is withdrawn")
+    contract = load_contract(home, contract_id)
+    signature = sign_revocation(contract, tenant=tenant, key=home.keystore(tenant).signing_key())
+    digest = contract_digest(contract)
+    with home.meta.connect() as con:
+        con.execute(
+            "INSERT OR REPLACE INTO revocations VALUES (?,?,?,?,?)",
+            (contract.id, digest, tenant, signature, reason[:200]),
+        )
+    home.record(
+        tenant,
+        "contract.revoked",
+        {
+            "contract": contract.id,
+            "version": contract.version,
+            "digest": digest,
+            "signature": base64.b64encode(signature).decode(),
+            "reason": reason[:200],
+        },
+    )
+    return digest
+
+
+def state_of(home: Home, contract: Contract) -> str:
+    return contract_state(
+        contract,
+        signatures=signatures(home, contract),
+        revocations=revocations(home, contract),
+        keys=home.signing_public_keys(),
+        today=datetime.now(UTC).date(),
+    )
+
+
 def sign_contract(home: Home, contract_id: str, tenant: str) -> str:
     """The tenant signs the contract as it is on disk now; returns its digest."""
     home.require_tenant(tenant)
@@ -595,6 +641,7 @@ def run_contract(
             "no result will be sealed to it"
         )
     sigs = signatures(home, contract)
+    revoked = revocations(home, contract)
     verifier = SimulatedVerifier(home.signing_public_keys()[RUNTIME])
     public_keys = home.signing_public_keys()
     with home.meta.connect() as con:
@@ -637,6 +684,7 @@ def run_contract(
             sealed = service.release(
                 contract=contract,
                 signatures=sigs,
+                revocations=revoked,
                 evidence=evidence,
                 nonce=nonce,
                 run_id=run_id,

@@ -12,8 +12,11 @@ from confiance.contracts.model import (
 )
 from confiance.contracts.signing import (
     check_fully_signed,
+    check_not_revoked,
     contract_digest,
+    contract_state,
     sign_contract,
+    sign_revocation,
     verify_signature,
 )
 
@@ -27,7 +30,10 @@ __all__ = [
     "RecipientScope",
     "SealingSuite",
     "check_fully_signed",
+    "check_not_revoked",
     "contract_digest",
+    "contract_state",
     "sign_contract",
+    "sign_revocation",
     "verify_signature",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from confiance.contracts import Contract, check_fully_signed, contract_digest
+from confiance.contracts import Contract, check_fully_signed, check_not_revoked, contract_digest
 from confiance.errors import AttestationError, ContractError, KeyReleaseDenied
 from confiance.keys import KeyStore, zero
 from confiance.runtime.attestation import Evidence, EvidenceVerifier
@@ -81,6 +81,7 @@ class KeyService:
         *,
         contract: Contract,
         signatures: Mapping[str, bytes],
+        revocations: Mapping[str, bytes] | None = None,
         evidence: Evidence,
         nonce: bytes,
         run_id: str,
@@ -106,6 +107,7 @@ class KeyService:
             )
         try:
             check_fully_signed(contract, signatures=signatures, keys=self._signing_keys)
+            check_not_revoked(contract, revocations=revocations or {}, keys=self._signing_keys)
         except ContractError as exc:
             raise self._deny(contract, run_id, str(exc)) from None
         try:
