@@ -509,22 +509,24 @@ def load_contract(home: Home, contract_id: str) -> Contract:
     return Contract.load(home.contract_path(contract_id))
 
 
-def signatures(home: Home, contract: Contract) -> dict[str, bytes]:
+def _owner_signatures(home: Home, table: str, contract: Contract) -> dict[str, bytes]:
+    assert table in ("signatures", "revocations")
     with home.meta.connect() as con:
         rows = con.execute(
-            "SELECT tenant, signature FROM signatures WHERE contract = ? AND digest = ?",
+            f"SELECT tenant, signature FROM {table} WHERE contract = ? AND digest = ?",
             (contract.id, contract_digest(contract)),
         ).fetchall()
     return {tenant: bytes(sig) for tenant, sig in rows}
+
+
+def signatures(home: Home, contract: Contract) -> dict[str, bytes]:
+    """The owners' signatures of this exact version of the contract."""
+    return _owner_signatures(home, "signatures", contract)
 
 
 def revocations(home: Home, contract: Contract) -> dict[str, bytes]:
-    with home.meta.connect() as con:
-        rows = con.execute(
-            "SELECT tenant, signature FROM revocations WHERE contract = ? AND digest = ?",
-            (contract.id, contract_digest(contract)),
-        ).fetchall()
-    return {tenant: bytes(sig) for tenant, sig in rows}
+    """The owners' signed withdrawals from this version of the contract."""
+    return _owner_signatures(home, "revocations", contract)
 
 
 def revoke_contract(home: Home, contract_id: str, tenant: str, *, reason: str) -> str:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -48,6 +49,34 @@ class NoteSigner:
         return f"{_DASH}{self.name} {token}\n"
 
 
+def parse_vkey(
+    vkey: str, *, algorithm: bytes, key_id_of: Callable[[str, Ed25519PublicKey], bytes], what: str
+) -> tuple[str, Ed25519PublicKey]:
+    """Parse ``name+hexid+base64(algorithm||key)`` and check the key id (C2SP vkey)."""
+    try:
+        name, hex_id, b64 = vkey.split("+", 2)
+        raw = base64.b64decode(b64, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise LedgerError(f"malformed {what}") from exc
+    if len(raw) != 33 or raw[:1] != algorithm:
+        raise LedgerError(f"{what} is not of type 0x{algorithm.hex()} (Ed25519)")
+    key = Ed25519PublicKey.from_public_bytes(raw[1:])
+    if key_id_of(name, key).hex() != hex_id:
+        raise LedgerError(f"{what} id does not match its key")
+    return name, key
+
+
+def format_vkey(
+    name: str,
+    key: Ed25519PublicKey,
+    *,
+    algorithm: bytes,
+    key_id_of: Callable[[str, Ed25519PublicKey], bytes],
+) -> str:
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return f"{name}+{key_id_of(name, key).hex()}+{base64.b64encode(algorithm + raw).decode()}"
+
+
 @dataclass(frozen=True)
 class NoteVerifier:
     name: str
@@ -56,22 +85,10 @@ class NoteVerifier:
     @classmethod
     def from_vkey(cls, vkey: str) -> NoteVerifier:
         """Parse a ``name+hexid+base64(0x01||key)`` verifier key."""
-        try:
-            name, hex_id, b64 = vkey.split("+", 2)
-            raw = base64.b64decode(b64, validate=True)
-        except (ValueError, binascii.Error) as exc:
-            raise LedgerError("malformed verifier key") from exc
-        if len(raw) != 33 or raw[:1] != _ED25519:
-            raise LedgerError("verifier key is not Ed25519")
-        verifier = cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]))
-        if key_id(name, verifier.key).hex() != hex_id:
-            raise LedgerError("verifier key id does not match its key")
-        return verifier
+        return cls(*parse_vkey(vkey, algorithm=_ED25519, key_id_of=key_id, what="verifier key"))
 
     def vkey(self) -> str:
-        raw = self.key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        hex_id = key_id(self.name, self.key).hex()
-        return f"{self.name}+{hex_id}+{base64.b64encode(_ED25519 + raw).decode()}"
+        return format_vkey(self.name, self.key, algorithm=_ED25519, key_id_of=key_id)
 
 
 def sign_note(text: str, signers: list[NoteSigner]) -> str:

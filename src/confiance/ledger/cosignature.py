@@ -8,7 +8,6 @@ with ``key_id = SHA-256(name || 0x0A || 0x04 || public_key)[:4]``.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from confiance.errors import LedgerError
-from confiance.ledger.checkpoint import split_note
+from confiance.ledger.checkpoint import format_vkey, parse_vkey, split_note
 
 _ALG = b"\x04"
 _DASH = "\u2014 "
@@ -55,22 +54,13 @@ class CosignatureVerifier:
 
     @classmethod
     def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        try:
-            name, hex_id, b64 = vkey.split("+", 2)
-            raw = base64.b64decode(b64, validate=True)
-        except (ValueError, binascii.Error) as exc:
-            raise LedgerError("malformed cosigner key") from exc
-        if len(raw) != 33 or raw[:1] != _ALG:
-            raise LedgerError("cosigner key is not an Ed25519 cosignature/v1 key")
-        verifier = cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]))
-        if cosigner_key_id(name, verifier.key).hex() != hex_id:
-            raise LedgerError("cosigner key id does not match its key")
-        return verifier
+        """Parse a ``name+hexid+base64(0x04||key)`` cosigner key."""
+        return cls(
+            *parse_vkey(vkey, algorithm=_ALG, key_id_of=cosigner_key_id, what="cosignature/v1 key")
+        )
 
     def vkey(self) -> str:
-        raw = self.key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        hex_id = cosigner_key_id(self.name, self.key).hex()
-        return f"{self.name}+{hex_id}+{base64.b64encode(_ALG + raw).decode()}"
+        return format_vkey(self.name, self.key, algorithm=_ALG, key_id_of=cosigner_key_id)
 
 
 def cosignature_timestamp(blob: bytes) -> int:
