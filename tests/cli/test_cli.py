@@ -39,6 +39,8 @@ COMMANDS = [
     ["ledger", "verify-receipt"],
     ["contract", "revoke"],
     ["contract", "diff"],
+    ["keys"],
+    ["keys", "rotate"],
     ["evaluator"],
     ["evaluator", "serve"],
     ["store"],

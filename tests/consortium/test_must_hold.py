@@ -316,3 +316,61 @@ def test_a_forged_revocation_also_stops_use(home: Home) -> None:
         )
     with pytest.raises(KeyReleaseDenied, match="revocation attributed to lycees does not verify"):
         operations.run_contract(home, "soc-commun")
+
+
+def test_kek_rotation_rewraps_without_reencrypting_and_survives_interruption(home: Home) -> None:
+    from confiance.keys import SecretName
+
+    before = _soc_alert_ids(home)
+    fragments = sorted((home.root / "nodes" / "dc-rouen" / "objects").rglob("*"))
+    snapshot = {p: p.read_bytes() for p in fragments if p.is_file()}
+    old_kek = bytes(home.keystore("academie")._secrets[SecretName.KEK])
+    with home.meta.connect() as con:
+        datasets = con.execute(
+            "SELECT count(*) FROM datasets WHERE tenant = 'academie'"
+        ).fetchone()[0]
+    counts = operations.rotate_kek(home, "academie")
+    assert counts["datasets"] == datasets > 0 and counts["quarantine_files"] == 1
+    assert bytes(home.keystore("academie")._secrets[SecretName.KEK]) != old_kek
+    assert all(p.read_bytes() == data for p, data in snapshot.items())  # no data re-encrypted
+    home.close()  # reopen everything from disk
+    operations.run_contract(home, "soc-commun")
+    assert _soc_alert_ids(home) == before
+    spraying = next(
+        a for a in operations.list_alerts(home, "academie") if a.detector == "password_spraying"
+    )
+    assert operations.reveal(home, spraying.id, owner="academie", reason="after rotation")
+    assert "keys.kek-rotated" in _ledger_kinds(home)
+
+    # Interrupted half-way: both KEKs are on disk, everything still opens.
+    keystore = home.keystore("region")
+    keystore.begin_kek_rotation(passphrase=home.passphrase("region"))
+    with home.meta.connect() as con:
+        first = con.execute(
+            "SELECT id, source, wrapped_dek FROM datasets WHERE tenant = 'region' LIMIT 1"
+        ).fetchone()
+        from confiance.runtime import DatasetKey
+
+        context = DatasetKey(first[0], "region", first[1], b"").wrap_context()
+        con.execute(
+            "UPDATE datasets SET wrapped_dek = ? WHERE id = ?",
+            (keystore.rewrap_key(bytes(first[2]), context=context), first[0]),
+        )
+    home.close()
+    operations.run_contract(home, "soc-commun")
+    assert _soc_alert_ids(home) == before
+    operations.rotate_kek(home, "region")  # finishes the rotation
+    home.close()
+    assert not home.keystore("region").rotation_under_way()
+    operations.run_contract(home, "soc-commun")
+    assert _soc_alert_ids(home) == before
+
+
+def test_a_rotation_with_the_wrong_passphrase_changes_nothing(home: Home) -> None:
+    from confiance.errors import KeyStoreError
+
+    path = home.keystore_path("lycees")
+    original = path.read_bytes()
+    with pytest.raises(KeyStoreError, match="wrong passphrase"):
+        home.keystore("lycees").begin_kek_rotation(passphrase="not the passphrase")
+    assert path.read_bytes() == original

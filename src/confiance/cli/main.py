@@ -637,6 +637,25 @@ def ledger_verify_receipt(ctx: click.Context, receipt_file: Path, trust_file: Pa
 
 
 @cli.group()
+def keys() -> None:
+    """A tenant's keys."""
+
+
+@keys.command("rotate")
+@click.option("--tenant", required=True)
+@click.pass_context
+def keys_rotate(ctx: click.Context, tenant: str) -> None:
+    """New KEK for TENANT; every data key re-wrapped, no data re-encrypted (crash-safe)."""
+    with _errors():
+        counts = operations.rotate_kek(_home(ctx), tenant)
+        console.print(
+            f"{tenant}: new KEK; re-wrapped the keys of {counts['datasets']} datasets, "
+            f"{counts['quarantine_files']} quarantine files and its "
+            "re-identification table"
+        )
+
+
+@cli.group()
 def evaluator() -> None:
     """The OPRF evaluator a consortium member runs for the others."""
 

@@ -556,6 +556,45 @@ def revoke_contract(home: Home, contract_id: str, tenant: str, *, reason: str) -
     return digest
 
 
+def rotate_kek(home: Home, tenant: str) -> dict[str, int]:
+    """Give the tenant a new KEK and re-wrap every key under it; no data is re-encrypted.
+
+    Crash-safe: the keystore holds both KEKs until every wrapped key is
+    re-wrapped, so whatever is interrupted still opens; run it again to finish.
+    """
+    home.require_tenant(tenant)
+    keystore, passphrase = home.keystore(tenant), home.passphrase(tenant)
+    if not keystore.rotation_under_way():
+        keystore.begin_kek_rotation(passphrase=passphrase)
+    with home.meta.connect() as con:
+        rows = con.execute(
+            "SELECT id, source, wrapped_dek FROM datasets WHERE tenant = ?", (tenant,)
+        ).fetchall()
+        for dataset_id, source, wrapped in rows:
+            context = DatasetKey(dataset_id, tenant, source, b"").wrap_context()
+            con.execute(
+                "UPDATE datasets SET wrapped_dek = ? WHERE id = ?",
+                (keystore.rewrap_key(bytes(wrapped), context=context), dataset_id),
+            )
+    files = 0
+    for path in sorted((home.tenant_dir(tenant) / "quarantine").glob("*.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        context = f"confiance-quarantine/1|{tenant}|{document['name']}".encode()
+        document["wrapped_key"] = base64.b64encode(
+            keystore.rewrap_key(base64.b64decode(document["wrapped_key"]), context=context)
+        ).decode()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(document), encoding="utf-8")
+        tmp.replace(path)
+        files += 1
+    table = ReidentificationTable(home.tenant_dir(tenant) / "reid.json", keystore)
+    table.update({})  # re-encrypted under a fresh key wrapped by the new KEK
+    keystore.finish_kek_rotation(passphrase=passphrase)
+    counts = {"datasets": len(rows), "quarantine_files": files, "tables": 1}
+    home.record(tenant, "keys.kek-rotated", {"tenant": tenant, **counts})
+    return counts
+
+
 def state_of(home: Home, contract: Contract) -> str:
     return contract_state(
         contract,

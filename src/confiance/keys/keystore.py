@@ -36,6 +36,7 @@ class SecretName(enum.StrEnum):
     """The secrets a keystore may hold, each 32 random bytes."""
 
     KEK = "kek"  # AES-256 key-encryption key: wraps batch DEKs
+    KEK_PREVIOUS = "kek-previous"  # the KEK being retired, during a rotation only
     SIGNING = "signing"  # Ed25519 seed: signs contracts and ledger entries
     RECIPIENT = "recipient"  # X25519 private key: opens results sealed to us
     WITNESS = "witness"  # Ed25519 seed: cosigns ledger checkpoints (distinct from SIGNING)
@@ -178,6 +179,10 @@ class SoftwareKeyStore:
             os.fsync(handle.fileno())
         tmp.replace(self.path)
 
+    def _check_passphrase(self, passphrase: str) -> None:
+        """Refuse to rewrite the file under a passphrase that does not open it now."""
+        SoftwareKeyStore.open(self.path, passphrase=passphrase).close()
+
     def _secret(self, name: SecretName) -> bytearray:
         try:
             return self._secrets[name]
@@ -204,10 +209,46 @@ class SoftwareKeyStore:
         return encrypt_blob(bytes(key), self._secret(SecretName.KEK), aad=context)
 
     def unwrap_key(self, wrapped: bytes, *, context: bytes) -> bytearray:
+        for name in (SecretName.KEK, SecretName.KEK_PREVIOUS):
+            if name not in self._secrets:
+                continue
+            try:
+                return bytearray(decrypt_blob(wrapped, self._secrets[name], aad=context))
+            except KeyStoreError:
+                continue
+        raise KeyStoreError(f"key of {self.owner}: cannot unwrap data key")
+
+    def begin_kek_rotation(self, *, passphrase: str) -> None:
+        """Make a new KEK current and keep the old one for unwrapping, on disk first.
+
+        From here on, keys wrapped under either KEK open, so a rotation that stops
+        half-way loses nothing; :meth:`finish_kek_rotation` forgets the old one.
+        """
+        if SecretName.KEK_PREVIOUS in self._secrets:
+            raise KeyStoreError(f"keystore of {self.owner}: a KEK rotation is already under way")
+        self._check_passphrase(passphrase)
+        self._secrets[SecretName.KEK_PREVIOUS] = self._secret(SecretName.KEK)
+        self._secrets[SecretName.KEK] = bytearray(os.urandom(32))
+        self._write(passphrase)
+
+    def rewrap_key(self, wrapped: bytes, *, context: bytes) -> bytes:
+        """A wrapped key, unwrapped with whichever KEK opens it and wrapped under the current."""
+        key = self.unwrap_key(wrapped, context=context)
         try:
-            return bytearray(decrypt_blob(wrapped, self._secret(SecretName.KEK), aad=context))
-        except KeyStoreError:
-            raise KeyStoreError(f"key of {self.owner}: cannot unwrap data key") from None
+            return self.wrap_key(key, context=context)
+        finally:
+            zero(key)
+
+    def rotation_under_way(self) -> bool:
+        return SecretName.KEK_PREVIOUS in self._secrets
+
+    def finish_kek_rotation(self, *, passphrase: str) -> None:
+        if SecretName.KEK_PREVIOUS not in self._secrets:
+            raise KeyStoreError(f"keystore of {self.owner}: no KEK rotation under way")
+        self._check_passphrase(passphrase)
+        previous = self._secrets.pop(SecretName.KEK_PREVIOUS)
+        zero(previous)
+        self._write(passphrase)
 
     def signing_key(self) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(bytes(self._secret(SecretName.SIGNING)))
