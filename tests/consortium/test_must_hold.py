@@ -231,6 +231,8 @@ def test_ledger_holds_no_plaintext_and_verifies(home: Home) -> None:
     assert report.entries == report.checkpoints > 10
     kinds = set(_ledger_kinds(home))
     assert {"dataset.ingested", "contract.signed", "key.released", "run.receipt"} <= kinds
+    receipt = next(e for e in home.ledger().entries() if e.kind == "run.receipt").body["receipt"]
+    assert receipt["withheld"] == [] and receipt["attestation"] == "SIMULATED"
     ips, accounts = _identifiers(home.inputs_dir())
     secrets = set()
     for owner in (*TENANTS, SOC):

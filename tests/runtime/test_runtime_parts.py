@@ -211,3 +211,32 @@ def test_the_hybrid_post_quantum_suite_seals_and_refuses_like_the_classic_one(
         open_sealed(sealed, store.recipient_key(), info=b"run|soc", suite=SealSuite.X25519)
     with pytest.raises(SealError, match="a mlkem768-x25519 recipient key is 1216 bytes"):
         seal(b"alert", public[:32], info=b"x", suite=hybrid)
+
+
+def test_output_constraints_withhold_what_the_contract_forbids() -> None:
+    from confiance.runtime.job import enforce_output_constraints
+
+    contract = Contract.model_validate(
+        document()
+        | {"output_constraints": {"min_group_size": 5, "pseudonymised_fields": ["user.name"]}}
+    )
+    account = "u_" + "a" * 24
+    findings = [
+        {"id": "ok", "entity": {"field": "user.name", "value": account}, "pseudonyms": [account]},
+        {"id": "small", "group_size": 3, "entity": {}, "pseudonyms": []},
+        {"id": "big", "group_size": 5, "entity": {}, "pseudonyms": []},
+        {"id": "clear", "entity": {"field": "user.name", "value": "lea.martin"}, "pseudonyms": []},
+        {
+            "id": "leak",
+            "entity": {"field": "source.ip", "value": "n4_0a000001"},
+            "pseudonyms": ["n4_0a000001", "10.0.0.1"],
+        },
+    ]
+    released, withheld = enforce_output_constraints(contract, findings)
+    assert [f["id"] for f in released] == ["ok", "big"]
+    assert withheld == [
+        {"result": "small", "reason": "group of 3 below the minimum of 5"},
+        {"result": "clear", "reason": "field user.name is not pseudonymised"},
+        {"result": "leak", "reason": "a listed identifier is not a pseudonym"},
+    ]
+    assert "lea.martin" not in str(withheld) and "10.0.0.1" not in str(withheld)

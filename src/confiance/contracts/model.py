@@ -75,6 +75,15 @@ class Recipient(_Frozen):
         return self
 
 
+class OutputConstraints(_Frozen):
+    """What the runtime checks on every result before sealing it."""
+
+    #: an aggregate result (one with a ``group_size``) covering fewer people is withheld
+    min_group_size: Annotated[int, Field(ge=1, le=10_000)] = 5
+    #: fields whose values in results must be pseudonyms, never identifiers
+    pseudonymised_fields: tuple[str, ...] = ("user.name", "source.ip", "destination.ip")
+
+
 class LegalBasis(_Frozen):
     article: Annotated[str, Field(min_length=3)]
     text: Annotated[str, Field(min_length=10)]
@@ -92,6 +101,7 @@ class Contract(_Frozen):
     analyses: tuple[Analysis, ...] = Field(min_length=1)
     runtime_measurement: _Digest
     recipients: tuple[Recipient, ...] = Field(min_length=1)
+    output_constraints: OutputConstraints = OutputConstraints()
     retention_days: Annotated[int, Field(ge=1, le=3650)]
     valid_from: date
     valid_until: date

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -37,6 +38,43 @@ def recipients_for(contract: Contract, finding: Mapping[str, Any]) -> list[Recip
         if recipient.scope is RecipientScope.ALL or recipient.tenant in tenants:
             chosen.append(recipient)
     return chosen
+
+
+_PSEUDONYM = re.compile(
+    r"^(u_[a-z2-7]{24}|n4_[0-9a-f]{8}|n6_[0-9a-f]{32}|m_[a-z2-7]{24}|e_[a-z2-7]{24})$"
+)
+
+
+def enforce_output_constraints(
+    contract: Contract, findings: Sequence[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], list[dict[str, str]]]:
+    """Split findings into those the contract lets out and those it withholds.
+
+    Withheld: an aggregate over fewer people than ``min_group_size``; a
+    finding whose entity, for a field that must stay pseudonymised, or any of
+    whose listed pseudonyms, is not a pseudonym. Reasons name the rule and the
+    result, never the value.
+    """
+    rules = contract.output_constraints
+    released: list[Mapping[str, Any]] = []
+    withheld: list[dict[str, str]] = []
+    for finding in findings:
+        reason = None
+        group = finding.get("group_size")
+        entity = finding.get("entity", {})
+        if group is not None and int(group) < rules.min_group_size:
+            reason = f"group of {int(group)} below the minimum of {rules.min_group_size}"
+        elif entity.get("field") in rules.pseudonymised_fields and not _PSEUDONYM.match(
+            str(entity.get("value", ""))
+        ):
+            reason = f"field {entity.get('field')} is not pseudonymised"
+        elif any(not _PSEUDONYM.match(str(p)) for p in finding.get("pseudonyms", [])):
+            reason = "a listed identifier is not a pseudonym"
+        if reason is None:
+            released.append(finding)
+        else:
+            withheld.append({"result": str(finding.get("id")), "reason": reason})
+    return released, withheld
 
 
 def result_info(contract_id: str, run_id: str, recipient: str) -> bytes:

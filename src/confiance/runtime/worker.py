@@ -28,7 +28,7 @@ from confiance.errors import ConfianceError
 from confiance.keys import dataset_aad, decrypt_blob
 from confiance.keys.keystore import public_bytes
 from confiance.runtime.attestation import SIMULATED, SimulatedAttester
-from confiance.runtime.job import Job, recipients_for, result_info
+from confiance.runtime.job import Job, enforce_output_constraints, recipients_for, result_info
 from confiance.runtime.keyrelease import dek_info
 from confiance.runtime.measurement import measure_image
 from confiance.runtime.protocol import receive, send
@@ -75,9 +75,10 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         analyses=[a.detector for a in contract.analyses],
         parameters=job["config"].get("parameters", {}),
     )
+    released, withheld = enforce_output_constraints(contract, findings)
     sealed = []
     outputs = []
-    for finding in findings:
+    for finding in released:
         body = json.dumps(finding, sort_keys=True).encode()
         for recipient in recipients_for(contract, finding):
             ciphertext = seal(
@@ -108,7 +109,8 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         "attestation": SIMULATED,
         "inputs": inputs,
         "events": events.num_rows,
-        "findings": len(findings),
+        "findings": len(released),
+        "withheld": withheld,
         "outputs": outputs,
     }
     return {"sealed": sealed, "receipt": receipt}
