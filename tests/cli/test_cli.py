@@ -230,3 +230,10 @@ def test_contract_diff_shows_what_each_party_would_sign(
     assert "-retention_days: 365" in result.stdout and "+retention_days: 30" in result.stdout
     same = confiance("contract", "diff", str(original), str(original), home=home)
     assert "no difference in what is signed" in same.stdout
+
+
+def test_dry_run_from_the_command_line(demo_home: tuple[Path, str]) -> None:
+    home, _ = demo_home
+    result = confiance("run", "soc-commun", "--dry-run", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "DRY RUN on synthetic data" in result.stdout and "soc-commun:" in result.stdout

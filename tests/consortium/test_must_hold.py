@@ -376,3 +376,20 @@ def test_a_rotation_with_the_wrong_passphrase_changes_nothing(home: Home) -> Non
     with pytest.raises(KeyStoreError, match="wrong passphrase"):
         home.keystore("lycees").begin_kek_rotation(passphrase="not the passphrase")
     assert path.read_bytes() == original
+
+
+def test_a_dry_run_shows_what_a_draft_would_release_without_touching_data(tmp_path: Path) -> None:
+    home = build_home(tmp_path / "h", sign=(), run=False)  # a draft: nobody signed
+    try:
+        entries_before = home.ledger().size
+        preview = operations.dry_run(home, "soc-commun", events=12_000, seed=3)
+        assert preview["mode"] == "DRY RUN on synthetic data" and preview["findings"] > 0
+        soc = preview["recipients"]["soc-commun"]
+        assert soc["results"] == preview["findings"] - len(preview["withheld"])
+        assert "entity" in soc["fields"] and "evidence.failures" in soc["fields"]
+        assert preview["recipients"]["rssi-lycees"]["results"] == 0
+        assert home.ledger().size == entries_before  # no key released, nothing recorded
+        with home.meta.connect() as con:
+            assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    finally:
+        home.close()

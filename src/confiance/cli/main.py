@@ -307,6 +307,11 @@ def contract_list(ctx: click.Context, as_json: bool) -> None:
     multiple=True,
     help="Also ask for results for this recipient (must be named in the contract).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Run on synthetic data: see what each recipient would get, before signing.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def run(
@@ -314,10 +319,28 @@ def run(
     contract_id: str,
     runtime_image: Path | None,
     recipients: tuple[str, ...],
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Run a contract's analyses in the confidential runtime (SIMULATED attestation)."""
     with _errors():
+        if dry_run:
+            preview = operations.dry_run(_home(ctx), contract_id)
+            if as_json:
+                _print_json(preview)
+                return
+            console.print(
+                f"{preview['mode']}: contract {preview['contract']}, "
+                f"{preview['events']} synthetic events, {preview['findings']} findings, "
+                f"{len(preview['withheld'])} withheld by the output constraints"
+            )
+            for name, seen in preview["recipients"].items():
+                console.print(
+                    f"  {name}: {seen['results']} results "
+                    f"({', '.join(seen['detectors']) or 'none'}); fields: "
+                    f"{', '.join(seen['fields']) or '-'}"
+                )
+            return
         report = operations.run_contract(
             _home(ctx), contract_id, image=runtime_image, recipients=recipients
         )

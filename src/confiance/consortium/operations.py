@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import logging
@@ -53,6 +54,7 @@ from confiance.ledger import CosignatureVerifier, NoteVerifier, VerifyReport
 from confiance.ledger.cosignature import verify_cosignatures
 from confiance.ledger.witness import WitnessError
 from confiance.pseudonym import (
+    Evaluator,
     Pseudonymiser,
     ReidentificationTable,
     ThresholdPseudonymService,
@@ -796,6 +798,67 @@ def run_contract(
         len(outcome.sealed),
         per_recipient,
     )
+
+
+def dry_run(home: Home, contract_id: str, *, events: int = 20_000, seed: int = 1) -> dict[str, Any]:
+    """What a contract would release, computed on synthetic data of the same schema.
+
+    Nothing real is read: logs come from the generator, pseudonyms from a
+    throwaway key (no evaluator is asked), no key is released and nothing is
+    sealed; signatures are not needed, so owners can run it before signing.
+    """
+    import tempfile
+
+    from confiance.detect import generate
+    from confiance.detect.synthetic import SOURCES
+    from confiance.runtime.job import enforce_output_constraints, recipients_for
+
+    contract = load_contract(home, contract_id)
+    shares = split_key(_oprf.random_scalar(), threshold=2, indices=[1, 2])
+    evaluators = [Evaluator(f"dry-run-{i}", i, shares[i], {"dry-run": 10**9}) for i in (1, 2)]
+    service = ThresholdPseudonymService(tenant="dry-run", evaluators=evaluators, threshold=2)
+    pseudonymiser = Pseudonymiser(service)
+    wanted = {(d.tenant, d.source) for d in contract.datasets}
+    tables = []
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp), events=events, seed=seed)
+        for source, (tenant, name, fmt, _share) in SOURCES.items():
+            if (tenant, source) not in wanted:
+                continue
+            context = ParseContext(tenant=tenant, service=source, geo=DEMO_GEO)
+            parsed = parse_file(Path(tmp) / tenant / name, format=fmt, context=context)
+            tables.append(apply_policy(parsed.table, pseudonymiser))
+    job = importlib.import_module(runtime_config(home)["job"])
+    findings = job.run(
+        pa.concat_tables(tables) if tables else pa.table({}),
+        analyses=[a.detector for a in contract.analyses],
+        parameters=runtime_config(home)["parameters"],
+    )
+    released, withheld = enforce_output_constraints(contract, findings)
+    per_recipient: dict[str, dict[str, Any]] = {
+        r.name: {"results": 0, "detectors": set(), "fields": set()} for r in contract.recipients
+    }
+    for finding in released:
+        for recipient in recipients_for(contract, finding):
+            entry = per_recipient[recipient.name]
+            entry["results"] += 1
+            entry["detectors"].add(finding["detector"])
+            entry["fields"] |= set(finding) | {f"evidence.{k}" for k in finding["evidence"]}
+    return {
+        "contract": contract.id,
+        "mode": "DRY RUN on synthetic data",
+        "events": sum(t.num_rows for t in tables),
+        "findings": len(findings),
+        "withheld": withheld,
+        "recipients": {
+            name: {
+                "results": v["results"],
+                "detectors": sorted(v["detectors"]),
+                "fields": sorted(v["fields"]),
+            }
+            for name, v in per_recipient.items()
+        },
+    }
 
 
 # -- alerts and re-identification ---------------------------------------------
