@@ -7,7 +7,8 @@
 * sealing throughput, alerts/s, HPKE X25519 against the ML-KEM-768 + X25519
   hybrid suite (opening too).
 
-PKCS#11 (SoftHSM2) is not implemented yet: ``key_release_ms_pkcs11`` is null.
+With SoftHSM2 installed (scripts/system-deps.sh), the same round trip with
+the KEK in a PKCS#11 token (``key_release_ms_pkcs11``); null without it.
 
     python bench/runtime.py [--quick]
 """
@@ -23,6 +24,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -31,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from confiance.contracts import Contract, sign_contract
 from confiance.keys import SecretName, SoftwareKeyStore
 from confiance.keys.keystore import public_bytes
+from confiance.keys.pkcs11 import SOFTHSM2_MODULE, Pkcs11KeyStore, TokenConfig, create_kek
 from confiance.ledger import Ledger, NoteSigner
 from confiance.runtime import (
     DatasetKey,
@@ -46,11 +49,44 @@ from machine import describe
 OWNERS = ("academie", "region", "lycees", "reseau")
 
 
-def key_release_ms(tmp: Path, rounds: int) -> float:
-    stores = {
+def _token(tmp: Path) -> TokenConfig | None:
+    """A SoftHSM2 token with a KEK in it, or None where SoftHSM2 is not installed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("softhsm2-util") is None:
+        return None
+    (tmp / "tokens").mkdir()
+    conf = tmp / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tmp / 'tokens'}\nobjectstore.backend = file\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            "bench",
+            "--so-pin",
+            "87654321",
+            "--pin",
+            "123456",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    config = TokenConfig(SOFTHSM2_MODULE, "bench", "kek")
+    create_kek(config, pin="123456")
+    return config
+
+
+def key_release_ms(tmp: Path, rounds: int, *, token: TokenConfig | None = None) -> float:
+    stores: dict[str, Any] = {
         t: SoftwareKeyStore.create(tmp / f"{t}.json", owner=t, passphrase="p") for t in OWNERS
     }
-    recipient = stores["academie"].public_keys()["recipient"]
+    if token is not None:
+        stores["academie"] = Pkcs11KeyStore(token, pin="123456", software=stores["academie"])
+    recipient = stores["region"].public_keys()["recipient"]
     contract = Contract.model_validate(
         {
             "id": "bench",
@@ -168,13 +204,18 @@ def main() -> None:
     print(f"machine: {machine}")
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
+        rounds = 50 if args.quick else 300
+        (tmp / "hsm").mkdir()
+        token = _token(tmp / "hsm")
         figures: dict[str, float | None] = {
-            "key_release_ms_software": key_release_ms(tmp, 50 if args.quick else 300),
-            "key_release_ms_pkcs11": None,
+            "key_release_ms_software": key_release_ms(tmp / "sw", rounds),
+            "key_release_ms_pkcs11": None
+            if token is None
+            else key_release_ms(tmp / "hsm-run", rounds, token=token),
         }
         figures |= sealing(tmp, 2_000 if args.quick else 10_000)
     for name, value in figures.items():
-        shown = "not measured (no PKCS#11 keystore yet)" if value is None else f"{value:>14,.2f}"
+        shown = "not measured (SoftHSM2 missing)" if value is None else f"{value:>14,.2f}"
         print(f"{name:<28}{shown}")
     print(
         json.dumps(

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian packages the test suite uses for real components. Idempotent.
+#   softhsm2: a PKCS#11 token (the HSM of the tests)
+#   openssl:  the RFC 3161 time-stamp authority of the tests
+set -euo pipefail
+missing=()
+command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+ldconfig -p 2>/dev/null | grep -q 'libsodium.so.23' || missing+=(libsodium23)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "system-deps: missing ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
+  exit 1
+fi
+echo "system-deps: installing ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
