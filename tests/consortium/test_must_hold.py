@@ -393,3 +393,65 @@ def test_a_dry_run_shows_what_a_draft_would_release_without_touching_data(tmp_pa
             assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
     finally:
         home.close()
+
+
+def _reissue(home: Home, change: dict) -> None:
+    """Edit the contract as its authors would, and have every owner sign the new text."""
+    import yaml
+
+    path = home.contract_path("soc-commun")
+    document = yaml.safe_load(path.read_text())
+    for key, value in change.items():
+        document[key] = value(document[key]) if callable(value) else value
+    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    for tenant in TENANTS:
+        operations.sign_contract(home, "soc-commun", tenant)
+
+
+def test_datasets_outside_the_contracts_days_are_never_released(home: Home) -> None:
+    with home.meta.connect() as con:
+        days = sorted(
+            r[0] for r in con.execute("SELECT DISTINCT day FROM datasets WHERE tenant = 'academie'")
+        )
+
+    def first_day_only(datasets: list) -> list:
+        for dataset in datasets:
+            if dataset["tenant"] == "academie":
+                dataset["from_day"] = dataset["until_day"] = days[1]
+        return datasets
+
+    _reissue(home, {"datasets": first_day_only})
+    report = operations.run_contract(home, "soc-commun")
+    released = [
+        e.body
+        for e in home.ledger().entries()
+        if e.kind == "key.released" and e.actor == "academie" and e.body["run"] == report.run
+    ]
+    assert len(released) == 1 and len(released[0]["datasets"]) == 1
+
+
+def test_analysis_parameters_signed_in_the_contract_apply(home: Home) -> None:
+    def strict(analyses: list) -> list:
+        for analysis in analyses:
+            if analysis["detector"] == "brute_force":
+                analysis["parameters"] = {"min_failures": 10_000}
+        return analyses
+
+    _reissue(home, {"analyses": strict})
+    operations.run_contract(home, "soc-commun")
+    detectors = {a.detector for a in operations.list_alerts(home, SOC)}
+    assert "brute_force" not in detectors and "password_spraying" in detectors
+
+
+def test_the_contract_says_who_may_reidentify(home: Home) -> None:
+    _reissue(home, {"reidentification_by": ["region"]})
+    operations.run_contract(home, "soc-commun")
+    spraying = next(
+        a
+        for a in operations.list_alerts(home, "academie")
+        if a.detector == "password_spraying" and len(a.tenants) > 1
+    )
+    with pytest.raises(AccessDenied, match="academie may not re-identify under it"):
+        operations.reveal(home, spraying.id, owner="academie", reason="not allowed here")
+    assert _ledger_kinds(home)[-1] == "reveal.denied"
+    assert operations.reveal(home, spraying.id, owner="region", reason="allowed by contract")

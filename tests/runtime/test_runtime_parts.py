@@ -240,3 +240,29 @@ def test_output_constraints_withhold_what_the_contract_forbids() -> None:
         {"result": "leak", "reason": "a listed identifier is not a pseudonym"},
     ]
     assert "lea.martin" not in str(withheld) and "10.0.0.1" not in str(withheld)
+
+
+def test_a_dataset_outside_the_contracts_days_is_refused(tmp_path: object) -> None:
+    from datetime import date as day
+
+    setup = _Setup(tmp_path)
+    limited = document()
+    limited["datasets"] = [
+        {
+            "tenant": "academie",
+            "source": "sso",
+            "from_day": "2026-01-01",
+            "until_day": "2026-01-31",
+        },
+        {"tenant": "region", "source": "web"},
+    ]
+    setup.contract = Contract.model_validate(limited | {"runtime_measurement": MEASUREMENT})
+    setup.signatures = {
+        t: sign_contract(setup.contract, tenant=t, key=k.signing_key())
+        for t, k in setup.keystores.items()
+    }
+    inside = DatasetKey("d1", "academie", "sso", setup.dataset.wrapped_dek, day(2026, 1, 31))
+    assert setup.release(setup.service(), datasets=[inside])
+    outside = DatasetKey("d1", "academie", "sso", setup.dataset.wrapped_dek, day(2026, 2, 1))
+    with pytest.raises(KeyReleaseDenied, match=r"dataset d1 \(sso\) is outside contract soc-commun"):
+        setup.release(setup.service(), datasets=[outside])

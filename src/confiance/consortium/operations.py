@@ -693,7 +693,7 @@ def run_contract(
             (run_id, contract.id, _now(), "started", SIMULATED),
         )
         rows = con.execute(
-            "SELECT id, tenant, source, manifest_digest, wrapped_dek FROM datasets ORDER BY id"
+            "SELECT id, tenant, source, manifest_digest, wrapped_dek, day FROM datasets ORDER BY id"
         ).fetchall()
     home.record(
         OPERATOR,
@@ -705,15 +705,14 @@ def run_contract(
             "attestation": SIMULATED,
         },
     )
-    wanted = {(d.tenant, d.source) for d in contract.datasets}
 
     def release(evidence: Any, nonce: bytes) -> list[dict[str, str]]:
         described = []
         for tenant in contract.data_owners:
             mine = [
-                DatasetKey(r[0], r[1], r[2], bytes(r[4]))
+                DatasetKey(r[0], r[1], r[2], bytes(r[4]), date.fromisoformat(r[5]))
                 for r in rows
-                if r[1] == tenant and (r[1], r[2]) in wanted
+                if r[1] == tenant and contract.covers(r[1], r[2], date.fromisoformat(r[5]))
             ]
             if not mine:
                 continue
@@ -925,6 +924,14 @@ def reveal(
     """The owner resolves the pseudonyms of an alert that it contributed, and only those."""
     if len(reason.strip()) < 5:
         raise ConfigError("--reason: say why re-identification is needed (5 characters at least)")
+    contract = load_contract(home, contract_id)
+    if owner in home.config["tenants"] and not contract.may_reidentify(owner):
+        home.record(
+            owner,
+            "reveal.denied",
+            {"alert": alert_id, "requester": owner, "reason": "contract does not allow it"},
+        )
+        raise AccessDenied(f"contract {contract.id}: {owner} may not re-identify under it")
     if owner not in home.config["tenants"]:
         home.record(
             OPERATOR,

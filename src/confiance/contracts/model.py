@@ -30,11 +30,21 @@ class Party(_Frozen):
 class Dataset(_Frozen):
     tenant: _Name
     source: _Name
+    #: days (UTC) whose data the contract covers; both ends included, open when absent
+    from_day: date | None = None
+    until_day: date | None = None
+
+    def covers(self, day: date) -> bool:
+        return (self.from_day is None or day >= self.from_day) and (
+            self.until_day is None or day <= self.until_day
+        )
 
 
 class Analysis(_Frozen):
     detector: _Name
     code_digest: _Digest
+    #: thresholds the owners approve; they override the runtime's defaults
+    parameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
 
 
 class RecipientScope(enum.StrEnum):
@@ -102,6 +112,9 @@ class Contract(_Frozen):
     runtime_measurement: _Digest
     recipients: tuple[Recipient, ...] = Field(min_length=1)
     output_constraints: OutputConstraints = OutputConstraints()
+    #: owners that may re-identify pseudonyms of their own data in the results
+    #: (by default every data owner); nobody may re-identify another's data
+    reidentification_by: tuple[_Name, ...] | None = None
     retention_days: Annotated[int, Field(ge=1, le=3650)]
     valid_from: date
     valid_until: date
@@ -126,7 +139,25 @@ class Contract(_Frozen):
                 raise ValueError(f"recipients: {recipient.name} names unknown analyses {unknown}")
         if self.valid_until < self.valid_from:
             raise ValueError("valid_until is before valid_from")
+        for dataset in self.datasets:
+            if dataset.from_day and dataset.until_day and dataset.until_day < dataset.from_day:
+                raise ValueError(
+                    f"datasets: {dataset.tenant}/{dataset.source} ends before it starts"
+                )
+        if self.reidentification_by is not None:
+            strangers = set(self.reidentification_by) - owners
+            if strangers:
+                raise ValueError(f"reidentification_by: {sorted(strangers)} are not data owners")
         return self
+
+    def may_reidentify(self, tenant: str) -> bool:
+        allowed = self.data_owners if self.reidentification_by is None else self.reidentification_by
+        return tenant in allowed
+
+    def covers(self, tenant: str, source: str, day: date) -> bool:
+        return any(
+            d.tenant == tenant and d.source == source and d.covers(day) for d in self.datasets
+        )
 
     @property
     def data_owners(self) -> tuple[str, ...]:

@@ -43,6 +43,7 @@ class DatasetKey:
     tenant: str
     source: str
     wrapped_dek: bytes
+    day: date | None = None
 
     def wrap_context(self) -> bytes:
         return f"confiance-dek/1|{self.tenant}|{self.dataset_id}".encode()
@@ -114,7 +115,6 @@ class KeyService:
             self._verifier.verify(evidence, nonce=nonce, measurement=contract.runtime_measurement)
         except AttestationError as exc:
             raise self._deny(contract, run_id, f"attestation: {exc}") from None
-        allowed = {(d.tenant, d.source) for d in contract.datasets}
         for dataset in datasets:
             if dataset.tenant != self.tenant:
                 raise self._deny(
@@ -122,7 +122,15 @@ class KeyService:
                     run_id,
                     f"dataset {dataset.dataset_id} belongs to {dataset.tenant}, not {self.tenant}",
                 )
-            if (dataset.tenant, dataset.source) not in allowed:
+            covered = (
+                any(
+                    d.tenant == dataset.tenant and d.source == dataset.source
+                    for d in contract.datasets
+                )
+                if dataset.day is None
+                else contract.covers(dataset.tenant, dataset.source, dataset.day)
+            )
+            if not covered:
                 raise self._deny(
                     contract,
                     run_id,

@@ -70,10 +70,14 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         inputs.append({"dataset": dataset["id"], "sha256": hashlib.sha256(blob).hexdigest()})
     events = pa.concat_tables(tables) if tables else pa.table({})
     module = cast(Job, importlib.import_module(job["config"]["job"]))
+    defaults = job["config"].get("parameters", {})
     findings = module.run(
         events,
         analyses=[a.detector for a in contract.analyses],
-        parameters=job["config"].get("parameters", {}),
+        # thresholds the owners signed in the contract override the runtime's defaults
+        parameters={
+            a.detector: {**defaults.get(a.detector, {}), **a.parameters} for a in contract.analyses
+        },
     )
     released, withheld = enforce_output_constraints(contract, findings)
     sealed = []
