@@ -264,5 +264,5 @@ def test_a_dataset_outside_the_contracts_days_is_refused(tmp_path: object) -> No
     inside = DatasetKey("d1", "academie", "sso", setup.dataset.wrapped_dek, day(2026, 1, 31))
     assert setup.release(setup.service(), datasets=[inside])
     outside = DatasetKey("d1", "academie", "sso", setup.dataset.wrapped_dek, day(2026, 2, 1))
-    with pytest.raises(KeyReleaseDenied, match=r"dataset d1 \(sso\) is outside contract soc-commun"):
+    with pytest.raises(KeyReleaseDenied, match=r"dataset d1 \(sso\) is outside contract"):
         setup.release(setup.service(), datasets=[outside])
