@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from confiance.consortium.home import TENANTS
 from confiance.detect import generate
 
 VECTORS = Path(__file__).parent / "vectors"
+PIN = "123456"
 SMALL_EVENTS = 12_000
 
 
@@ -46,3 +49,35 @@ def home(built_home: Path, tmp_path: Path) -> Iterator[Home]:
     opened = Home(root)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SoftHSM2 token for the session: the library reads its configuration once."""
+    if shutil.which("softhsm2-util") is None:
+        pytest.fail("SoftHSM2 is missing: run scripts/system-deps.sh (make test does)")
+    directory = tmp_path_factory.mktemp("softhsm")
+    (directory / "tokens").mkdir()
+    conf = directory / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {directory / 'tokens'}\n"
+        "objectstore.backend = file\nlog.level = ERROR\n"
+    )
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    label = "confiance-tests"
+    subprocess.run(
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--so-pin",
+            "87654321",
+            "--pin",
+            PIN,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return label

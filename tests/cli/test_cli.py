@@ -41,6 +41,7 @@ COMMANDS = [
     ["contract", "diff"],
     ["keys"],
     ["keys", "rotate"],
+    ["keys", "use-hsm"],
     ["evaluator"],
     ["evaluator", "serve"],
     ["store"],

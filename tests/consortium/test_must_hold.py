@@ -455,3 +455,40 @@ def test_the_contract_says_who_may_reidentify(home: Home) -> None:
         operations.reveal(home, spraying.id, owner="academie", reason="not allowed here")
     assert _ledger_kinds(home)[-1] == "reveal.denied"
     assert operations.reveal(home, spraying.id, owner="region", reason="allowed by contract")
+
+
+@pytest.mark.pkcs11
+def test_a_tenant_moves_its_kek_into_an_hsm(
+    home: Home, softhsm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import PIN
+
+    from confiance.errors import KeyStoreError
+    from confiance.keys.pkcs11 import SOFTHSM2_MODULE, Pkcs11KeyStore
+
+    before = _soc_alert_ids(home)
+    monkeypatch.setenv("CONFIANCE_PKCS11_PIN_ACADEMIE", PIN)
+    label = f"kek-academie-{home.root.parent.name[-12:]}"
+    counts = operations.use_hsm(
+        home, "academie", module=SOFTHSM2_MODULE, token=softhsm, label=label
+    )
+    assert counts["datasets"] > 0 and "keys.kek-moved-to-hsm" in _ledger_kinds(home)
+    home.close()
+    assert isinstance(home.kek_store("academie"), Pkcs11KeyStore)
+    with home.meta.connect() as con:
+        dataset_id, source, wrapped = con.execute(
+            "SELECT id, source, wrapped_dek FROM datasets WHERE tenant = 'academie'"
+        ).fetchone()
+    from confiance.runtime import DatasetKey
+
+    context = DatasetKey(dataset_id, "academie", source, b"").wrap_context()
+    with pytest.raises(KeyStoreError):  # the software KEK no longer opens anything
+        home.keystore("academie").unwrap_key(bytes(wrapped), context=context)
+    operations.run_contract(home, "soc-commun")
+    assert _soc_alert_ids(home) == before
+    spraying = next(
+        a for a in operations.list_alerts(home, "academie") if a.detector == "password_spraying"
+    )
+    assert operations.reveal(home, spraying.id, owner="academie", reason="with the HSM")
+    with pytest.raises(ConfigError, match="its KEK is in an HSM"):
+        operations.rotate_kek(home, "academie")

@@ -3,52 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import PIN
 
 from confiance.errors import KeyStoreError
 from confiance.keys import SoftwareKeyStore
 from confiance.keys.pkcs11 import SOFTHSM2_MODULE, Pkcs11KeyStore, TokenConfig, create_kek
 
 pytestmark = pytest.mark.pkcs11
-PIN = "123456"
-
-
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SoftHSM2 token for the session: the library reads its configuration once."""
-    if shutil.which("softhsm2-util") is None:
-        pytest.fail("SoftHSM2 is missing: run scripts/system-deps.sh (make test does)")
-    directory = tmp_path_factory.mktemp("softhsm")
-    (directory / "tokens").mkdir()
-    conf = directory / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {directory / 'tokens'}\n"
-        "objectstore.backend = file\nlog.level = ERROR\n"
-    )
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    label = "confiance-tests"
-    subprocess.run(
-        [
-            "softhsm2-util",
-            "--init-token",
-            "--free",
-            "--label",
-            label,
-            "--so-pin",
-            "87654321",
-            "--pin",
-            PIN,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return label
 
 
 @pytest.fixture

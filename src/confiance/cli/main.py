@@ -678,6 +678,32 @@ def keys_rotate(ctx: click.Context, tenant: str) -> None:
         )
 
 
+@keys.command("use-hsm")
+@click.option("--tenant", required=True)
+@click.option(
+    "--module",
+    default="/usr/lib/softhsm/libsofthsm2.so",
+    show_default=True,
+    help="The PKCS#11 library of the HSM.",
+)
+@click.option("--token", "token_label", required=True, help="Token label.")
+@click.option("--label", default=None, help="Label of the KEK to create (default kek-TENANT).")
+@click.pass_context
+def keys_use_hsm(
+    ctx: click.Context, tenant: str, module: str, token_label: str, label: str | None
+) -> None:
+    """Move TENANT's KEK into a PKCS#11 token (PIN: $CONFIANCE_PKCS11_PIN_<TENANT>)."""
+    with _errors():
+        counts = operations.use_hsm(
+            _home(ctx), tenant, module=module, token=token_label, label=label or f"kek-{tenant}"
+        )
+        console.print(
+            f"{tenant}: KEK generated non-extractable in token {token_label!r}; "
+            f"re-wrapped the keys of {counts['datasets']} datasets, "
+            f"{counts['quarantine_files']} quarantine files and its table"
+        )
+
+
 @cli.group()
 def evaluator() -> None:
     """The OPRF evaluator a consortium member runs for the others."""

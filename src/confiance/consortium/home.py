@@ -32,7 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from confiance.consortium.metadata import Metadata
 from confiance.errors import ConfigError
-from confiance.keys import SoftwareKeyStore
+from confiance.keys import KeyStore, SoftwareKeyStore
+from confiance.keys.pkcs11 import Pkcs11KeyStore, TokenConfig
 from confiance.keys.pki import MemberCredentials
 from confiance.ledger import (
     CosignatureVerifier,
@@ -88,6 +89,7 @@ class Home:
         self._keystores: dict[str, SoftwareKeyStore] = {}
         self._config: dict[str, Any] | None = None
         self._evaluators: list[Evaluator] | None = None
+        self._hsm: dict[str, Pkcs11KeyStore] = {}
 
     # -- layout ---------------------------------------------------------
     @property
@@ -179,6 +181,33 @@ class Home:
         )
         return value
 
+    def pkcs11_pin(self, tenant: str) -> str:
+        """The user PIN of the tenant's token: ``CONFIANCE_PKCS11_PIN_<TENANT>``."""
+        name = "CONFIANCE_PKCS11_PIN_" + tenant.upper().replace("-", "_")
+        pin = os.environ.get(name)
+        if not pin:
+            raise ConfigError(f"no PIN for {tenant}'s PKCS#11 token: set {name}")
+        return pin
+
+    def kek_store(self, tenant: str) -> KeyStore:
+        """Where the tenant's KEK lives: its software keystore, or a PKCS#11 token."""
+        settings = self.config.get("keystores", {}).get(tenant)
+        if not settings or settings.get("backend") != "pkcs11":
+            return self.keystore(tenant)
+        if tenant not in self._hsm:
+            token = TokenConfig(
+                str(settings["module"]), str(settings["token"]), str(settings["kek_label"])
+            )
+            self._hsm[tenant] = Pkcs11KeyStore(
+                token, pin=self.pkcs11_pin(tenant), software=self.keystore(tenant)
+            )
+        return self._hsm[tenant]
+
+    def forget_kek_store(self, tenant: str) -> None:
+        store = self._hsm.pop(tenant, None)
+        if store is not None:
+            store.close()
+
     def keystore(self, owner: str) -> SoftwareKeyStore:
         if owner not in self._keystores:
             self._keystores[owner] = SoftwareKeyStore.open(
@@ -187,6 +216,8 @@ class Home:
         return self._keystores[owner]
 
     def close(self) -> None:
+        for tenant in list(self._hsm):
+            self.forget_kek_store(tenant)
         for keystore in self._keystores.values():
             keystore.close()
         self._keystores.clear()

@@ -48,7 +48,16 @@ from confiance.errors import (
 )
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
-from confiance.keys import SecretName, SoftwareKeyStore, dataset_aad, encrypt_blob, new_dek, zero
+from confiance.keys import (
+    KeyStore,
+    SecretName,
+    SoftwareKeyStore,
+    dataset_aad,
+    encrypt_blob,
+    new_dek,
+    zero,
+)
+from confiance.keys.pkcs11 import Pkcs11KeyStore, TokenConfig, create_kek
 from confiance.keys.pki import ConsortiumCA
 from confiance.ledger import CosignatureVerifier, NoteVerifier, VerifyReport
 from confiance.ledger.cosignature import verify_cosignatures
@@ -274,7 +283,7 @@ def _pseudonym_service(home: Home, requester: str) -> ThresholdPseudonymService:
 
 def _quarantine(home: Home, tenant: str, source: str, records: list[dict[str, Any]]) -> Path:
     """Keep bad lines encrypted under the tenant's KEK, readable by the tenant only."""
-    keystore = home.keystore(tenant)
+    keystore = home.kek_store(tenant)
     name = f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     context = f"confiance-quarantine/1|{tenant}|{name}".encode()
     dek = new_dek()
@@ -314,7 +323,7 @@ def ingest_tenant(
     configured sources. One dataset is written per source and UTC day.
     """
     home.require_tenant(tenant)
-    keystore = home.keystore(tenant)
+    keystore = home.kek_store(tenant)
     if files is None:
         files = [
             (s["source"], s["format"], home.root / s["file"])
@@ -393,7 +402,7 @@ def ingest_tenant(
 def _store_dataset(
     home: Home, store: ObjectStore, tenant: str, source: str, day: str, table: pa.Table
 ) -> int:
-    keystore = home.keystore(tenant)
+    keystore = home.kek_store(tenant)
     dataset_id = uuid.uuid4().hex
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
@@ -558,16 +567,10 @@ def revoke_contract(home: Home, contract_id: str, tenant: str, *, reason: str) -
     return digest
 
 
-def rotate_kek(home: Home, tenant: str) -> dict[str, int]:
-    """Give the tenant a new KEK and re-wrap every key under it; no data is re-encrypted.
-
-    Crash-safe: the keystore holds both KEKs until every wrapped key is
-    re-wrapped, so whatever is interrupted still opens; run it again to finish.
-    """
-    home.require_tenant(tenant)
-    keystore, passphrase = home.keystore(tenant), home.passphrase(tenant)
-    if not keystore.rotation_under_way():
-        keystore.begin_kek_rotation(passphrase=passphrase)
+def _rewrap_all(
+    home: Home, tenant: str, rewrap: Callable[[bytes, bytes], bytes], target: KeyStore
+) -> dict[str, int]:
+    """Re-wrap every data key of ``tenant`` (datasets, quarantine, its table) with ``rewrap``."""
     with home.meta.connect() as con:
         rows = con.execute(
             "SELECT id, source, wrapped_dek FROM datasets WHERE tenant = ?", (tenant,)
@@ -576,24 +579,77 @@ def rotate_kek(home: Home, tenant: str) -> dict[str, int]:
             context = DatasetKey(dataset_id, tenant, source, b"").wrap_context()
             con.execute(
                 "UPDATE datasets SET wrapped_dek = ? WHERE id = ?",
-                (keystore.rewrap_key(bytes(wrapped), context=context), dataset_id),
+                (rewrap(bytes(wrapped), context), dataset_id),
             )
     files = 0
     for path in sorted((home.tenant_dir(tenant) / "quarantine").glob("*.json")):
         document = json.loads(path.read_text(encoding="utf-8"))
         context = f"confiance-quarantine/1|{tenant}|{document['name']}".encode()
         document["wrapped_key"] = base64.b64encode(
-            keystore.rewrap_key(base64.b64decode(document["wrapped_key"]), context=context)
+            rewrap(base64.b64decode(document["wrapped_key"]), context)
         ).decode()
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(document), encoding="utf-8")
         tmp.replace(path)
         files += 1
-    table = ReidentificationTable(home.tenant_dir(tenant) / "reid.json", keystore)
-    table.update({})  # re-encrypted under a fresh key wrapped by the new KEK
+    table_path = home.tenant_dir(tenant) / "reid.json"
+    entries = ReidentificationTable(table_path, home.kek_store(tenant)).entries()
+    table_path.unlink(missing_ok=True)
+    ReidentificationTable(table_path, target).update(entries)  # fresh key under the target
+    return {"datasets": len(rows), "quarantine_files": files, "tables": 1}
+
+
+def rotate_kek(home: Home, tenant: str) -> dict[str, int]:
+    """Give the tenant a new KEK and re-wrap every key under it; no data is re-encrypted.
+
+    Crash-safe: the keystore holds both KEKs until every wrapped key is
+    re-wrapped, so whatever is interrupted still opens; run it again to finish.
+    """
+    home.require_tenant(tenant)
+    if home.kek_store(tenant) is not home.keystore(tenant):
+        raise ConfigError(
+            f"{tenant}: its KEK is in an HSM; rotate it there (keys use-hsm with "
+            "a new label re-wraps everything under the new key)"
+        )
+    keystore, passphrase = home.keystore(tenant), home.passphrase(tenant)
+    if not keystore.rotation_under_way():
+        keystore.begin_kek_rotation(passphrase=passphrase)
+    counts = _rewrap_all(home, tenant, lambda w, c: keystore.rewrap_key(w, context=c), keystore)
     keystore.finish_kek_rotation(passphrase=passphrase)
-    counts = {"datasets": len(rows), "quarantine_files": files, "tables": 1}
     home.record(tenant, "keys.kek-rotated", {"tenant": tenant, **counts})
+    return counts
+
+
+def use_hsm(home: Home, tenant: str, *, module: str, token: str, label: str) -> dict[str, int]:
+    """Move a tenant's KEK into a PKCS#11 token: every data key re-wrapped by the token."""
+    home.require_tenant(tenant)
+    config = TokenConfig(module, token, label)
+    pin = home.pkcs11_pin(tenant)
+    create_kek(config, pin=pin)
+    target = Pkcs11KeyStore(config, pin=pin, software=home.keystore(tenant))
+    source = home.kek_store(tenant)
+
+    def rewrap(wrapped: bytes, context: bytes) -> bytes:
+        key = source.unwrap_key(wrapped, context=context)
+        try:
+            return target.wrap_key(key, context=context)
+        finally:
+            zero(key)
+
+    try:
+        counts = _rewrap_all(home, tenant, rewrap, target)
+    finally:
+        target.close()
+    settings = home.config
+    settings.setdefault("keystores", {})[tenant] = {
+        "backend": "pkcs11",
+        "module": module,
+        "token": token,
+        "kek_label": label,
+    }
+    home.save_config(settings)
+    home.forget_kek_store(tenant)
+    home.record(tenant, "keys.kek-moved-to-hsm", {"tenant": tenant, "token": token, **counts})
     return counts
 
 
@@ -718,7 +774,7 @@ def run_contract(
                 continue
             service = KeyService(
                 tenant=tenant,
-                keystore=home.keystore(tenant),
+                keystore=home.kek_store(tenant),
                 verifier=verifier,
                 signing_keys=public_keys,
                 ledger=_ledger_writer(home, tenant),
@@ -951,7 +1007,7 @@ def reveal(
             {"alert": alert_id, "requester": owner, "reason": "alert not sealed to this owner"},
         )
         raise AccessDenied(f"alert {alert_id}: not among the results sealed to {owner}")
-    table = ReidentificationTable(home.tenant_dir(owner) / "reid.json", home.keystore(owner))
+    table = ReidentificationTable(home.tenant_dir(owner) / "reid.json", home.kek_store(owner))
     resolved = table.resolve(alert.pseudonyms)
     home.record(
         owner,

@@ -38,7 +38,11 @@ def _session(config: TokenConfig, pin: str, *, rw: bool = False) -> pkcs11.Sessi
     try:
         library = pkcs11.lib(config.module)
         token = library.get_token(token_label=config.token_label)
-        return token.open(rw=rw, user_pin=pin)
+        try:
+            return token.open(rw=rw, user_pin=pin)
+        except pkcs11.UserAlreadyLoggedIn:
+            # PKCS#11 logins belong to the process: another open session holds it
+            return token.open(rw=rw)
     except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
         raise KeyStoreError(
             f"PKCS#11 token {config.token_label!r}: cannot be opened ({type(exc).__name__})"
