@@ -492,3 +492,34 @@ def test_a_tenant_moves_its_kek_into_an_hsm(
     assert operations.reveal(home, spraying.id, owner="academie", reason="with the HSM")
     with pytest.raises(ConfigError, match="its KEK is in an HSM"):
         operations.rotate_kek(home, "academie")
+
+
+def test_signing_keys_must_be_certified_by_the_consortium_ca(home: Home, tmp_path: Path) -> None:
+    from confiance.keys.pki import ConsortiumCA, certified_signing_key, certify_signing_key
+
+    keys = home.certified_signing_keys()
+    assert keys["academie"].public_bytes_raw() == (
+        home.signing_public_keys()["academie"].public_bytes_raw()
+    )
+    rogue = ConsortiumCA(tmp_path / "rogue")
+    rogue.create(passphrase="p")
+    certify_signing_key(
+        rogue,
+        "region",
+        home.keystore("region").signing_key().public_key(),
+        ca_passphrase="p",
+        directory=home.tenant_dir("region"),
+    )
+    with pytest.raises(
+        KeyReleaseDenied, match="signing certificate of region: not issued by the consortium CA"
+    ):
+        operations.run_contract(home, "soc-commun")
+    assert _ledger_kinds(home)[-1] == "run.failed"
+    from confiance.errors import KeyStoreError
+
+    with pytest.raises(KeyStoreError, match="names someone else"):
+        certified_signing_key(
+            home.tenant_dir("academie") / "signing-cert.pem",
+            member="lycees",
+            ca_certificate=home.root / "pki" / "ca.pem",
+        )

@@ -34,7 +34,7 @@ from confiance.consortium.metadata import Metadata
 from confiance.errors import ConfigError
 from confiance.keys import KeyStore, SoftwareKeyStore
 from confiance.keys.pkcs11 import Pkcs11KeyStore, TokenConfig
-from confiance.keys.pki import MemberCredentials
+from confiance.keys.pki import MemberCredentials, certified_signing_key, signing_certificate_path
 from confiance.ledger import (
     CosignatureVerifier,
     Cosigner,
@@ -147,6 +147,17 @@ class Home:
                 f"unknown tenant {tenant!r} (known: {', '.join(self.config['tenants'])})"
             )
         return tenant
+
+    def certified_signing_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Each tenant's signing key, from its certificate verified against the CA."""
+        return {
+            tenant: certified_signing_key(
+                signing_certificate_path(self.tenant_dir(tenant)),
+                member=tenant,
+                ca_certificate=self.root / "pki" / "ca.pem",
+            )
+            for tenant in self.config["tenants"]
+        }
 
     def signing_public_keys(self) -> dict[str, Ed25519PublicKey]:
         """Every actor's public signing key, as published in config.yaml."""

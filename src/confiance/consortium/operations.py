@@ -42,6 +42,7 @@ from confiance.errors import (
     ConfigError,
     ContractError,
     KeyReleaseDenied,
+    KeyStoreError,
     RuntimeJobError,
     SealError,
     StoreError,
@@ -58,7 +59,7 @@ from confiance.keys import (
     zero,
 )
 from confiance.keys.pkcs11 import Pkcs11KeyStore, TokenConfig, create_kek
-from confiance.keys.pki import ConsortiumCA
+from confiance.keys.pki import ConsortiumCA, certify_signing_key
 from confiance.ledger import CosignatureVerifier, NoteVerifier, VerifyReport
 from confiance.ledger.cosignature import verify_cosignatures
 from confiance.ledger.witness import WitnessError
@@ -183,6 +184,13 @@ def init_consortium(root: Path) -> Home:
     ca = ConsortiumCA(root / "pki")
     ca.create(passphrase=home.passphrase(OPERATOR))
     for tenant in TENANTS:
+        certify_signing_key(
+            ca,
+            tenant,
+            Ed25519PublicKey.from_public_bytes(base64.b64decode(public[tenant]["signing"])),
+            ca_passphrase=home.passphrase(OPERATOR),
+            directory=home.tenant_dir(tenant),
+        )
         ca.issue(
             tenant,
             ca_passphrase=home.passphrase(OPERATOR),
@@ -742,7 +750,12 @@ def run_contract(
     sigs = signatures(home, contract)
     revoked = revocations(home, contract)
     verifier = SimulatedVerifier(home.signing_public_keys()[RUNTIME])
-    public_keys = home.signing_public_keys()
+    # Owners' keys come from their certificates, checked against the consortium CA.
+    try:
+        public_keys = home.certified_signing_keys()
+    except KeyStoreError as exc:
+        home.record(OPERATOR, "run.failed", {"contract": contract.id, "reason": str(exc)})
+        raise KeyReleaseDenied(f"no key released: {exc}") from None
     with home.meta.connect() as con:
         con.execute(
             "INSERT INTO runs (id, contract, started, status, attestation) VALUES (?,?,?,?,?)",

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from confiance.errors import KeyStoreError
@@ -116,15 +118,7 @@ class ConsortiumCA:
         self, member: str, *, ca_passphrase: str, member_passphrase: str, directory: Path
     ) -> MemberCredentials:
         """A certificate for ``member`` (client and server), its key encrypted."""
-        try:
-            ca_key = serialization.load_pem_private_key(
-                (self.directory / "ca-key.pem").read_bytes(), password=ca_passphrase.encode()
-            )
-        except (OSError, ValueError, TypeError):
-            raise KeyStoreError("consortium CA key: cannot be opened") from None
-        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-            raise KeyStoreError("consortium CA key: unexpected type")
-        ca = x509.load_pem_x509_certificate(self.certificate_path.read_bytes())
+        ca_key, ca = _load_ca(self, ca_passphrase)
         key = ec.generate_private_key(ec.SECP256R1())
         certificate = (
             x509.CertificateBuilder()
@@ -170,6 +164,98 @@ class ConsortiumCA:
         _write(credentials.key, _encrypted(key, member_passphrase))
         _write(credentials.certificate, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
         return credentials
+
+
+def signing_certificate_path(directory: Path) -> Path:
+    return directory / "signing-cert.pem"
+
+
+def _load_ca(
+    self: ConsortiumCA, ca_passphrase: str
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    try:
+        key = serialization.load_pem_private_key(
+            (self.directory / "ca-key.pem").read_bytes(), password=ca_passphrase.encode()
+        )
+    except (OSError, ValueError, TypeError):
+        raise KeyStoreError("consortium CA key: cannot be opened") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise KeyStoreError("consortium CA key: unexpected type")
+    return key, x509.load_pem_x509_certificate(self.certificate_path.read_bytes())
+
+
+def certify_signing_key(
+    ca: ConsortiumCA,
+    member: str,
+    public_key: Ed25519PublicKey,
+    *,
+    ca_passphrase: str,
+    directory: Path,
+) -> Path:
+    """A certificate binding ``member`` to its Ed25519 signing key (contracts, ledger)."""
+    ca_key, ca_certificate = _load_ca(ca, ca_passphrase)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "confiance consortium"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, member),
+                ]
+            )
+        )
+        .issuer_name(ca_certificate.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - datetime.timedelta(minutes=5))
+        .not_valid_after(_now() + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    path = signing_certificate_path(directory)
+    _write(path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    return path
+
+
+def certified_signing_key(
+    path: Path, *, member: str, ca_certificate: Path, now: datetime.datetime | None = None
+) -> Ed25519PublicKey:
+    """The Ed25519 key a certificate binds to ``member``, after checking the CA issued it."""
+    try:
+        certificate = x509.load_pem_x509_certificate(path.read_bytes())
+        ca = x509.load_pem_x509_certificate(ca_certificate.read_bytes())
+    except (OSError, ValueError):
+        raise KeyStoreError(f"signing certificate of {member}: missing or malformed") from None
+    try:
+        certificate.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise KeyStoreError(
+            f"signing certificate of {member}: not issued by the consortium CA"
+        ) from None
+    moment = now or _now()
+    if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
+        raise KeyStoreError(f"signing certificate of {member}: outside its validity period")
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if [n.value for n in names] != [member]:
+        raise KeyStoreError(f"signing certificate of {member}: names someone else")
+    key = certificate.public_key()
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyStoreError(f"signing certificate of {member}: not an Ed25519 key")
+    return key
 
 
 def peer_member(certificate: dict[str, object] | None) -> str:
