@@ -523,3 +523,17 @@ def test_signing_keys_must_be_certified_by_the_consortium_ca(home: Home, tmp_pat
             member="lycees",
             ca_certificate=home.root / "pki" / "ca.pem",
         )
+
+
+def test_every_contract_transition_is_in_the_ledger(tmp_path: Path) -> None:
+    home = build_home(tmp_path / "h", sign=("academie", "region", "lycees"), run=False)
+    try:
+        kinds = _ledger_kinds(home)
+        assert kinds.count("contract.drafted") == 1 and "contract.activated" not in kinds
+        operations.sign_contract(home, "soc-commun", "reseau")
+        operations.sign_contract(home, "soc-commun", "reseau")  # signing again changes nothing
+        assert _ledger_kinds(home).count("contract.activated") == 1
+        operations.revoke_contract(home, "soc-commun", "lycees", reason="leaving the consortium")
+        assert _ledger_kinds(home)[-1] == "contract.revoked"
+    finally:
+        home.close()

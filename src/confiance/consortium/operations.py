@@ -521,6 +521,16 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
         "# Data-use contract. Any change voids every signature.\n" + contract.to_yaml(),
         encoding="utf-8",
     )
+    home.record(
+        OPERATOR,
+        "contract.drafted",
+        {
+            "contract": contract.id,
+            "version": contract.version,
+            "digest": contract_digest(contract),
+            "owners": list(contract.data_owners),
+        },
+    )
     return path
 
 
@@ -677,6 +687,7 @@ def sign_contract(home: Home, contract_id: str, tenant: str) -> str:
     contract = load_contract(home, contract_id)
     signature = _sign(contract, tenant=tenant, key=home.keystore(tenant).signing_key())
     digest = contract_digest(contract)
+    already_active = state_of(home, contract) == "active"
     with home.meta.connect() as con:
         con.execute(
             "INSERT OR REPLACE INTO signatures VALUES (?,?,?,?)",
@@ -692,6 +703,16 @@ def sign_contract(home: Home, contract_id: str, tenant: str) -> str:
             "signature": base64.b64encode(signature).decode(),
         },
     )
+    if not already_active and state_of(home, contract) == "active":
+        home.record(
+            OPERATOR,
+            "contract.activated",
+            {
+                "contract": contract.id,
+                "version": contract.version,
+                "digest": digest,
+            },
+        )
     return digest
 
 
