@@ -46,6 +46,8 @@ COMMANDS = [
     ["evaluator", "serve"],
     ["store"],
     ["store", "status"],
+    ["store", "scrub"],
+    ["store", "repair"],
     ["demo"],
 ]
 

@@ -537,3 +537,28 @@ def test_every_contract_transition_is_in_the_ledger(tmp_path: Path) -> None:
         assert _ledger_kinds(home)[-1] == "contract.revoked"
     finally:
         home.close()
+
+
+def test_scrub_finds_bit_rot_and_repair_restores_full_health(home: Home) -> None:
+    report = operations.scrub_store(home)
+    assert report["objects"] > 0 and report["missing"] == report["corrupt"] == 0
+    rouen = home.root / "nodes" / "dc-rouen" / "objects"
+    victims = sorted(p for p in rouen.rglob("*") if p.is_file())[:3]
+    rotten = bytearray(victims[0].read_bytes())
+    rotten[len(rotten) // 3] ^= 0x10
+    victims[0].write_bytes(bytes(rotten))
+    victims[1].unlink()
+    caen = home.root / "nodes" / "dc-caen"
+    shutil.rmtree(caen)
+    caen.mkdir()  # a node replaced by an empty one
+    found = operations.scrub_store(home)
+    assert found["corrupt"] == 1 and found["missing"] >= found["objects"] + 1
+    repaired = operations.scrub_store(home, repair=True)
+    assert repaired["repaired"] == found["missing"] + found["corrupt"]
+    assert all(item["healthy_after"] for item in repaired["damaged"])
+    after = operations.scrub_store(home)
+    assert after["missing"] == after["corrupt"] == 0
+    assert all(o["present"] == o["total"] for o in operations.store_status(home)["objects"])
+    assert operations.store_status(home)["last_scrub"]["action"] == "scrub"
+    kinds = _ledger_kinds(home)
+    assert "store.scrub" in kinds and "store.repair" in kinds

@@ -113,3 +113,25 @@ def test_codec_and_store_configuration_errors(tmp_path: Path) -> None:
         LocalDirectoryNode("a", tmp_path).get("../escape")
     with pytest.raises(StoreError, match="manifest x: malformed"):
         Manifest.from_bytes(b"{}", where="x")
+
+
+def test_repair_rebuilds_any_two_damaged_fragments_exactly(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    data = bytes(range(256)) * 777
+    manifest = store.put("12" * 16, data)
+    originals = {i: _fragment(store, "12" * 16, i).read_bytes() for i in range(6)}
+    for damaged in itertools.combinations(range(6), 2):
+        for i in damaged:
+            path = _fragment(store, "12" * 16, i)
+            if i % 2:
+                path.unlink()
+            else:
+                path.write_bytes(b"rot" + originals[i][3:])
+        report = store.scrub("12" * 16, manifest_digest=manifest.digest())
+        assert sorted(report.missing + report.corrupt) == list(damaged)
+        assert store.repair("12" * 16, manifest_digest=manifest.digest()).healthy
+        assert all(_fragment(store, "12" * 16, i).read_bytes() == originals[i] for i in range(6))
+    for i in (0, 1, 2):
+        _fragment(store, "12" * 16, i).unlink()
+    with pytest.raises(StoreError, match=f"object {'12' * 16}: cannot be repaired, 3 intact"):
+        store.repair("12" * 16, manifest_digest=manifest.digest())

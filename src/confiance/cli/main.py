@@ -762,14 +762,49 @@ def store_status(ctx: click.Context, as_json: bool) -> None:
         console.print(table)
         weak = [o for o in status["objects"] if o["present"] < o["total"]]
         lost = [o for o in status["objects"] if o["present"] < o["needed"]]
+        last = status["last_scrub"]
         console.print(
-            f"{len(status['objects'])} objects; {len(weak)} degraded; {len(lost)} unreadable"
+            f"{len(status['objects'])} objects; {len(weak)} degraded; {len(lost)} unreadable; "
+            + ("never scrubbed" if last is None else f"last {last['action']} {last['time']}")
         )
         for o in lost:
             console.print(
                 f"  unreadable: {o['dataset']} ({o['tenant']}/{o['source']} {o['day']}): "
                 f"{o['present']} of {o['needed']} fragments"
             )
+
+
+def _scrub_command(ctx: click.Context, *, repair: bool, as_json: bool) -> None:
+    with _errors():
+        report = operations.scrub_store(_home(ctx), repair=repair)
+        if as_json:
+            _print_json(report)
+            return
+        console.print(
+            f"{report['objects']} objects checked: {report['missing']} fragments missing, "
+            f"{report['corrupt']} corrupt (bit rot), {report['unreachable']} on unreachable "
+            f"nodes" + (f"; {report['repaired']} rebuilt" if repair else "")
+        )
+        for item in report["unreadable"]:
+            console.print(f"  UNREADABLE: {item['reason']}")
+        if report["unreadable"]:
+            sys.exit(EXIT_ERROR)
+
+
+@store.command("scrub")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def store_scrub(ctx: click.Context, as_json: bool) -> None:
+    """Verify every fragment against its manifest hash; report missing and corrupt ones."""
+    _scrub_command(ctx, repair=False, as_json=as_json)
+
+
+@store.command("repair")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def store_repair(ctx: click.Context, as_json: bool) -> None:
+    """Rebuild missing or corrupt fragments (from any k intact ones) onto their nodes."""
+    _scrub_command(ctx, repair=True, as_json=as_json)
 
 
 # -- demo ------------------------------------------------------------------------------

@@ -29,6 +29,11 @@ CREATE TABLE IF NOT EXISTS revocations (
     contract TEXT NOT NULL, digest TEXT NOT NULL, tenant TEXT NOT NULL,
     signature BLOB NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (contract, digest, tenant)
 );
+CREATE TABLE IF NOT EXISTS scrubs (
+    time TEXT NOT NULL, action TEXT NOT NULL, objects INTEGER NOT NULL,
+    missing INTEGER NOT NULL, corrupt INTEGER NOT NULL, unreachable INTEGER NOT NULL,
+    repaired INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, contract TEXT NOT NULL, started TEXT NOT NULL, status TEXT NOT NULL,
     attestation TEXT, measurement TEXT, events INTEGER, findings INTEGER, reason TEXT

@@ -1111,6 +1111,57 @@ def witness(home: Home, tenant: str) -> tuple[int, int]:
     return size, len(cosigned)
 
 
+def scrub_store(home: Home, *, repair: bool = False) -> dict[str, Any]:
+    """Check every fragment of every dataset; with ``repair``, rebuild what is damaged."""
+    store = home.object_store()
+    with home.meta.connect() as con:
+        rows = con.execute("SELECT id, manifest_digest FROM datasets ORDER BY id").fetchall()
+    damaged: list[dict[str, Any]] = []
+    totals = {"missing": 0, "corrupt": 0, "unreachable": 0, "repaired": 0}
+    unreadable = []
+    for dataset_id, digest in rows:
+        try:
+            before = store.scrub(dataset_id, manifest_digest=digest)
+            after = store.repair(dataset_id, manifest_digest=digest) if repair else before
+        except StoreError as exc:
+            unreadable.append({"dataset": dataset_id, "reason": str(exc)})
+            continue
+        totals["missing"] += len(before.missing)
+        totals["corrupt"] += len(before.corrupt)
+        totals["unreachable"] += len(before.unreachable)
+        totals["repaired"] += (
+            len(before.missing) + len(before.corrupt) - len(after.missing) - len(after.corrupt)
+        )
+        if not before.healthy:
+            damaged.append(
+                {
+                    "dataset": dataset_id,
+                    "missing": list(before.missing),
+                    "corrupt": list(before.corrupt),
+                    "unreachable": list(before.unreachable),
+                    "healthy_after": after.healthy,
+                }
+            )
+    action = "repair" if repair else "scrub"
+    with home.meta.connect() as con:
+        con.execute(
+            "INSERT INTO scrubs VALUES (?,?,?,?,?,?,?)",
+            (
+                _now(),
+                action,
+                len(rows),
+                totals["missing"],
+                totals["corrupt"],
+                totals["unreachable"],
+                totals["repaired"],
+            ),
+        )
+    home.record(
+        OPERATOR, f"store.{action}", {"objects": len(rows), **totals, "unreadable": len(unreadable)}
+    )
+    return {"objects": len(rows), **totals, "damaged": damaged, "unreadable": unreadable}
+
+
 def store_status(home: Home) -> dict[str, Any]:
     nodes = []
     for node in home.nodes():
@@ -1142,7 +1193,15 @@ def store_status(home: Home) -> dict[str, Any]:
                 "total": store.k + store.m,
             }
         )
-    return {"nodes": nodes, "objects": objects, "k": store.k, "m": store.m}
+    with home.meta.connect() as con:
+        last = con.execute("SELECT time, action FROM scrubs ORDER BY rowid DESC LIMIT 1").fetchone()
+    return {
+        "nodes": nodes,
+        "objects": objects,
+        "k": store.k,
+        "m": store.m,
+        "last_scrub": None if last is None else {"time": last[0], "action": last[1]},
+    }
 
 
 def ground_truth_scores(home: Home, alerts: Sequence[Alert]) -> Mapping[str, Any]:

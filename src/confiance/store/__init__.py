@@ -8,7 +8,7 @@ data.
 from confiance.store.codec import Codec
 from confiance.store.manifest import FragmentRecord, Manifest
 from confiance.store.node import LocalDirectoryNode, Node, NodeUnavailable
-from confiance.store.objectstore import ObjectStatus, ObjectStore
+from confiance.store.objectstore import ObjectStatus, ObjectStore, ScrubReport
 
 __all__ = [
     "Codec",
@@ -19,4 +19,5 @@ __all__ = [
     "NodeUnavailable",
     "ObjectStatus",
     "ObjectStore",
+    "ScrubReport",
 ]

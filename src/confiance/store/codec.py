@@ -29,6 +29,14 @@ class Codec:
         fragments: list[bytes] = self._driver.encode(data)
         return fragments
 
+    def reconstruct(self, fragments: Sequence[bytes], missing: Sequence[int]) -> list[bytes]:
+        """The fragments at indexes ``missing``, rebuilt from at least k intact ones."""
+        try:
+            rebuilt: list[bytes] = self._driver.reconstruct(list(fragments), list(missing))
+        except Exception as exc:
+            raise StoreError("codec: fragments do not reconstruct") from exc
+        return rebuilt
+
     def decode(self, fragments: Sequence[bytes]) -> bytes:
         """Original bytes from any k fragments (already hash-checked by the caller)."""
         try:

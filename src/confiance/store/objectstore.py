@@ -25,6 +25,19 @@ def _manifest_key(object_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class ScrubReport:
+    object_id: str
+    missing: tuple[int, ...]
+    corrupt: tuple[int, ...]
+    unreachable: tuple[int, ...]
+    needed: int
+
+    @property
+    def healthy(self) -> bool:
+        return not (self.missing or self.corrupt or self.unreachable)
+
+
+@dataclass(frozen=True)
 class ObjectStatus:
     object_id: str
     present: int
@@ -132,6 +145,65 @@ class ObjectStore:
             logger.warning("fragment %d of %s on %s is corrupt", record.index, object_id, node.name)
             return None
         return fragment
+
+    def scrub(self, object_id: str, *, manifest_digest: str) -> ScrubReport:
+        """Check every fragment of an object against its manifest hash."""
+        manifest = self.manifest(object_id, digest=manifest_digest)
+        missing, corrupt, unreachable = [], [], []
+        for record in manifest.fragments:
+            node = self._by_name.get(record.node)
+            try:
+                fragment = (
+                    None if node is None else node.get(_fragment_key(object_id, record.index))
+                )
+            except NodeUnavailable:
+                unreachable.append(record.index)
+                continue
+            if fragment is None:
+                missing.append(record.index)
+            elif not hmac.compare_digest(hashlib.sha256(fragment).hexdigest(), record.sha256):
+                corrupt.append(record.index)
+        return ScrubReport(
+            object_id, tuple(missing), tuple(corrupt), tuple(unreachable), manifest.k
+        )
+
+    def repair(self, object_id: str, *, manifest_digest: str) -> ScrubReport:
+        """Rebuild missing or corrupt fragments onto their (reachable) nodes.
+
+        Fragments of unreachable nodes are left for when the node is back or
+        replaced; the report says which. Raises if fewer than k are intact.
+        """
+        report = self.scrub(object_id, manifest_digest=manifest_digest)
+        damaged = [*report.missing, *report.corrupt]
+        if not damaged:
+            return report
+        manifest = self.manifest(object_id, digest=manifest_digest)
+        intact = [
+            fragment
+            for record in manifest.fragments
+            if (fragment := self._fetch(object_id, record)) is not None
+        ]
+        if len(intact) < manifest.k:
+            raise StoreError(
+                f"object {object_id}: cannot be repaired, {len(intact)} intact fragment(s) "
+                f"of {manifest.k} needed"
+            )
+        by_index = {r.index: r for r in manifest.fragments}
+        for index in damaged:
+            # one index per call: the codec does not promise the order of several
+            (fragment,) = self.codec.reconstruct(intact[: manifest.k], [index])
+            record = by_index[index]
+            if not hmac.compare_digest(hashlib.sha256(fragment).hexdigest(), record.sha256):
+                raise StoreError(f"object {object_id}: rebuilt fragment {index} does not match")
+            self._by_name[record.node].put(_fragment_key(object_id, index), fragment)
+        if not report.unreachable:
+            for node in self.nodes:  # manifests are replicated; restore lost copies too
+                try:
+                    if node.get(_manifest_key(object_id)) is None:
+                        node.put(_manifest_key(object_id), manifest.to_bytes())
+                except NodeUnavailable:
+                    continue
+        return self.scrub(object_id, manifest_digest=manifest_digest)
 
     def status(self, object_id: str, *, manifest_digest: str) -> ObjectStatus:
         manifest = self.manifest(object_id, digest=manifest_digest)
