@@ -70,6 +70,29 @@ class MemberCredentials:
         return context
 
 
+def _member_certificate(
+    member: str, public_key: ec.EllipticCurvePublicKey | Ed25519PublicKey, ca: x509.Certificate
+) -> x509.CertificateBuilder:
+    """What every member certificate has: its name, the issuer, validity, not a CA."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "confiance consortium"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, member),
+                ]
+            )
+        )
+        .issuer_name(ca.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - datetime.timedelta(minutes=5))
+        .not_valid_after(_now() + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+
+
 class ConsortiumCA:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -121,21 +144,7 @@ class ConsortiumCA:
         ca_key, ca = _load_ca(self, ca_passphrase)
         key = ec.generate_private_key(ec.SECP256R1())
         certificate = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name(
-                    [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "confiance consortium"),
-                        x509.NameAttribute(NameOID.COMMON_NAME, member),
-                    ]
-                )
-            )
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(_now() - datetime.timedelta(minutes=5))
-            .not_valid_after(_now() + _VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            _member_certificate(member, key.public_key(), ca)
             .add_extension(
                 x509.ExtendedKeyUsage(
                     [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
@@ -195,21 +204,7 @@ def certify_signing_key(
     """A certificate binding ``member`` to its Ed25519 signing key (contracts, ledger)."""
     ca_key, ca_certificate = _load_ca(ca, ca_passphrase)
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "confiance consortium"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, member),
-                ]
-            )
-        )
-        .issuer_name(ca_certificate.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - datetime.timedelta(minutes=5))
-        .not_valid_after(_now() + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        _member_certificate(member, public_key, ca_certificate)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
