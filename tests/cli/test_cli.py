@@ -240,3 +240,23 @@ def test_dry_run_from_the_command_line(demo_home: tuple[Path, str]) -> None:
     result = confiance("run", "soc-commun", "--dry-run", home=home)
     assert result.returncode == 0, result.stderr
     assert "DRY RUN on synthetic data" in result.stdout and "soc-commun:" in result.stdout
+
+
+def test_ingesting_a_real_ssh_log_reports_every_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert confiance("init", home=home).returncode == 0
+    data = Path(__file__).parent.parent / "data" / "OpenSSH_2k.log"
+    result = confiance(
+        "ingest",
+        "--tenant",
+        "lycees",
+        "--format",
+        "openssh",
+        "--source",
+        "sshd",
+        str(data),
+        home=home,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2000 lines, 523 events" in result.stdout
+    assert "ignored: sshd line that records no authentication outcome: 1477" in result.stdout

@@ -125,6 +125,8 @@ def _ingest_line(report: operations.IngestReport) -> str:
     if report.quarantined:
         reasons = "; ".join(f"{r}: {n}" for r, n in report.reasons.items())
         line += f" ({reasons}) → {', '.join(report.quarantine_files)}"
+    if report.ignored:
+        line += "; ignored: " + "; ".join(f"{r}: {n}" for r, n in report.ignored.items())
     return line
 
 

@@ -276,6 +276,7 @@ class IngestReport:
     quarantine_files: list[str] = field(default_factory=list)
     stored_bytes: int = 0
     oprf_evaluations: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)
 
 
 def _pseudonym_service(home: Home, requester: str) -> ThresholdPseudonymService:
@@ -356,6 +357,8 @@ def ingest_tenant(
         parsed = parse_file(path, format=fmt, context=context)
         report.lines += parsed.lines
         report.events += parsed.table.num_rows
+        for reason, count in parsed.ignored.items():
+            report.ignored[reason] = report.ignored.get(reason, 0) + count
         if parsed.quarantined:
             report.quarantined += len(parsed.quarantined)
             for reason, count in parsed.reasons().items():

@@ -7,6 +7,7 @@ every other line, its position and the reason (which field failed).
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
 from collections.abc import Mapping
@@ -23,12 +24,19 @@ from confiance.ingest.geo import GeoTable
 BadRows = list[tuple[int, str]]
 
 
+#: A bad-row reason with this prefix marks a well-formed line that records no
+#: event (counted as ignored, with its reason), not an unparseable one.
+IGNORED = "ignored: "
+
+
 @dataclass(frozen=True)
 class ParseContext:
     tenant: str
     service: str
     geo: GeoTable
     timezone: str = "Europe/Paris"
+    #: for formats without a year (RFC 3164 syslog): the latest plausible time
+    now: datetime.datetime | None = None
 
 
 class Parser(Protocol):
@@ -398,8 +406,195 @@ class KeycloakJson:
         )
 
 
+class OpensshSyslog:
+    """sshd authentication outcomes in a syslog file (RFC 3164 timestamps, no year)."""
+
+    name = "openssh"
+    description = "OpenSSH sshd lines of a syslog file (auth.log, secure)"
+    sample = (
+        "Dec 10 09:32:20 LabSZ sshd[24680]: Accepted password for fztu from "
+        "119.137.62.142 port 49116 ssh2"
+    )
+    _header = (
+        r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d) "
+        r"(?P<host>\S+) sshd\[\d+\]: (?P<msg>.*)$"
+    )
+    _outcome = (
+        r"^(?P<verb>Failed|Accepted) (?P<method>\S+) for (?:invalid user )?"
+        # a user name may hold spaces (attackers try anything): up to " from <ip> port"
+        r"(?P<user>.*?) from (?P<ip>\S+) port (?P<port>\d+)"
+    )
+
+    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
+        head = pc.extract_regex(lines, self._header)
+        rows = _Rows(len(lines))
+        rows.require(head.is_valid(), "not an sshd syslog line")
+        body = pc.extract_regex(head.field("msg"), self._outcome)
+        rows.require(body.is_valid(), IGNORED + "sshd line that records no authentication outcome")
+        now = context.now or datetime.datetime.now(datetime.UTC)
+        stamps = pc.binary_join_element_wise(
+            head.field("mon"), pc.utf8_lpad(head.field("day"), 2, "0"), head.field("time"), " "
+        )
+
+        def at(year: int) -> pa.Array:
+            local = pc.strptime(
+                pc.binary_join_element_wise(str(year), stamps, " "),
+                format="%Y %b %d %H:%M:%S",
+                unit="us",
+                error_is_null=True,
+            )
+            return pc.assume_timezone(
+                pc.fill_null(local, pa.scalar(0, pa.timestamp("us"))),
+                context.timezone,
+                ambiguous="earliest",
+                nonexistent="earliest",
+            )
+
+        this_year = at(now.year)
+        limit = pa.scalar(now + datetime.timedelta(days=1), pa.timestamp("us", tz="UTC"))
+        # RFC 3164 has no year: the latest year that does not put the line in the future
+        time = pc.if_else(pc.greater(this_year, limit), at(now.year - 1), this_year)
+        ip = body.field("ip")
+        rows.require(_valid_ips(ip), "field source.ip: not an IP address")
+        success = pc.equal(body.field("verb"), "Accepted")
+        n = len(lines)
+        columns: dict[str, Any] = _common(
+            n, context, dataset=self.name, ocsf=OcsfClass.AUTHENTICATION, category="authentication"
+        ) | {
+            "@timestamp": time,
+            "event.action": pc.binary_join_element_wise("ssh_", body.field("method"), ""),
+            "event.outcome": pc.if_else(success, "success", "failure"),
+            "user.name": pc.if_else(
+                pc.equal(body.field("user"), ""), pa.scalar(None, pa.string()), body.field("user")
+            ),
+            "source.ip": ip,
+            "source.port": _int(body.field("port"), pa.int32()),
+        }
+        columns.update(context.geo.columns(rows.only_good(ip)))
+        return rows.finish(columns)
+
+
+class ZeekConn:
+    """Zeek conn.log, TSV (with its ``#fields`` header) or JSON lines."""
+
+    name = "zeek-conn"
+    description = "Zeek conn.log, TSV or JSON"
+    sample = (
+        '{"ts":1664464850.117582,"id.orig_h":"172.16.1.11","id.orig_p":35356,'
+        '"id.resp_h":"172.16.1.1","id.resp_p":443,"proto":"tcp","conn_state":"S0",'
+        '"history":"S","orig_pkts":1,"orig_ip_bytes":44,"resp_pkts":0}'
+    )
+    _wanted = (
+        "ts",
+        "id.orig_h",
+        "id.orig_p",
+        "id.resp_h",
+        "id.resp_p",
+        "proto",
+        "duration",
+        "orig_bytes",
+        "resp_bytes",
+        "conn_state",
+        "history",
+        "orig_pkts",
+    )
+
+    @staticmethod
+    def _group(name: str) -> str:
+        return "f_" + name.replace(".", "_").replace("-", "_")
+
+    def parse_with_header(
+        self, fields_line: str, lines: pa.Array, *, context: ParseContext
+    ) -> tuple[pa.Table, BadRows]:
+        names = fields_line.rstrip("\n").split("\t")[1:]
+        missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p") if c not in names]
+        if missing:
+            raise IngestError(f"Zeek #fields header lacks {', '.join(missing)}")
+        pattern = (
+            "^"
+            + "\t".join(
+                f"(?P<{self._group(n)}>[^\t]*)" if n in self._wanted else "[^\t]*" for n in names
+            )
+            + "$"
+        )
+        fields = pc.extract_regex(lines, pattern)
+        values = {n: fields.field(self._group(n)) for n in names if n in self._wanted}
+        for n in self._wanted:
+            if n not in values:
+                values[n] = pa.nulls(len(lines), pa.string())
+        return self._columns(values, fields.is_valid(), len(lines), context)
+
+    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
+        records: dict[str, list[str | None]] = {n: [] for n in self._wanted}
+        ok = []
+        for line in lines.to_pylist():
+            try:
+                event = json.loads(line)
+                good = isinstance(event, dict)
+            except ValueError:
+                good, event = False, {}
+            ok.append(good)
+            for n in self._wanted:
+                value = event.get(n) if good else None
+                records[n].append(None if value is None else str(value))
+        values = {n: pa.array(v, pa.string()) for n, v in records.items()}
+        return self._columns(values, pa.array(ok, pa.bool_()), len(lines), context)
+
+    def _columns(
+        self, values: dict[str, pa.Array], valid: pa.Array, n: int, context: ParseContext
+    ) -> tuple[pa.Table, BadRows]:
+        rows = _Rows(n)
+        rows.require(valid, f"does not match the {self.name} format")
+        unset = {"-", "(empty)", ""}
+
+        def clean(column: pa.Array) -> pa.Array:
+            return pc.if_else(
+                pc.is_in(column, value_set=pa.array(list(unset))),
+                pa.scalar(None, pa.string()),
+                column,
+            )
+
+        seconds = _float(clean(values["ts"]))
+        rows.require(seconds.is_valid(), "field ts: not an epoch time")
+        src, dst = clean(values["id.orig_h"]), clean(values["id.resp_h"])
+        rows.require(_valid_ips(src), "field source.ip (id.orig_h): not an IP address")
+        rows.require(_valid_ips(dst), "field destination.ip (id.resp_h): not an IP address")
+        history = clean(values["history"])
+        columns: dict[str, Any] = _common(
+            n, context, dataset=self.name, ocsf=OcsfClass.NETWORK_ACTIVITY, category="network"
+        ) | {
+            "@timestamp": pc.cast(
+                pc.cast(pc.multiply(seconds, 1e6), pa.int64(), safe=False),
+                pa.timestamp("us", tz="UTC"),
+            ),
+            # Zeek's history (S = SYN only …) plays the part of TCP flags
+            "event.action": pc.coalesce(history, clean(values["conn_state"])),
+            "source.ip": src,
+            "source.port": _int(clean(values["id.orig_p"]), pa.int32()),
+            "destination.ip": dst,
+            "destination.port": _int(clean(values["id.resp_p"]), pa.int32()),
+            "network.transport": clean(values["proto"]),
+            "network.packets": _int(clean(values["orig_pkts"])),
+            "source.bytes": _int(clean(values["orig_bytes"])),
+            "destination.bytes": _int(clean(values["resp_bytes"])),
+            "event.duration": pc.cast(
+                pc.multiply(_float(clean(values["duration"])), 1e9), pa.int64(), safe=False
+            ),
+        }
+        columns.update(context.geo.columns(rows.only_good(src)))
+        return rows.finish(columns)
+
+
 PARSERS: dict[str, Parser] = {
-    p.name: p for p in (KeycloakJson(), ApacheCombined(), SquidNative(), NfdumpCsv())
+    p.name: p
+    for p in (
+        KeycloakJson(),
+        ApacheCombined(),
+        SquidNative(),
+        NfdumpCsv(),
+        OpensshSyslog(),
+        ZeekConn(),
+    )
 }
 
 

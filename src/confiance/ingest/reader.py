@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from confiance.errors import IngestError
 from confiance.events import empty_table
-from confiance.ingest.parsers import NfdumpCsv, ParseContext, parser_for
+from confiance.ingest.parsers import IGNORED, NfdumpCsv, ParseContext, ZeekConn, parser_for
 
 #: Lines longer than this are quarantined, never parsed.
 MAX_LINE_BYTES = 64 * 1024
@@ -32,6 +32,8 @@ class ParsedFile:
     lines: int
     table: pa.Table
     quarantined: list[QuarantinedLine] = field(default_factory=list)
+    #: well-formed lines that record no event, counted by reason (never silently dropped)
+    ignored: dict[str, int] = field(default_factory=dict)
 
     def reasons(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -101,6 +103,10 @@ def parse_file(
         if isinstance(parser, NfdumpCsv) and header is None:
             header = _decode(raw)
             continue
+        if isinstance(parser, ZeekConn) and raw.startswith(b"#"):
+            if raw.startswith(b"#fields\t"):
+                header = _decode(raw)
+            continue  # Zeek's own metadata lines (#separator, #types, #close …)
         if not raw.strip():
             continue
         if len(raw) > max_line_bytes:
@@ -118,15 +124,25 @@ def parse_file(
     if not texts:
         return ParsedFile(path, format, len(raw_lines), empty_table(), quarantined)
     lines = pa.array(texts, pa.string())
-    if isinstance(parser, NfdumpCsv):
-        assert header is not None
-        table, bad = parser.parse_with_header(header, lines, context=context)
-    else:
-        table, bad = parser.parse(lines, context=context)
-    if len(bad) == len(texts) and len(texts) >= 10:
+    try:
+        if isinstance(parser, NfdumpCsv):
+            assert header is not None
+            table, bad = parser.parse_with_header(header, lines, context=context)
+        elif isinstance(parser, ZeekConn) and header is not None:
+            table, bad = parser.parse_with_header(header, lines, context=context)
+        else:
+            table, bad = parser.parse(lines, context=context)
+    except IngestError as exc:
+        raise IngestError(f"{path}: {exc}") from None
+    ignored: dict[str, int] = {}
+    for _, reason in bad:
+        if reason.startswith(IGNORED):
+            ignored[reason[len(IGNORED) :]] = ignored.get(reason[len(IGNORED) :], 0) + 1
+    bad = [(i, reason) for i, reason in bad if not reason.startswith(IGNORED)]
+    if len(bad) == len(texts) and len(texts) >= 10 and not ignored:
         raise IngestError(f"{path}: no line is in the {format} format; refusing the file")
     quarantined.extend(
         QuarantinedLine(str(path), numbers[i], reason, texts[i]) for i, reason in bad
     )
     quarantined.sort(key=lambda q: q.line)
-    return ParsedFile(path, format, len(raw_lines), table, quarantined)
+    return ParsedFile(path, format, len(raw_lines), table, quarantined, ignored)

@@ -1,0 +1,77 @@
+"""Parsers and detections on real logs (tests/data, sources in its README)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from confiance.detect import DETECTORS, jobs
+from confiance.errors import IngestError
+from confiance.ingest import DEMO_GEO, parse_file
+from confiance.ingest.parsers import ParseContext
+
+DATA = Path(__file__).parent.parent / "data"
+CONTEXT = ParseContext(
+    tenant="lycees", service="sshd", geo=DEMO_GEO, now=datetime(2026, 11, 22, tzinfo=UTC)
+)
+
+
+def test_openssh_outcomes_and_the_real_brute_force() -> None:
+    parsed = parse_file(DATA / "OpenSSH_2k.log", format="openssh", context=CONTEXT)
+    text = (DATA / "OpenSSH_2k.log").read_text()
+    import re
+
+    outcomes = len(re.findall(r"sshd\[\d+\]: (?:Failed|Accepted) ", text))
+    assert parsed.table.num_rows == outcomes and not parsed.quarantined
+    assert parsed.table.num_rows + sum(parsed.ignored.values()) == 2000  # every line counted
+    first = parsed.table.slice(0, 1).to_pylist()[0]
+    # "Dec 10 06:55:48" in Paris, no year: the latest December 10th not in the future
+    assert first["@timestamp"] == datetime(2025, 12, 10, 5, 55, 48, tzinfo=UTC)
+    assert (first["user.name"], first["event.outcome"]) == ("webmaster", "failure")
+    findings = jobs.run(parsed.table, analyses=list(DETECTORS), parameters={})
+    brute = [
+        f for f in findings if f["detector"] == "brute_force" and f["entity"]["value"] == "root"
+    ]
+    assert sum(f["evidence"]["failures"] for f in brute) >= 280
+    assert "183.62.140.253" in {s for f in brute for s in f["evidence"]["sources"]}
+    assert any(
+        f["detector"] == "password_spraying" and f["entity"]["value"] == "187.141.143.180"
+        for f in findings
+    )
+
+
+def test_zeek_conn_tsv_with_labels() -> None:
+    parsed = parse_file(
+        DATA / "001-zeek-scenario-malicious_labeled-conn.log", format="zeek-conn", context=CONTEXT
+    )
+    data_lines = [
+        line
+        for line in (DATA / "001-zeek-scenario-malicious_labeled-conn.log").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert parsed.table.num_rows == len(data_lines) and not parsed.quarantined
+    row = parsed.table.slice(0, 1).to_pylist()[0]
+    assert (row["destination.port"], row["network.transport"], row["event.action"]) == (
+        53,
+        "udp",
+        "Dd",
+    )
+
+
+def test_zeek_conn_json_and_the_real_nmap_scan() -> None:
+    parsed = parse_file(
+        DATA / "002-zeek-scenario-port-scanning_conn.log", format="zeek-conn", context=CONTEXT
+    )
+    assert parsed.table.num_rows == 4504 and not parsed.quarantined
+    scans = [f for f in jobs.run(parsed.table, analyses=["port_scan"], parameters={})]
+    assert scans and {f["entity"]["value"] for f in scans} == {"172.16.1.11"}
+    assert sum(f["evidence"]["probes"] for f in scans) > 2000
+
+
+def test_a_zeek_header_without_addresses_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "conn.log"
+    bad.write_text("#separator \\x09\n#fields\tts\tuid\n1.0\tC1\n")
+    with pytest.raises(IngestError, match=r"conn\.log: Zeek #fields header lacks id\.orig_h"):
+        parse_file(bad, format="zeek-conn", context=CONTEXT)
