@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP) system-deps
+demo: $(STAMP)
+	bash scripts/system-deps.sh --runtime
 	$(BIN)/confiance demo
 
 lint: $(STAMP)

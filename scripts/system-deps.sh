@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Debian packages the test suite uses for real components. Idempotent.
-#   softhsm2: a PKCS#11 token (the HSM of the tests)
-#   openssl:  the RFC 3161 time-stamp authority of the tests
+# Debian packages confiance uses, installed when missing. Idempotent.
+#   libsodium23: ristretto255 for the OPRF pseudonyms (needed to run)
+#   softhsm2:    a PKCS#11 token, the HSM of the tests   (tests only)
+#   openssl:     the RFC 3161 time-stamp authority of the tests (tests only)
+# Usage: system-deps.sh [--runtime]   (--runtime: only what running needs)
 set -euo pipefail
 missing=()
-command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 ldconfig -p 2>/dev/null | grep -q 'libsodium.so.23' || missing+=(libsodium23)
+if [ "${1:-}" != "--runtime" ]; then
+  command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "system-deps: missing ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
