@@ -562,3 +562,29 @@ def test_scrub_finds_bit_rot_and_repair_restores_full_health(home: Home) -> None
     assert operations.store_status(home)["last_scrub"]["action"] == "scrub"
     kinds = _ledger_kinds(home)
     assert "store.scrub" in kinds and "store.repair" in kinds
+
+
+def test_residency_is_enforced_at_write_and_shown_in_status(home: Home, tmp_path: Path) -> None:
+    from confiance.errors import StoreError
+
+    status = operations.store_status(home)
+    assert set(status["placement"]) == set(TENANTS)
+    assert all(len(where) == 6 for where in status["placement"].values())
+    config = home.config
+    config["residency"]["lycees"] = {"jurisdiction_in": ["DE"]}
+    home.save_config(config)
+    new = tmp_path / "new.log"
+    new.write_text(
+        "1789365602.912    187 10.2.9.171 TCP_MISS/200 1059 GET http://www.ac.fr/ - "
+        "HIER_DIRECT/185.166.186.138 text/html\n"
+    )
+    with home.meta.connect() as con:
+        before = con.execute("SELECT count(*) FROM datasets").fetchone()[0]
+    with pytest.raises(
+        StoreError,
+        match=r"residency policy of lycees \(jurisdiction in \[DE\]\) "
+        r"admits 0 node\(s\); 6 are needed: nothing was written",
+    ):
+        operations.ingest_tenant(home, "lycees", files=[("proxy", "squid", new)])
+    with home.meta.connect() as con:
+        assert con.execute("SELECT count(*) FROM datasets").fetchone()[0] == before

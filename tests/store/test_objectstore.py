@@ -23,7 +23,11 @@ def _store(root: Path, k: int = 4, m: int = 2) -> ObjectStore:
 
 
 def _fragment(store: ObjectStore, object_id: str, index: int) -> Path:
-    node = store.nodes[index]
+    """Where fragment ``index`` is placed (placement is deterministic for an object id)."""
+    from confiance.store import place
+
+    name = place(object_id, store.labels, store.k + store.m)[index]
+    node = next(n for n in store.nodes if n.name == name)
     assert isinstance(node, LocalDirectoryNode)
     return node.root / "objects" / object_id[:2] / f"{object_id}.{index}"
 
@@ -135,3 +139,44 @@ def test_repair_rebuilds_any_two_damaged_fragments_exactly(tmp_path: Path) -> No
         _fragment(store, "12" * 16, i).unlink()
     with pytest.raises(StoreError, match=f"object {'12' * 16}: cannot be repaired, 3 intact"):
         store.repair("12" * 16, manifest_digest=manifest.digest())
+
+
+def test_placement_honours_residency_and_spreads_over_datacenters(tmp_path: Path) -> None:
+    from confiance.store import NodeLabels, ResidencyPolicy, place
+
+    nodes, labels = [], {}
+    layout = [
+        ("rouen-a", "rouen", "FR-NOR"),
+        ("rouen-b", "rouen", "FR-NOR"),
+        ("caen", "caen", "FR-NOR"),
+        ("paris", "paris", "FR-IDF"),
+        ("lyon", "lyon", "FR-ARA"),
+        ("lille", "lille", "FR-HDF"),
+        ("frankfurt", "frankfurt", "DE"),
+        ("dublin", "dublin", "IE"),
+    ]
+    for name, datacenter, jurisdiction in layout:
+        (tmp_path / name).mkdir()
+        nodes.append(LocalDirectoryNode(name, tmp_path / name))
+        labels[name] = NodeLabels(datacenter, "op", jurisdiction)
+    store = ObjectStore(nodes, k=4, m=2, labels=labels)
+    france = ResidencyPolicy(("FR",))
+    used: set[str] = set()
+    for i in range(40):
+        manifest = store.put(f"{i:032x}", b"x" * 1000, policy=france, owner="academie")
+        chosen = [r.node for r in manifest.fragments]
+        used |= set(chosen)
+        assert all(labels[n].jurisdiction.startswith("FR") for n in chosen)
+        assert len({labels[n].datacenter for n in chosen}) == 5  # 5 French datacenters for 6
+        assert store.get(f"{i:032x}", manifest_digest=manifest.digest()) == b"x" * 1000
+    assert used == {n for n, *_ in layout if n not in ("frankfurt", "dublin")}
+    with pytest.raises(
+        StoreError,
+        match=r"residency policy of region \(jurisdiction in "
+        r"\[FR-NOR\]\) admits 3 node\(s\); 6 are needed: nothing was written",
+    ):
+        store.put("ff" * 16, b"y", policy=ResidencyPolicy(("FR-NOR",)), owner="region")
+    assert not [p for n, *_ in layout for p in (tmp_path / n).rglob("ff" * 16 + "*")]
+    with pytest.raises(StoreError, match="at least one jurisdiction"):
+        ResidencyPolicy(())
+    assert place("ab", labels, 6) == place("ab", labels, 6)  # deterministic

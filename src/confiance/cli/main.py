@@ -755,15 +755,29 @@ def store_status(ctx: click.Context, as_json: bool) -> None:
             _print_json(status)
             return
         table = Table(title=f"storage nodes — Reed-Solomon {status['k']}+{status['m']}")
-        for column in ("node", "reachable", "files", "bytes"):
+        for column in ("node", "datacenter", "jurisdiction", "reachable", "files", "bytes"):
             table.add_column(column)
+        labels = _home(ctx).object_store().labels
         for n in status["nodes"]:
             table.add_row(
-                n["node"], "yes" if n["reachable"] else "NO", str(n["files"]), str(n["bytes"])
+                n["node"],
+                labels[n["node"]].datacenter,
+                labels[n["node"]].jurisdiction,
+                "yes" if n["reachable"] else "NO",
+                str(n["files"]),
+                str(n["bytes"]),
             )
         console.print(table)
         weak = [o for o in status["objects"] if o["present"] < o["total"]]
         lost = [o for o in status["objects"] if o["present"] < o["needed"]]
+        for tenant, where in sorted(status["placement"].items()):
+            console.print(
+                f"{tenant}: fragments on "
+                + ", ".join(
+                    f"{node} ({labels[node].jurisdiction}) {count}"
+                    for node, count in sorted(where.items())
+                )
+            )
         last = status["last_scrub"]
         console.print(
             f"{len(status['objects'])} objects; {len(weak)} degraded; {len(lost)} unreadable; "

@@ -48,7 +48,7 @@ from confiance.ledger.timestamp import TimestampAuthority, load_roots
 from confiance.pseudonym import Evaluator
 from confiance.pseudonym.network import HttpEvaluator
 from confiance.pseudonym.threshold import EvaluatorClient, FileCounts
-from confiance.store import LocalDirectoryNode, ObjectStore
+from confiance.store import LocalDirectoryNode, NodeLabels, ObjectStore, ResidencyPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -372,7 +372,21 @@ class Home:
 
     def object_store(self) -> ObjectStore:
         store = self.config["store"]
-        return ObjectStore(self.nodes(), k=int(store["k"]), m=int(store["m"]))
+        labels = {
+            n["name"]: NodeLabels(
+                datacenter=str(n.get("datacenter", n["name"])),
+                operator=str(n.get("operator", "")),
+                jurisdiction=str(n.get("jurisdiction", "")),
+                weight=float(n.get("weight", 1.0)),
+            )
+            for n in store["nodes"]
+        }
+        return ObjectStore(self.nodes(), k=int(store["k"]), m=int(store["m"]), labels=labels)
+
+    def residency(self, tenant: str) -> ResidencyPolicy | None:
+        """The tenant's residency policy (``residency.<tenant>`` in config.yaml), if any."""
+        rule = self.config.get("residency", {}).get(tenant)
+        return None if rule is None else ResidencyPolicy(tuple(rule["jurisdiction_in"]))
 
     def store_descriptor(self) -> dict[str, Any]:
         """What the runtime needs to read fragments itself."""

@@ -251,6 +251,8 @@ def init_consortium(root: Path) -> Home:
             # dictionary attacks. "evaluation" is the scoring harness of the demo.
             "declared_daily_volume": {**dict.fromkeys(TENANTS, 2_000_000), "evaluation": 1_000},
         },
+        # Where each tenant's data may live; enforced at write and repair.
+        "residency": {t: {"jurisdiction_in": ["FR"]} for t in TENANTS},
         "public_keys": public,
     }
     home.save_config(config)
@@ -424,7 +426,7 @@ def _store_dataset(
         wrapped = keystore.wrap_key(dek, context=key.wrap_context())
     finally:
         zero(dek)
-    manifest = store.put(dataset_id, blob)
+    manifest = store.put(dataset_id, blob, policy=home.residency(tenant), owner=tenant)
     with home.meta.connect() as con:
         con.execute(
             "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -1179,8 +1181,12 @@ def store_status(home: Home) -> dict[str, Any]:
         rows = con.execute(
             "SELECT id, tenant, source, day, manifest_digest FROM datasets ORDER BY tenant, day"
         ).fetchall()
+    placement: dict[str, dict[str, int]] = {}
     for dataset_id, tenant, source, day, digest in rows:
         try:
+            for record in store.manifest(dataset_id, digest=digest).fragments:
+                where = placement.setdefault(tenant, {})
+                where[record.node] = where.get(record.node, 0) + 1
             status = store.status(dataset_id, manifest_digest=digest)
             present = status.present
         except StoreError:  # no intact manifest reachable: nothing can be read
@@ -1203,6 +1209,7 @@ def store_status(home: Home) -> dict[str, Any]:
         "objects": objects,
         "k": store.k,
         "m": store.m,
+        "placement": placement,
         "last_scrub": None if last is None else {"time": last[0], "action": last[1]},
     }
 

@@ -9,6 +9,7 @@ from confiance.store.codec import Codec
 from confiance.store.manifest import FragmentRecord, Manifest
 from confiance.store.node import LocalDirectoryNode, Node, NodeUnavailable
 from confiance.store.objectstore import ObjectStatus, ObjectStore, ScrubReport
+from confiance.store.placement import NodeLabels, ResidencyPolicy, place
 
 __all__ = [
     "Codec",
@@ -16,8 +17,11 @@ __all__ = [
     "LocalDirectoryNode",
     "Manifest",
     "Node",
+    "NodeLabels",
     "NodeUnavailable",
     "ObjectStatus",
     "ObjectStore",
+    "ResidencyPolicy",
     "ScrubReport",
+    "place",
 ]

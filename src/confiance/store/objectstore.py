@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from confiance.errors import StoreError
 from confiance.store.codec import DEFAULT_BACKEND, Codec
 from confiance.store.manifest import FragmentRecord, Manifest
 from confiance.store.node import Node, NodeUnavailable
+from confiance.store.placement import NodeLabels, ResidencyPolicy, place
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,15 @@ class ObjectStore:
     same failures as the fragments they describe.
     """
 
-    def __init__(self, nodes: Sequence[Node], *, k: int, m: int, backend: str = DEFAULT_BACKEND):
+    def __init__(
+        self,
+        nodes: Sequence[Node],
+        *,
+        k: int,
+        m: int,
+        backend: str = DEFAULT_BACKEND,
+        labels: Mapping[str, NodeLabels] | None = None,
+    ):
         if len(nodes) < k + m:
             raise StoreError(f"store: {k}+{m} needs {k + m} nodes, {len(nodes)} configured")
         if len({n.name for n in nodes}) != len(nodes):
@@ -60,6 +69,13 @@ class ObjectStore:
         self.nodes = list(nodes)
         self.codec = Codec(k=k, m=m, backend=backend)
         self._by_name = {n.name: n for n in nodes}
+        self.labels = (
+            dict(labels)
+            if labels is not None
+            else {
+                n.name: NodeLabels(datacenter=n.name, operator="", jurisdiction="") for n in nodes
+            }
+        )
 
     @property
     def k(self) -> int:
@@ -69,11 +85,25 @@ class ObjectStore:
     def m(self) -> int:
         return self.codec.m
 
-    def put(self, object_id: str, data: bytes) -> Manifest:
-        """Encode, write one fragment per node, then the manifest everywhere."""
+    def put(
+        self,
+        object_id: str,
+        data: bytes,
+        *,
+        policy: ResidencyPolicy | None = None,
+        owner: str = "the owner",
+    ) -> Manifest:
+        """Encode, write one fragment per chosen node, then the manifest on each of them.
+
+        Nodes are chosen by :func:`~confiance.store.placement.place` under the
+        owner's residency policy; a policy that admits too few nodes fails the
+        write before anything is written.
+        """
+        chosen = place(object_id, self.labels, self.k + self.m, policy=policy, owner=owner)
         fragments = self.codec.encode(data)
         records = []
-        for index, (fragment, node) in enumerate(zip(fragments, self.nodes, strict=False)):
+        for index, (fragment, name) in enumerate(zip(fragments, chosen, strict=True)):
+            node = self._by_name[name]
             node.put(_fragment_key(object_id, index), fragment)
             records.append(
                 FragmentRecord(
@@ -93,8 +123,8 @@ class ObjectStore:
             fragments=tuple(records),
         )
         raw = manifest.to_bytes()
-        for node in self.nodes:
-            node.put(_manifest_key(object_id), raw)
+        for name in chosen:  # the manifest lives where its fragments do, m+1 copies at least
+            self._by_name[name].put(_manifest_key(object_id), raw)
         return manifest
 
     def manifest(self, object_id: str, *, digest: str) -> Manifest:
@@ -197,7 +227,7 @@ class ObjectStore:
                 raise StoreError(f"object {object_id}: rebuilt fragment {index} does not match")
             self._by_name[record.node].put(_fragment_key(object_id, index), fragment)
         if not report.unreachable:
-            for node in self.nodes:  # manifests are replicated; restore lost copies too
+            for node in (self._by_name[r.node] for r in manifest.fragments):  # lost copies too
                 try:
                     if node.get(_manifest_key(object_id)) is None:
                         node.put(_manifest_key(object_id), manifest.to_bytes())
