@@ -42,7 +42,8 @@ def decrypt_blob(blob: bytes, key: bytes | bytearray, *, aad: bytes) -> bytes:
         raise KeyStoreError("cannot decrypt: not an encrypted blob")
     nonce = blob[len(_MAGIC) : len(_MAGIC) + _NONCE]
     try:
-        return AESGCM(bytes(key)).decrypt(nonce, blob[len(_MAGIC) + _NONCE :], aad)
+        # a view, not a slice: large datasets are not copied before decryption
+        return AESGCM(bytes(key)).decrypt(nonce, memoryview(blob)[len(_MAGIC) + _NONCE :], aad)
     except InvalidTag:
         raise KeyStoreError("cannot decrypt: wrong key or altered data") from None
 
