@@ -335,17 +335,10 @@ def ingest_tenant(
     """
     home.require_tenant(tenant)
     keystore = home.kek_store(tenant)
+    configured = home.config["sources"].get(tenant, [])
+    services = {s["source"]: s.get("service", s["source"]) for s in configured}
     if files is None:
-        files = [
-            (s["source"], s["format"], home.root / s["file"])
-            for s in home.config["sources"].get(tenant, [])
-        ]
-        services = {
-            s["source"]: s.get("service", s["source"])
-            for s in home.config["sources"].get(tenant, [])
-        }
-    else:
-        services = {}
+        files = [(s["source"], s["format"], home.root / s["file"]) for s in configured]
     if not files:
         raise ConfigError(f"tenant {tenant}: no source configured and no file given")
     reid = ReidentificationTable(home.tenant_dir(tenant) / "reid.json", keystore)
@@ -1184,11 +1177,11 @@ def store_status(home: Home) -> dict[str, Any]:
     placement: dict[str, dict[str, int]] = {}
     for dataset_id, tenant, source, day, digest in rows:
         try:
-            for record in store.manifest(dataset_id, digest=digest).fragments:
-                where = placement.setdefault(tenant, {})
-                where[record.node] = where.get(record.node, 0) + 1
             status = store.status(dataset_id, manifest_digest=digest)
             present = status.present
+            where = placement.setdefault(tenant, {})
+            for name in status.nodes:
+                where[name] = where.get(name, 0) + 1
         except StoreError:  # no intact manifest reachable: nothing can be read
             present = 0
         objects.append(

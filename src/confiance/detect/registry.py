@@ -12,6 +12,7 @@ import duckdb
 
 from confiance.detect import authentication, network
 from confiance.errors import ConfigError
+from confiance.runtime.measurement import code_digest
 
 DetectorFunction = Callable[[duckdb.DuckDBPyConnection, Mapping[str, Any]], list[dict[str, Any]]]
 
@@ -65,9 +66,7 @@ def detector(name: str) -> Detector:
 
 def detector_code_digest(name: str) -> str:
     """Digest of the module holding a detector: what a contract pins."""
-    import hashlib
-
-    return "sha256:" + hashlib.sha256(detector(name).module_path.read_bytes()).hexdigest()
+    return code_digest(detector(name).module_path)
 
 
 def default_parameters() -> dict[str, dict[str, Any]]:

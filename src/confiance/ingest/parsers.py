@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,13 +39,37 @@ class ParseContext:
     now: datetime.datetime | None = None
 
 
+@dataclass(frozen=True)
+class Framing:
+    """How a format marks the lines of a file that are not records."""
+
+    #: the first line names the columns (nfdump CSV)
+    header_first_line: bool = False
+    #: lines starting with this are the format's own metadata (Zeek's ``#…``)
+    metadata_prefix: bytes | None = None
+    #: among metadata lines, the one that names the columns (Zeek's ``#fields``)
+    header_prefix: bytes | None = None
+    #: index where the format's closing lines begin (nfdump's statistics)
+    trailer: Callable[[list[bytes]], int] | None = None
+
+
+PLAIN = Framing()
+
+
 class Parser(Protocol):
     name: str
     description: str
     sample: str
+    framing: Framing
 
-    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
-        """Normalised events of the readable lines, and (position, reason) of the others."""
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
+    ) -> tuple[pa.Table, BadRows]:
+        """Normalised events of the readable lines, and (position, reason) of the others.
+
+        ``header`` is the line that names the columns, for formats whose
+        framing has one.
+        """
         ...
 
 
@@ -143,6 +167,7 @@ _LOGIN_PATH = r"(?i)/(auth|login|signin|connexion|cas/login)"
 
 
 class ApacheCombined:
+    framing = PLAIN
     name = "apache-combined"
     description = "Apache / Nginx access log, combined format"
     sample = (
@@ -155,7 +180,9 @@ class ApacheCombined:
         r'(?P<status>\d{3}) (?P<size>\d+|-)(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?\s*$'
     )
 
-    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
+    ) -> tuple[pa.Table, BadRows]:
         fields = pc.extract_regex(lines, self._pattern)
         rows = _Rows(len(lines))
         rows.require(fields.is_valid(), f"does not match the {self.name} format")
@@ -190,6 +217,7 @@ class ApacheCombined:
 
 
 class SquidNative:
+    framing = PLAIN
     name = "squid"
     description = "Squid native access.log"
     sample = (
@@ -202,7 +230,9 @@ class SquidNative:
         r"(?P<user>\S+) (?P<hier>[A-Z_]+)/(?P<peer>\S+) (?P<ctype>\S+)\s*$"
     )
 
-    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
+    ) -> tuple[pa.Table, BadRows]:
         fields = pc.extract_regex(lines, self._pattern)
         rows = _Rows(len(lines))
         rows.require(fields.is_valid(), f"does not match the {self.name} format")
@@ -237,6 +267,23 @@ class SquidNative:
         return rows.finish(columns)
 
 
+def nfdump_trailer(raw_lines: list[bytes]) -> int:
+    """Index where nfdump's closing statistics begin, or len(raw_lines) if absent.
+
+    Only the exact trailer at the very end counts: ``Summary``, the statistics
+    header, one line of values; or a final ``No matching flows``. A look-alike
+    elsewhere is data and is parsed (or quarantined), never skipped.
+    """
+    body = [line.rstrip(b"\r") for line in raw_lines]
+    while body and not body[-1].strip():
+        body.pop()
+    if len(body) >= 3 and body[-3] == b"Summary" and body[-2].startswith(b"flows,"):
+        return len(body) - 3
+    if body and body[-1] == b"No matching flows":
+        return len(body) - 1
+    return len(raw_lines)
+
+
 _NFDUMP_PROTOCOLS = {
     "TCP": "tcp",
     "UDP": "udp",
@@ -250,6 +297,7 @@ _NFDUMP_PROTOCOLS = {
 class NfdumpCsv:
     """``nfdump -o csv``: a header line names the columns; a Summary trailer follows."""
 
+    framing = Framing(header_first_line=True, trailer=nfdump_trailer)
     name = "nfdump-csv"
     description = "NetFlow/IPFIX records exported by nfdump -o csv"
     sample = (
@@ -267,12 +315,11 @@ class NfdumpCsv:
         groups = [f"(?P<{name}>[^,]*)" if name in self.required else "[^,]*" for name in names]
         return "^" + ",".join(groups) + r"\s*$"
 
-    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
-        raise IngestError("nfdump CSV is parsed with its header: use parse_with_header")
-
-    def parse_with_header(
-        self, header: str, lines: pa.Array, *, context: ParseContext
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
     ) -> tuple[pa.Table, BadRows]:
+        if header is None:
+            raise IngestError("nfdump CSV needs its header line")
         fields = pc.extract_regex(lines, self.header_pattern(header))
         rows = _Rows(len(lines))
         rows.require(fields.is_valid(), f"does not match the {self.name} header")
@@ -326,6 +373,7 @@ class NfdumpCsv:
 class KeycloakJson:
     """Keycloak events as JSON objects, one per line (the admin events API form)."""
 
+    framing = PLAIN
     name = "keycloak-json"
     description = "Keycloak login events, JSON lines"
     sample = (
@@ -334,7 +382,9 @@ class KeycloakJson:
         '"details":{"username":"lea.bernard","auth_method":"openid-connect"}}'
     )
 
-    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
+    ) -> tuple[pa.Table, BadRows]:
         times: list[int | None] = []
         kinds: list[str | None] = []
         clients: list[str | None] = []
@@ -409,6 +459,7 @@ class KeycloakJson:
 class OpensshSyslog:
     """sshd authentication outcomes in a syslog file (RFC 3164 timestamps, no year)."""
 
+    framing = PLAIN
     name = "openssh"
     description = "OpenSSH sshd lines of a syslog file (auth.log, secure)"
     sample = (
@@ -425,7 +476,9 @@ class OpensshSyslog:
         r"(?P<user>.*?) from (?P<ip>\S+) port (?P<port>\d+)"
     )
 
-    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
+    ) -> tuple[pa.Table, BadRows]:
         head = pc.extract_regex(lines, self._header)
         rows = _Rows(len(lines))
         rows.require(head.is_valid(), "not an sshd syslog line")
@@ -477,6 +530,7 @@ class OpensshSyslog:
 class ZeekConn:
     """Zeek conn.log, TSV (with its ``#fields`` header) or JSON lines."""
 
+    framing = Framing(metadata_prefix=b"#", header_prefix=b"#fields\t")
     name = "zeek-conn"
     description = "Zeek conn.log, TSV or JSON"
     sample = (
@@ -503,8 +557,14 @@ class ZeekConn:
     def _group(name: str) -> str:
         return "f_" + name.replace(".", "_").replace("-", "_")
 
-    def parse_with_header(
-        self, fields_line: str, lines: pa.Array, *, context: ParseContext
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
+    ) -> tuple[pa.Table, BadRows]:
+        """TSV under its ``#fields`` header, or JSON lines when there is none."""
+        return self._json(lines, context) if header is None else self._tsv(header, lines, context)
+
+    def _tsv(
+        self, fields_line: str, lines: pa.Array, context: ParseContext
     ) -> tuple[pa.Table, BadRows]:
         names = fields_line.rstrip("\n").split("\t")[1:]
         missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p") if c not in names]
@@ -524,7 +584,7 @@ class ZeekConn:
                 values[n] = pa.nulls(len(lines), pa.string())
         return self._columns(values, fields.is_valid(), len(lines), context)
 
-    def parse(self, lines: pa.Array, *, context: ParseContext) -> tuple[pa.Table, BadRows]:
+    def _json(self, lines: pa.Array, context: ParseContext) -> tuple[pa.Table, BadRows]:
         records: dict[str, list[str | None]] = {n: [] for n in self._wanted}
         ok = []
         for line in lines.to_pylist():

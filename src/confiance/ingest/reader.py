@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from confiance.errors import IngestError
 from confiance.events import empty_table
-from confiance.ingest.parsers import IGNORED, NfdumpCsv, ParseContext, ZeekConn, parser_for
+from confiance.ingest.parsers import IGNORED, ParseContext, parser_for
 
 #: Lines longer than this are quarantined, never parsed.
 MAX_LINE_BYTES = 64 * 1024
@@ -65,23 +65,6 @@ def _decode(line: bytes) -> str:
         return line.decode("latin-1")
 
 
-def _nfdump_trailer(raw_lines: list[bytes]) -> int:
-    """Index where nfdump's closing statistics begin, or len(raw_lines) if absent.
-
-    Only the exact trailer at the very end counts: ``Summary``, the statistics
-    header, one line of values; or a final ``No matching flows``. A look-alike
-    elsewhere is data and is parsed (or quarantined), never skipped.
-    """
-    body = [line.rstrip(b"\r") for line in raw_lines]
-    while body and not body[-1].strip():
-        body.pop()
-    if len(body) >= 3 and body[-3] == b"Summary" and body[-2].startswith(b"flows,"):
-        return len(body) - 3
-    if body and body[-1] == b"No matching flows":
-        return len(body) - 1
-    return len(raw_lines)
-
-
 def parse_file(
     path: Path, *, format: str, context: ParseContext, max_line_bytes: int = MAX_LINE_BYTES
 ) -> ParsedFile:
@@ -97,16 +80,17 @@ def parse_file(
     texts: list[str] = []
     quarantined: list[QuarantinedLine] = []
     header: str | None = None
-    end = _nfdump_trailer(raw_lines) if isinstance(parser, NfdumpCsv) else len(raw_lines)
+    framing = parser.framing
+    end = framing.trailer(raw_lines) if framing.trailer else len(raw_lines)
     for number, terminated in enumerate(raw_lines[:end], start=1):
         raw = terminated.rstrip(b"\r")
-        if isinstance(parser, NfdumpCsv) and header is None:
+        if framing.header_first_line and number == 1:
             header = _decode(raw)
             continue
-        if isinstance(parser, ZeekConn) and raw.startswith(b"#"):
-            if raw.startswith(b"#fields\t"):
+        if framing.metadata_prefix and raw.startswith(framing.metadata_prefix):
+            if framing.header_prefix and raw.startswith(framing.header_prefix):
                 header = _decode(raw)
-            continue  # Zeek's own metadata lines (#separator, #types, #close …)
+            continue  # the format's own metadata, not records
         if not raw.strip():
             continue
         if len(raw) > max_line_bytes:
@@ -125,13 +109,7 @@ def parse_file(
         return ParsedFile(path, format, len(raw_lines), empty_table(), quarantined)
     lines = pa.array(texts, pa.string())
     try:
-        if isinstance(parser, NfdumpCsv):
-            assert header is not None
-            table, bad = parser.parse_with_header(header, lines, context=context)
-        elif isinstance(parser, ZeekConn) and header is not None:
-            table, bad = parser.parse_with_header(header, lines, context=context)
-        else:
-            table, bad = parser.parse(lines, context=context)
+        table, bad = parser.parse(lines, context=context, header=header)
     except IngestError as exc:
         raise IngestError(f"{path}: {exc}") from None
     ignored: dict[str, int] = {}

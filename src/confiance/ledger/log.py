@@ -332,20 +332,23 @@ class Ledger:
             row = con.execute("SELECT token FROM timestamps WHERE size = ?", (size,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    @staticmethod
+    def _tree_of(con: sqlite3.Connection, size: int | None) -> tuple[TreeStore, int]:
+        """The stored tree and a size it holds (its own size by default)."""
+        tree = TreeStore(con)
+        size = tree.size if size is None else size
+        if size > tree.size:
+            raise LedgerError(f"the ledger holds {tree.size} entries, not {size}")
+        return tree, size
+
     def inclusion_proof(self, index: int, size: int | None = None) -> tuple[int, list[bytes]]:
         with self._connect() as con:
-            tree = TreeStore(con)
-            size = tree.size if size is None else size
-            if size > tree.size:
-                raise LedgerError(f"the ledger holds {tree.size} entries, not {size}")
+            tree, size = self._tree_of(con, size)
             return size, tree.inclusion(index, size)
 
     def consistency_proof(self, old: int, new: int | None = None) -> tuple[int, list[bytes]]:
         with self._connect() as con:
-            tree = TreeStore(con)
-            new = tree.size if new is None else new
-            if new > tree.size:
-                raise LedgerError(f"the ledger holds {tree.size} entries, not {new}")
+            tree, new = self._tree_of(con, new)
             return new, tree.consistency(old, new)
 
     def root(self, size: int | None = None) -> bytes:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 import confiance
 from confiance.contracts import Contract, contract_digest
 from confiance.errors import ConfianceError
-from confiance.keys import dataset_aad, decrypt_blob
+from confiance.keys import dataset_aad, decrypt_blob, zero
 from confiance.keys.keystore import public_bytes
 from confiance.runtime.attestation import SIMULATED, SimulatedAttester
 from confiance.runtime.job import Job, enforce_output_constraints, recipients_for, result_info
@@ -64,8 +64,7 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         )
         blob = store.get(dataset["id"], manifest_digest=dataset["manifest_digest"])
         plaintext = decrypt_blob(blob, dek, aad=dataset_aad(dataset["tenant"], dataset["id"]))
-        for i in range(len(dek)):
-            dek[i] = 0
+        zero(dek)
         tables.append(pq.read_table(pa.BufferReader(plaintext)))
         inputs.append({"dataset": dataset["id"], "sha256": hashlib.sha256(blob).hexdigest()})
     events = pa.concat_tables(tables) if tables else pa.table({})

@@ -44,6 +44,7 @@ class ObjectStatus:
     present: int
     needed: int
     total: int
+    nodes: tuple[str, ...] = ()  # where its fragments are placed, by index
 
 
 class ObjectStore:
@@ -238,4 +239,10 @@ class ObjectStore:
     def status(self, object_id: str, *, manifest_digest: str) -> ObjectStatus:
         manifest = self.manifest(object_id, digest=manifest_digest)
         present = sum(1 for r in manifest.fragments if self._fetch(object_id, r) is not None)
-        return ObjectStatus(object_id, present, manifest.k, len(manifest.fragments))
+        return ObjectStatus(
+            object_id,
+            present,
+            manifest.k,
+            len(manifest.fragments),
+            tuple(r.node for r in manifest.fragments),
+        )

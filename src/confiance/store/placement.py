@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confiance.errors import StoreError
@@ -78,8 +78,3 @@ def place(
             datacenters.add(labels[name].datacenter)
     chosen += [n for n in ranked if n not in chosen]
     return chosen[:count]
-
-
-def spread(names: Sequence[str], labels: Mapping[str, NodeLabels]) -> int:
-    """How many distinct datacenters hold these nodes."""
-    return len({labels[n].datacenter for n in names})
