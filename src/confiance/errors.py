@@ -67,6 +67,10 @@ class SealError(ConfianceError):
     """A sealed result cannot be opened (wrong key or tampered)."""
 
 
+class DetectError(ConfianceError):
+    """A detection input (URL, list, lexicon, model) is unusable."""
+
+
 class AlertError(ConfianceError):
     """An alert cannot be found, opened or acted upon."""
 
