@@ -8,12 +8,22 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from confiance.detect import DETECTORS, Score, generate, jobs, load_ground_truth, score_findings
+from confiance.detect import (
+    Score,
+    detectors_of,
+    generate,
+    jobs,
+    load_ground_truth,
+    score_findings,
+)
 from confiance.detect.finding import merge_windows
 from confiance.detect.synthetic import SOURCES
 from confiance.errors import ConfigError
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
+
+#: the cyber-security detectors (the protection-of-minors ones have their own tests)
+CYBER = detectors_of()
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +39,13 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
 
 def test_every_detector_finds_its_attacks_without_false_positives(week: tuple) -> None:
     events, inputs = week
-    findings = jobs.run(events, analyses=list(DETECTORS), parameters={})
+    findings = jobs.run(events, analyses=CYBER, parameters={})
     scores = score_findings(
         findings,
         load_ground_truth(inputs / "ground-truth.json"),
         pseudonym=lambda kind, value: value,
     )
-    assert set(scores) == set(DETECTORS)
+    assert set(scores) == set(CYBER)
     for score in scores.values():
         assert (score.recall, score.precision) == (1.0, 1.0), score
 
@@ -60,7 +70,7 @@ def test_parameters_from_the_contract_config_apply(week: tuple) -> None:
 
 def test_findings_carry_pseudonymisable_fields_only(week: tuple) -> None:
     events, _ = week
-    for finding in jobs.run(events, analyses=list(DETECTORS), parameters={}):
+    for finding in jobs.run(events, analyses=CYBER, parameters={}):
         assert set(finding) == {
             "id",
             "detector",
@@ -79,7 +89,7 @@ def test_findings_carry_pseudonymisable_fields_only(week: tuple) -> None:
 
 
 def test_empty_input_gives_no_findings() -> None:
-    assert jobs.run(pa.table({}), analyses=list(DETECTORS), parameters={}) == []
+    assert jobs.run(pa.table({}), analyses=CYBER, parameters={}) == []
 
 
 def test_generator_is_deterministic_and_exact(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from confiance.detect import DETECTORS, jobs
+from confiance.detect import detectors_of, jobs
 from confiance.errors import IngestError
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
@@ -30,7 +30,7 @@ def test_openssh_outcomes_and_the_real_brute_force() -> None:
     # "Dec 10 06:55:48" in Paris, no year: the latest December 10th not in the future
     assert first["@timestamp"] == datetime(2025, 12, 10, 5, 55, 48, tzinfo=UTC)
     assert (first["user.name"], first["event.outcome"]) == ("webmaster", "failure")
-    findings = jobs.run(parsed.table, analyses=list(DETECTORS), parameters={})
+    findings = jobs.run(parsed.table, analyses=detectors_of(), parameters={})
     brute = [
         f for f in findings if f["detector"] == "brute_force" and f["entity"]["value"] == "root"
     ]

@@ -1,14 +1,17 @@
 """Data-use contracts: what may be computed on whose data, for whom, and why."""
 
 from confiance.contracts.model import (
+    CLASS_LIMITS,
     Analysis,
     Contract,
+    ContractClass,
     Dataset,
     LegalBasis,
     OutputConstraints,
     Party,
     Recipient,
     RecipientScope,
+    Safeguarding,
     SealingSuite,
 )
 from confiance.contracts.signing import (
@@ -22,14 +25,17 @@ from confiance.contracts.signing import (
 )
 
 __all__ = [
+    "CLASS_LIMITS",
     "Analysis",
     "Contract",
+    "ContractClass",
     "Dataset",
     "LegalBasis",
     "OutputConstraints",
     "Party",
     "Recipient",
     "RecipientScope",
+    "Safeguarding",
     "SealingSuite",
     "check_fully_signed",
     "check_not_revoked",

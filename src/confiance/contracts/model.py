@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -99,6 +101,35 @@ class LegalBasis(_Frozen):
     text: Annotated[str, Field(min_length=10)]
 
 
+class ContractClass(enum.StrEnum):
+    """How sensitive the analyses a contract allows are; the runtime enforces each class."""
+
+    STANDARD = "standard"
+    PROTECTION_OF_MINORS = "protection-of-minors"
+
+
+@dataclass(frozen=True)
+class ClassLimits:
+    max_retention_days: int
+    min_group_size: int
+
+
+#: the limits each class imposes (the law frames protection-of-minors tightly)
+CLASS_LIMITS = {
+    ContractClass.STANDARD: ClassLimits(max_retention_days=3650, min_group_size=1),
+    ContractClass.PROTECTION_OF_MINORS: ClassLimits(max_retention_days=90, min_group_size=10),
+}
+
+
+class Safeguarding(_Frozen):
+    """Who reviews signals that concern children, and for how long they are kept."""
+
+    #: the function of the people who review (e.g. "référent protection de l'enfance")
+    reviewer_role: Annotated[str, Field(min_length=3)]
+    #: recipients (by name) who receive the text signals and review them
+    reviewers: tuple[_Name, ...] = Field(min_length=1)
+
+
 class Contract(_Frozen):
     """A data-use contract; every data owner named must sign it."""
 
@@ -118,6 +149,8 @@ class Contract(_Frozen):
     retention_days: Annotated[int, Field(ge=1, le=3650)]
     valid_from: date
     valid_until: date
+    contract_class: ContractClass = ContractClass.STANDARD
+    safeguarding: Safeguarding | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Contract:
@@ -149,6 +182,56 @@ class Contract(_Frozen):
             if strangers:
                 raise ValueError(f"reidentification_by: {sorted(strangers)} are not data owners")
         return self
+
+    def check_class(
+        self, required: Mapping[str, ContractClass], *, reviewed: Set[str] = frozenset()
+    ) -> None:
+        """Refuse, with the reason, analyses whose class this contract does not meet.
+
+        ``required`` maps detectors to the class they need and ``reviewed``
+        names those whose results only reviewers may receive (both from the
+        detector registry). Checked by the runtime before any key is asked for.
+        """
+        parties = {p.tenant for p in self.parties}
+        for analysis in self.analyses:
+            needed = required.get(analysis.detector, ContractClass.STANDARD)
+            if needed is ContractClass.STANDARD:
+                continue
+            where = f"contract {self.id}: analysis {analysis.detector}"
+            if self.contract_class is not needed:
+                raise ContractError(f"{where} needs a contract of class {needed.value}")
+            if self.safeguarding is None:
+                raise ContractError(f"{where} needs a safeguarding section naming its reviewers")
+            limits = CLASS_LIMITS[needed]
+            if self.retention_days > limits.max_retention_days:
+                raise ContractError(
+                    f"{where}: retention of {self.retention_days} days exceeds the "
+                    f"{limits.max_retention_days} allowed for {needed.value}"
+                )
+            if self.output_constraints.min_group_size < limits.min_group_size:
+                raise ContractError(
+                    f"{where}: minimum group size {self.output_constraints.min_group_size} is "
+                    f"below the {limits.min_group_size} required for {needed.value}"
+                )
+            for recipient in self.recipients:
+                if analysis.detector not in recipient.analyses:
+                    continue
+                if recipient.tenant not in parties:
+                    raise ContractError(
+                        f"{where}: recipient {recipient.name} is not a party's own recipient; "
+                        "these results never go to a joint recipient"
+                    )
+                if analysis.detector in reviewed and recipient.name not in (
+                    self.safeguarding.reviewers
+                ):
+                    raise ContractError(
+                        f"{where}: recipient {recipient.name} is not a named reviewer "
+                        f"({self.safeguarding.reviewer_role})"
+                    )
+            names = {r.name for r in self.recipients}
+            absent = sorted(set(self.safeguarding.reviewers) - names)
+            if absent:
+                raise ContractError(f"{where}: reviewers {absent} are not recipients")
 
     def may_reidentify(self, tenant: str) -> bool:
         allowed = self.data_owners if self.reidentification_by is None else self.reidentification_by

@@ -5,7 +5,7 @@ each is pinned in contracts by the digest of its module's code.
 """
 
 from confiance.detect.evaluation import Score, score_findings
-from confiance.detect.registry import DETECTORS, Detector, detector_code_digest
+from confiance.detect.registry import DETECTORS, Detector, detector_code_digest, detectors_of
 from confiance.detect.synthetic import Attack, GenerationSummary, generate, load_ground_truth
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "GenerationSummary",
     "Score",
     "detector_code_digest",
+    "detectors_of",
     "generate",
     "load_ground_truth",
     "score_findings",

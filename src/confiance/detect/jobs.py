@@ -12,8 +12,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from confiance.detect.registry import detector
-from confiance.events import EVENT_SCHEMA
+from confiance.contracts import Contract, ContractClass
+from confiance.detect.registry import class_requirements, detector
+from confiance.events import EVENT_SCHEMA, FIELD_POLICY, FieldTreatment
 
 
 def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
@@ -45,8 +46,35 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         FROM events WHERE "ocsf.class_uid" = 4001 AND "source.ip" IS NOT NULL
         """
     )
+    con.execute(
+        """
+        CREATE TEMP VIEW web AS
+        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account,
+               "source.ip" AS ip, "url.domain" AS domain, "url.path" AS path,
+               "url.search_terms" AS terms
+        FROM events WHERE "url.domain" IS NOT NULL
+        """
+    )
     # Views expose naive UTC timestamps (DuckDB would need pytz for aware ones).
     return con
+
+
+def admit(contract: Contract) -> None:
+    """Refuse, before any key is released, analyses the contract's class does not allow."""
+    required, reviewed = class_requirements()
+    contract.check_class(required, reviewed=reviewed)
+
+
+def _restricted_fields_withheld(events: pa.Table, analyses: Sequence[str]) -> pa.Table:
+    """Blank restricted columns unless an analysis of a contract class that allows them runs."""
+    if any(detector(name).contract_class is not ContractClass.STANDARD for name in analyses):
+        return events
+    for name, treatment in FIELD_POLICY.items():
+        if treatment is FieldTreatment.RESTRICTED and name in events.column_names:
+            index = events.column_names.index(name)
+            field = events.schema.field(index)
+            events = events.set_column(index, field, pa.nulls(events.num_rows, field.type))
+    return events
 
 
 def run(
@@ -54,15 +82,23 @@ def run(
     *,
     analyses: Sequence[str],
     parameters: Mapping[str, Any],
+    references: Mapping[str, pa.Table] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run each named detector with its parameters; findings in a stable order."""
-    con = _connect(events)
+    """Run each named detector with its parameters; findings in a stable order.
+
+    ``references`` are the non-event tables of the run (an authority's list),
+    by name; only detectors that declare they use them receive them.
+    """
+    con = _connect(_restricted_fields_withheld(events, analyses))
     findings: list[dict[str, Any]] = []
     try:
         for name in analyses:
             found = detector(name)
             params = dict(found.defaults) | dict(parameters.get(name, {}))
-            findings.extend(found.function(con, params))
+            if found.uses_references:
+                findings.extend(found.function(con, params, references=references or {}))
+            else:
+                findings.extend(found.function(con, params))
     finally:
         con.close()
     return sorted(findings, key=lambda f: (f["first_seen"], f["detector"], f["id"]))

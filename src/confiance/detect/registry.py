@@ -8,27 +8,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from confiance.contracts import ContractClass
 from confiance.detect import authentication, network
+from confiance.detect.minors import detectors
 from confiance.errors import ConfigError
 from confiance.runtime.measurement import code_digest
-
-DetectorFunction = Callable[[duckdb.DuckDBPyConnection, Mapping[str, Any]], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class Detector:
     name: str
-    function: DetectorFunction
+    function: Callable[..., list[dict[str, Any]]]
     technique: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    #: the contract class its use requires (checked by the runtime before any key release)
+    contract_class: ContractClass = ContractClass.STANDARD
+    #: results only the contract's named reviewers may receive
+    reviewed: bool = False
+    #: takes reference tables (e.g. an authority's list), not only events
+    uses_references: bool = False
+    #: modules of data (a lexicon) its digest covers besides its code
+    data_modules: tuple[str, ...] = ()
 
     @property
     def module_path(self) -> Path:
-        module = sys.modules[self.function.__module__]
-        assert module.__file__ is not None
-        return Path(module.__file__)
+        return _module_file(self.function.__module__)
+
+    @property
+    def data_paths(self) -> tuple[Path, ...]:
+        return tuple(_module_file(name) for name in self.data_modules)
+
+
+def _module_file(name: str) -> Path:
+    module = sys.modules[name]
+    assert module.__file__ is not None
+    return Path(module.__file__)
+
+
+_MINORS = ContractClass.PROTECTION_OF_MINORS
 
 
 DETECTORS: dict[str, Detector] = {
@@ -53,6 +70,29 @@ DETECTORS: dict[str, Detector] = {
             {"min_km": 500, "min_speed_kmh": 900, "max_hours": 6},
         ),
         Detector("port_scan", network.port_scan, "T1046", {"min_targets": 50, "window_minutes": 5}),
+        Detector(
+            "blocklist_access",
+            detectors.blocklist_access,
+            detectors.TECHNIQUE,
+            {"severity": "critical"},
+            contract_class=_MINORS,
+            uses_references=True,
+            data_modules=("confiance.detect.minors.blocklist", "confiance.detect.minors.urls"),
+        ),
+        Detector(
+            "search_signals",
+            detectors.search_signals,
+            detectors.TECHNIQUE,
+            {"min_severity": "medium", "model_path": ""},
+            contract_class=_MINORS,
+            reviewed=True,
+            uses_references=True,
+            data_modules=(
+                "confiance.detect.minors.lexicon",
+                "confiance.detect.minors.lexicon_fr",
+                "confiance.detect.minors.classifier",
+            ),
+        ),
     )
 }
 
@@ -66,7 +106,23 @@ def detector(name: str) -> Detector:
 
 def detector_code_digest(name: str) -> str:
     """Digest of the module holding a detector: what a contract pins."""
-    return code_digest(detector(name).module_path)
+    found = detector(name)
+    return code_digest(found.module_path, *found.data_paths)
+
+
+def detectors_of(contract_class: ContractClass = ContractClass.STANDARD) -> list[str]:
+    """Names of the detectors a contract of that class may run (registry order)."""
+    return [n for n, d in DETECTORS.items() if d.contract_class is contract_class]
+
+
+def class_requirements() -> tuple[dict[str, ContractClass], set[str]]:
+    """Detectors that need a contract class, and those whose results only reviewers get."""
+    required: dict[str, ContractClass] = {
+        n: d.contract_class
+        for n, d in DETECTORS.items()
+        if d.contract_class is not ContractClass.STANDARD
+    }
+    return required, {n for n, d in DETECTORS.items() if d.reviewed}
 
 
 def default_parameters() -> dict[str, dict[str, Any]]:

@@ -30,6 +30,8 @@ class FieldTreatment(enum.Enum):
     PSEUDONYMISE_MAC = "pseudonymise-mac"
     PSEUDONYMISE_EMAIL = "pseudonymise-email"
     GENERALISED = "generalised"
+    #: kept, but only analyses of a protection-of-minors contract ever see it
+    RESTRICTED = "restricted-to-protection-of-minors"
 
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -65,6 +67,7 @@ EVENT_SCHEMA = pa.schema(
         pa.field("http.response.status_code", pa.int32()),
         pa.field("url.domain", pa.string()),
         pa.field("url.path", pa.string()),
+        pa.field("url.search_terms", pa.string()),
         pa.field("user_agent.original", pa.string()),
         pa.field("email.from.address", pa.string()),
         pa.field("email.to.address", pa.string()),
@@ -81,6 +84,7 @@ FIELD_POLICY: Mapping[str, FieldTreatment] = {
     "source.ip": FieldTreatment.PSEUDONYMISE_IP,
     "destination.ip": FieldTreatment.PSEUDONYMISE_IP,
     "url.domain": FieldTreatment.PSEUDONYMISE_IF_IP,
+    "url.search_terms": FieldTreatment.RESTRICTED,
     "source.mac": FieldTreatment.PSEUDONYMISE_MAC,
     "email.from.address": FieldTreatment.PSEUDONYMISE_EMAIL,
     "email.to.address": FieldTreatment.PSEUDONYMISE_EMAIL,

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from confiance.errors import IngestError
 from confiance.events import OcsfClass, conform
 from confiance.ingest.geo import GeoTable
+from confiance.ingest.search import extract_search_terms
 
 BadRows = list[tuple[int, str]]
 
@@ -262,6 +263,7 @@ class SquidNative:
             "event.duration": pc.multiply(_int(fields.field("elapsed")), 1_000_000),
             "url.domain": pc.utf8_lower(parts.field("host")),
             "url.path": parts.field("path"),
+            "url.search_terms": extract_search_terms(url),
         }
         columns.update(context.geo.columns(rows.only_good(client)))
         return rows.finish(columns)

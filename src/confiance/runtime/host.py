@@ -95,6 +95,7 @@ class RuntimeHost:
                         "type": "challenge",
                         "nonce": base64.b64encode(nonce).decode(),
                         "config": self._config,
+                        "contract": contract.canonical(),
                         "attestation_key_path": str(self._key_path),
                     },
                 )

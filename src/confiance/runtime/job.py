@@ -15,8 +15,12 @@ class Job(Protocol):
     """A module that turns pooled events into findings (plain JSON dicts).
 
     Each finding has at least ``id``, ``detector`` and ``tenants`` (the
-    tenants whose data it involves).
+    tenants whose data it involves). ``admit`` raises, with the reason, when
+    the contract may not run the job's analyses; it is called before any key
+    is asked for.
     """
+
+    def admit(self, contract: Contract) -> None: ...
 
     def run(
         self,
@@ -24,6 +28,7 @@ class Job(Protocol):
         *,
         analyses: Sequence[str],
         parameters: Mapping[str, Any],
+        references: Mapping[str, pa.Table] | None = None,
     ) -> list[dict[str, Any]]: ...
 
 

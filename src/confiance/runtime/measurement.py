@@ -10,9 +10,16 @@ from typing import Any
 import rfc8785
 
 
-def code_digest(path: Path) -> str:
-    """``sha256:<hex>`` of one source file (a detector's code)."""
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+def code_digest(path: Path, *data: Path) -> str:
+    """``sha256:<hex>`` of one source file (a detector's code), then of its data modules."""
+    if not data:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256(b"confiance-code/1\n")
+    for part in (path, *data):
+        content = part.read_bytes()
+        digest.update(len(part.name).to_bytes(4, "big") + part.name.encode())
+        digest.update(len(content).to_bytes(8, "big") + content)
+    return "sha256:" + digest.hexdigest()
 
 
 def measure_image(package_root: Path, config: Mapping[str, Any]) -> str:

@@ -43,6 +43,14 @@ def _load_attester(path: str) -> SimulatedAttester:
     return SimulatedAttester(key)
 
 
+#: schema metadata key that marks a dataset as a reference table (not events), by name
+REFERENCE_KEY = b"confiance.reference"
+
+
+def _job_module(config: dict[str, Any]) -> Job:
+    return cast(Job, importlib.import_module(config["job"]))
+
+
 def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]:
     contract = Contract.model_validate(job["contract"])
     run_id = str(job["run"])
@@ -53,6 +61,7 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         m=int(store_cfg["m"]),
     )
     tables = []
+    references: dict[str, pa.Table] = {}
     inputs = []
     for dataset in job["datasets"]:
         dek = bytearray(
@@ -65,10 +74,16 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         blob = store.get(dataset["id"], manifest_digest=dataset["manifest_digest"])
         plaintext = decrypt_blob(blob, dek, aad=dataset_aad(dataset["tenant"], dataset["id"]))
         zero(dek)
-        tables.append(pq.read_table(pa.BufferReader(plaintext)))
+        table = pq.read_table(pa.BufferReader(plaintext))
+        reference = (table.schema.metadata or {}).get(REFERENCE_KEY)
+        if reference is not None:
+            references[reference.decode()] = table
+        else:
+            tables.append(table)
         inputs.append({"dataset": dataset["id"], "sha256": hashlib.sha256(blob).hexdigest()})
     events = pa.concat_tables(tables) if tables else pa.table({})
-    module = cast(Job, importlib.import_module(job["config"]["job"]))
+    module = _job_module(job["config"])
+    module.admit(contract)
     defaults = job["config"].get("parameters", {})
     findings = module.run(
         events,
@@ -77,6 +92,7 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         parameters={
             a.detector: {**defaults.get(a.detector, {}), **a.parameters} for a in contract.analyses
         },
+        references=references,
     )
     released, withheld = enforce_output_constraints(contract, findings)
     sealed = []
@@ -125,6 +141,9 @@ def main() -> int:
     try:
         challenge = receive(stdin, expect="challenge")
         config = challenge["config"]
+        # The runtime refuses a contract that may not run its analyses before it
+        # presents evidence, so no owner is ever asked for a key.
+        _job_module(config).admit(Contract.model_validate(challenge["contract"]))
         attester = _load_attester(challenge["attestation_key_path"])
         measurement = measure_image(Path(confiance.__file__).parent, config)
         ephemeral = X25519PrivateKey.generate()

@@ -11,8 +11,8 @@ from confiance.detect.minors.classifier import (
     load_classifier,
 )
 from confiance.detect.minors.lexicon import CLASSES, LexiconClassifier, Signal, normalise
-from confiance.detect.minors.queries import extract_search_terms, search_terms
 from confiance.detect.minors.urls import CanonicalUrl, canonicalize, expressions
+from confiance.ingest.search import extract_search_terms, search_terms
 
 __all__ = [
     "CLASSES",

@@ -138,6 +138,7 @@ class KeyedBlocklist:
             {"entry": self._entries, "host": hosts},
             metadata={
                 b"format": FORMAT.encode(),
+                b"confiance.reference": b"blocklist",
                 b"key": self._key.hex().encode(),
                 b"hosts": str(self._hosts.size).encode(),
             },

@@ -1,4 +1,8 @@
-"""Search queries typed into the major search engines, recovered from proxy URLs."""
+"""Search queries typed into the major search engines, recovered from proxy URLs.
+
+Only the searched words are kept (as ``url.search_terms``): the rest of a query
+string is never carried, because it often holds identifiers.
+"""
 
 from __future__ import annotations
 
