@@ -114,7 +114,7 @@ class Home:
         return self.root / "runtime" / "simulated-attestation-key.pem"
 
     def keystore_path(self, owner: str) -> Path:
-        if owner in TENANTS:
+        if owner in TENANTS or (self.config_path.is_file() and owner in self.authorities):
             return self.tenant_dir(owner) / "keystore.json"
         if owner == SOC:
             return self.root / "recipients" / owner / "keystore.json"
@@ -141,6 +141,12 @@ class Home:
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         self._config = config
 
+    def require_owner(self, owner: str) -> str:
+        """A tenant or an enrolled authority: anyone who owns data and signs contracts."""
+        if owner in self.authorities:
+            return owner
+        return self.require_tenant(owner)
+
     def require_tenant(self, tenant: str) -> str:
         if tenant not in self.config["tenants"]:
             raise ConfigError(
@@ -148,15 +154,26 @@ class Home:
             )
         return tenant
 
+    @property
+    def authorities(self) -> tuple[str, ...]:
+        """Authorities enrolled as owners of reference data (e.g. a list of illegal content)."""
+        return tuple(self.config.get("authorities", []))
+
+    def require_authority(self, name: str) -> str:
+        if name not in self.authorities:
+            known = ", ".join(self.authorities) or "none; run `confiance authority add`"
+            raise ConfigError(f"unknown authority {name!r} (enrolled: {known})")
+        return name
+
     def certified_signing_keys(self) -> dict[str, Ed25519PublicKey]:
-        """Each tenant's signing key, from its certificate verified against the CA."""
+        """Each owner's signing key, from its certificate verified against the CA."""
         return {
-            tenant: certified_signing_key(
-                signing_certificate_path(self.tenant_dir(tenant)),
-                member=tenant,
+            owner: certified_signing_key(
+                signing_certificate_path(self.tenant_dir(owner)),
+                member=owner,
                 ca_certificate=self.root / "pki" / "ca.pem",
             )
-            for tenant in self.config["tenants"]
+            for owner in (*self.config["tenants"], *self.authorities)
         }
 
     def signing_public_keys(self) -> dict[str, Ed25519PublicKey]:

@@ -33,7 +33,13 @@ from confiance.consortium.home import (
     TENANTS,
     Home,
 )
-from confiance.contracts import Contract, contract_digest, contract_state, sign_revocation
+from confiance.contracts import (
+    Contract,
+    ContractClass,
+    contract_digest,
+    contract_state,
+    sign_revocation,
+)
 from confiance.contracts import sign_contract as _sign
 from confiance.detect.registry import default_parameters, detector_code_digest
 from confiance.errors import (
@@ -558,7 +564,7 @@ def revocations(home: Home, contract: Contract) -> dict[str, bytes]:
 
 def revoke_contract(home: Home, contract_id: str, tenant: str, *, reason: str) -> str:
     """An owner withdraws its participation; no key of any owner is released after."""
-    home.require_tenant(tenant)
+    home.require_owner(tenant)
     if len(reason.strip()) < 5:
         raise ConfigError("--reason: say why the participation is withdrawn")
     contract = load_contract(home, contract_id)
@@ -680,8 +686,8 @@ def state_of(home: Home, contract: Contract) -> str:
 
 
 def sign_contract(home: Home, contract_id: str, tenant: str) -> str:
-    """The tenant signs the contract as it is on disk now; returns its digest."""
-    home.require_tenant(tenant)
+    """The owner signs the contract as it is on disk now; returns its digest."""
+    home.require_owner(tenant)
     contract = load_contract(home, contract_id)
     signature = _sign(contract, tenant=tenant, key=home.keystore(tenant).signing_key())
     digest = contract_digest(contract)
@@ -965,43 +971,74 @@ def list_alerts(
 ) -> list[Alert]:
     """Open every result sealed to ``who`` (latest run by default)."""
     contract = load_contract(home, contract_id)
+    if contract.contract_class is not ContractClass.STANDARD:
+        home.record(
+            OPERATOR,
+            "results.denied",
+            {"contract": contract.id, "requester": who, "reason": "review queue only"},
+        )
+        raise AccessDenied(
+            f"contract {contract.id} is of class {contract.contract_class.value}: its results "
+            "are read in the review queue (`confiance review`), where every view is recorded"
+        )
+    recipient, keystore = recipient_or_denied(home, contract, who)
+    return open_results(home, contract, recipient, keystore, run=run)
+
+
+def recipient_or_denied(home: Home, contract: Contract, who: str) -> tuple[str, SoftwareKeyStore]:
+    """The recipient entry and keystore of ``who``; a refusal is written to the ledger."""
     try:
-        recipient, keystore = _recipient_of(home, contract, who)
+        return _recipient_of(home, contract, who)
     except AccessDenied as exc:
         actor = who if who in home.config["public_keys"] else OPERATOR
         home.record(
             actor, "results.denied", {"contract": contract.id, "requester": who, "reason": str(exc)}
         )
         raise
+
+
+def open_results(
+    home: Home,
+    contract: Contract,
+    recipient: str,
+    keystore: SoftwareKeyStore,
+    *,
+    run: str | None = None,
+    every_run: bool = False,
+) -> list[Alert]:
+    """Open the results sealed to ``recipient``: of one run (latest by default) or of all."""
     with home.meta.connect() as con:
-        found = con.execute(
+        runs = con.execute(
             "SELECT id, attestation FROM runs WHERE contract = ? AND status = 'done' "
-            "AND (? IS NULL OR id = ?) ORDER BY started DESC, rowid DESC LIMIT 1",
+            "AND (? IS NULL OR id = ?) ORDER BY started DESC, rowid DESC",
             (contract.id, run, run),
-        ).fetchone()
-        if found is None:
+        ).fetchall()
+        if not runs:
             if run is not None:
                 raise AlertError(f"contract {contract.id}: no completed run {run}")
             return []
-        run, attestation = str(found[0]), str(found[1])
-        rows = con.execute(
-            "SELECT result, ciphertext FROM results WHERE run = ? AND recipient = ? "
-            "ORDER BY result",
-            (run, recipient),
-        ).fetchall()
+        chosen = runs if every_run else runs[:1]
+        rows = [
+            (str(run_id), str(attestation), bytes(ct))
+            for run_id, attestation in chosen
+            for (ct,) in con.execute(
+                "SELECT ciphertext FROM results WHERE run = ? AND recipient = ? ORDER BY result",
+                (run_id, recipient),
+            ).fetchall()
+        ]
     suite = SealSuite(contract.recipient(recipient).suite.value)
     key = keystore.recipient_key() if suite is SealSuite.X25519 else keystore.recipient_hybrid_key()
     alerts = [
         open_alert(
-            bytes(ct),
+            ciphertext,
             key,
             contract=contract.id,
-            run=run,
+            run=run_id,
             recipient=recipient,
             attestation=attestation,
             suite=suite,
         )
-        for _, ct in rows
+        for run_id, attestation, ciphertext in rows
     ]
     return sorted(alerts, key=lambda a: (a.first_seen, a.id))
 

@@ -596,6 +596,79 @@ class _Generator:
         )
 
 
+#: the made-up list of the demo's authority: harmless invented domains and paths
+AUTHORITY_LIST = (
+    "# Liste de démonstration de l'autorité : entrées inventées et inoffensives.",
+    "contenu-interdit.example",
+    "http://partage-anonyme.example/galerie/privee/",
+    "miroir.contenu-interdit2.example/depot/",
+)
+_BENIGN_SEARCHES = (
+    "pronote connexion",
+    "horaires bus",
+    "exposé sur les attentats du 13 novembre",
+    "paroles je veux mourir dans tes bras",
+    "3114 numéro prévention suicide",
+    "je vais mourir de rire",
+    "comment fabriquer une bombe de bain",
+    "brevet maths 2025",
+    "traduction anglais",
+    "ma mère va me tuer si je rentre tard",
+)
+#: (signal class, query) typed by pupils in need of help in the demo week
+_SIGNAL_SEARCHES = (
+    ("distress", "je veux mourir"),
+    ("distress", "comment se suicider sans douleur"),
+    ("distress", "jveux plus vivre"),
+    ("harassment", "je suis harcelée au collège que faire"),
+    ("radicalisation", "comment rejoindre daech"),
+)
+
+
+def _search_url(query: str) -> str:
+    from urllib.parse import quote_plus
+
+    return f"https://www.google.fr/search?q={quote_plus(query)}&client=firefox"
+
+
+def _safeguarding(gen: _Generator, seed: int) -> list[dict[str, str]]:
+    """Proxy lines for the protection-of-minors analyses, from their own random stream.
+
+    Benign searches (hard negatives among them), pupils whose searches carry a
+    signal, and pupils who reach an entry of the authority's made-up list.
+    Returns the truth for those analyses; the cyber-attack truth is untouched.
+    """
+    rng, w = random.Random(seed + 7919), gen.world
+    truth = []
+
+    def school_time() -> datetime:
+        return WEEK_START + timedelta(days=rng.randrange(5), hours=rng.uniform(8, 17.5))
+
+    def request(t: datetime, user: str, url: str) -> None:
+        client = f"10.{rng.randrange(w.schools) + 1}.{rng.randint(0, 15)}.{rng.randint(2, 250)}"
+        line = _squid(t, client, user, url, 200, rng.randint(500, 90000), "185.10.10.10")
+        gen.records["proxy"].append((t, line))
+
+    pupils = rng.sample(w.academie, 40)
+    for pupil in pupils[:30]:
+        for _ in range(rng.randint(1, 4)):
+            request(school_time(), pupil.name, _search_url(rng.choice(_BENIGN_SEARCHES)))
+    for pupil, (cls, query) in zip(pupils[30:35], _SIGNAL_SEARCHES, strict=True):
+        request(school_time(), pupil.name, _search_url(query))
+        truth.append({"analysis": "search_signals", "class": cls, "account": pupil.name})
+    for pupil, url in zip(
+        pupils[35:37],
+        (
+            "http://www.contenu-interdit.example/a/1.jpg",
+            "http://partage-anonyme.example/galerie/privee/2",
+        ),
+        strict=True,
+    ):
+        request(school_time(), pupil.name, url)
+        truth.append({"analysis": "blocklist_access", "class": "list", "account": pupil.name})
+    return truth
+
+
 def _malformed(rng: random.Random, line: str) -> str:
     if rng.random() < 0.5:
         return line[: rng.randint(5, max(6, len(line) // 2))]
@@ -617,6 +690,7 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
     gen.port_scan(horizontal=True, internal=False)
     for _ in range(4):
         gen.impossible_travel()
+    safeguarding = _safeguarding(gen, seed)  # its own random stream: the rest is unchanged
     injected = sum(len(r) for r in gen.records.values())
     budget = events - injected
     malformed: dict[str, int] = {}
@@ -655,7 +729,11 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
         "week_start": WEEK_START.isoformat(),
         "malformed_lines": malformed,
         "attacks": [asdict(a) for a in gen.attacks],
+        "safeguarding": safeguarding,
     }
+    authority = inputs / "autorite" / "liste-autorite.txt"
+    authority.parent.mkdir(parents=True, exist_ok=True)
+    authority.write_text("\n".join(AUTHORITY_LIST) + "\n", encoding="utf-8")
     (inputs / "ground-truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
     return summary
 
