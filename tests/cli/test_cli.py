@@ -49,6 +49,17 @@ COMMANDS = [
     ["store", "scrub"],
     ["store", "repair"],
     ["demo"],
+    ["authority"],
+    ["authority", "add"],
+    ["minors"],
+    ["minors", "import-list"],
+    ["minors", "contract"],
+    ["review"],
+    ["review", "list"],
+    ["review", "confirm"],
+    ["review", "dismiss"],
+    ["review", "purge"],
+    ["eval"],
 ]
 
 
@@ -260,3 +271,51 @@ def test_ingesting_a_real_ssh_log_reports_every_line(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "2000 lines, 523 events" in result.stdout
     assert "ignored: sshd line that records no authentication outcome: 1477" in result.stdout
+
+
+def test_protection_of_minors_from_the_command_line(home) -> None:
+    root = home.root
+    steps = [
+        ["authority", "add", "autorite"],
+        [
+            "minors",
+            "import-list",
+            "--authority",
+            "autorite",
+            str(root / "inputs" / "autorite" / "liste-autorite.txt"),
+        ],
+        ["minors", "contract"],
+        ["contract", "sign", "protection-mineurs", "--as", "lycees"],
+        ["contract", "sign", "protection-mineurs", "--as", "autorite"],
+        ["run", "protection-mineurs"],
+    ]
+    for step in steps:
+        result = confiance(*step, home=root)
+        assert result.returncode == 0, (step, result.stdout, result.stderr)
+    listed = confiance("review", "list", "--as", "referent-lycees", "--json", home=root)
+    signals = json.loads(listed.stdout)
+    assert signals and {s["detector"] for s in signals} == {"search_signals"}
+    table = confiance("review", "list", "--as", "autorite", home=root)
+    assert "list entry" in table.stdout and "Nothing is acted upon automatically" in table.stdout
+    first = signals[0]["id"]
+    dismissed = confiance(
+        "review", "dismiss", first, "--as", "referent-lycees", "--suppress", home=root
+    )
+    assert dismissed.returncode == 0 and "dismissed by referent-lycees" in dismissed.stdout
+    denied = confiance("review", "list", "--as", "soc-commun", home=root)
+    assert denied.returncode == 3 and "not a recipient" in denied.stderr
+    purged = confiance("review", "purge", home=root)
+    assert purged.returncode == 0 and "0 signal(s) deleted" in purged.stdout
+
+
+def test_eval_prints_precision_and_recall_per_class() -> None:
+    data = Path(__file__).parents[1] / "data" / "minors" / "test.tsv"
+    result = confiance("eval", "--dataset", str(data), "--format", "minors-text", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["classes"]) == {"distress", "radicalisation", "harassment"}
+    assert all({"precision", "recall", "f1"} <= set(f) for f in report["classes"].values())
+    shown = confiance("eval", "--dataset", str(data))
+    assert "precision" in shown.stdout and "lexicon-fr" in shown.stdout
+    missing = confiance("eval", "--dataset", str(data), "--model", "/nonexistent/camembert")
+    assert missing.returncode == 1 and "never downloaded" in missing.stderr

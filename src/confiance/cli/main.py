@@ -5,58 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from confiance.cli.console import EXIT_ERROR, console, err, errors, home_of, print_json
 from confiance.consortium import Home, operations
 from confiance.consortium.home import TENANTS, default_home
 from confiance.errors import (
-    AccessDenied,
-    ConfianceError,
     ConfigError,
-    ContractError,
-    KeyReleaseDenied,
     LedgerVerificationError,
 )
 from confiance.runtime import SIMULATED
-
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-EXIT_ERROR, EXIT_USAGE, EXIT_DENIED = 1, 2, 3
-
-
-def _exit_code(exc: ConfianceError) -> int:
-    if isinstance(exc, AccessDenied | KeyReleaseDenied):
-        return EXIT_DENIED
-    if isinstance(exc, ConfigError | ContractError):
-        return EXIT_USAGE
-    return EXIT_ERROR
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except ConfianceError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
-        sys.exit(_exit_code(exc))
-
-
-def _home(ctx: click.Context) -> Home:
-    home: Home = ctx.obj["home"]
-    return home
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=1, default=str))
 
 
 @click.group()
@@ -88,8 +51,8 @@ def cli(ctx: click.Context, home_dir: Path | None, verbose: bool) -> None:
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create a consortium: tenants, keystores, storage nodes, metadata, ledger."""
-    with _errors():
-        home = operations.init_consortium(_home(ctx).root)
+    with errors():
+        home = operations.init_consortium(home_of(ctx).root)
         console.print(
             f"initialised {home.root}: tenants {', '.join(TENANTS)}; "
             f"{len(home.nodes())} storage nodes; ledger empty"
@@ -108,8 +71,8 @@ def generate(ctx: click.Context, events: int, seed: int) -> None:
     """Write synthetic logs of a school week, attacks included, under inputs/."""
     from confiance.detect import generate as _generate
 
-    with _errors():
-        summary = _generate(_home(ctx).inputs_dir(), events=events, seed=seed)
+    with errors():
+        summary = _generate(home_of(ctx).inputs_dir(), events=events, seed=seed)
         console.print(
             f"generated {summary.events} events "
             f"({', '.join(f'{k} {v}' for k, v in summary.per_source.items())}); "
@@ -144,8 +107,8 @@ def ingest(
     files: tuple[Path, ...],
 ) -> None:
     """Parse, pseudonymise, encrypt and store a tenant's logs."""
-    with _errors():
-        home = _home(ctx)
+    with errors():
+        home = home_of(ctx)
         if files and (tenant is None or fmt is None):
             raise ConfigError("FILES need --tenant and --format")
         tenants = [tenant] if tenant else list(home.config["tenants"])
@@ -177,8 +140,8 @@ def contract() -> None:
 @click.pass_context
 def contract_new(ctx: click.Context, contract_id: str) -> None:
     """Write the default joint-SOC contract to contracts/ID.yaml."""
-    with _errors():
-        path = operations.new_contract(_home(ctx), contract_id)
+    with errors():
+        path = operations.new_contract(home_of(ctx), contract_id)
         console.print(f"wrote {path}; each data owner must now `confiance contract sign`")
 
 
@@ -190,13 +153,13 @@ def contract_show(ctx: click.Context, contract_id: str, as_json: bool) -> None:
     """Show a contract, its digest and who signed it."""
     from confiance.contracts import contract_digest
 
-    with _errors():
-        home = _home(ctx)
+    with errors():
+        home = home_of(ctx)
         c = operations.load_contract(home, contract_id)
         signed = sorted(operations.signatures(home, c))
         missing = [t for t in c.data_owners if t not in signed]
         if as_json:
-            _print_json(
+            print_json(
                 {
                     "contract": c.canonical(),
                     "digest": contract_digest(c),
@@ -218,8 +181,8 @@ def contract_show(ctx: click.Context, contract_id: str, as_json: bool) -> None:
 @click.pass_context
 def contract_sign(ctx: click.Context, contract_id: str, tenant: str) -> None:
     """Sign a contract as a data owner (the signature goes to the ledger)."""
-    with _errors():
-        digest = operations.sign_contract(_home(ctx), contract_id, tenant)
+    with errors():
+        digest = operations.sign_contract(home_of(ctx), contract_id, tenant)
         console.print(f"{tenant} signed {contract_id} ({digest})")
 
 
@@ -230,8 +193,8 @@ def contract_sign(ctx: click.Context, contract_id: str, tenant: str) -> None:
 @click.pass_context
 def contract_revoke(ctx: click.Context, contract_id: str, tenant: str, reason: str) -> None:
     """Withdraw a data owner's participation: no key is released for it any more."""
-    with _errors():
-        digest = operations.revoke_contract(_home(ctx), contract_id, tenant, reason=reason)
+    with errors():
+        digest = operations.revoke_contract(home_of(ctx), contract_id, tenant, reason=reason)
         console.print(f"{tenant} revoked {contract_id} ({digest})")
 
 
@@ -244,7 +207,7 @@ def contract_diff(old: Path, new: Path) -> None:
 
     from confiance.contracts import Contract, contract_digest
 
-    with _errors():
+    with errors():
         a, b = Contract.load(old), Contract.load(new)
         lines = difflib.unified_diff(
             a.to_yaml().splitlines(),
@@ -266,8 +229,8 @@ def contract_diff(old: Path, new: Path) -> None:
 @click.pass_context
 def contract_list(ctx: click.Context, as_json: bool) -> None:
     """List contracts and their signature status."""
-    with _errors():
-        home = _home(ctx)
+    with errors():
+        home = home_of(ctx)
         rows: list[dict[str, Any]] = []
         for path in sorted((home.root / "contracts").glob("*.yaml")):
             c = operations.load_contract(home, path.stem)
@@ -282,7 +245,7 @@ def contract_list(ctx: click.Context, as_json: bool) -> None:
                 }
             )
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         for row in rows:
             state = row["state"]
@@ -325,11 +288,11 @@ def run(
     as_json: bool,
 ) -> None:
     """Run a contract's analyses in the confidential runtime (SIMULATED attestation)."""
-    with _errors():
+    with errors():
         if dry_run:
-            preview = operations.dry_run(_home(ctx), contract_id)
+            preview = operations.dry_run(home_of(ctx), contract_id)
             if as_json:
-                _print_json(preview)
+                print_json(preview)
                 return
             console.print(
                 f"{preview['mode']}: contract {preview['contract']}, "
@@ -344,10 +307,10 @@ def run(
                 )
             return
         report = operations.run_contract(
-            _home(ctx), contract_id, image=runtime_image, recipients=recipients
+            home_of(ctx), contract_id, image=runtime_image, recipients=recipients
         )
         if as_json:
-            _print_json(asdict(report))
+            print_json(asdict(report))
             return
         console.print(
             f"run {report.run} of {report.contract}: attestation {report.attestation} "
@@ -375,10 +338,10 @@ def alerts_list(
     ctx: click.Context, who: str, contract_id: str, run_id: str | None, as_json: bool
 ) -> None:
     """Open and list the alerts sealed to WHO."""
-    with _errors():
-        found = operations.list_alerts(_home(ctx), who, contract_id=contract_id, run=run_id)
+    with errors():
+        found = operations.list_alerts(home_of(ctx), who, contract_id=contract_id, run=run_id)
         if as_json:
-            _print_json([a.model_dump(mode="json") for a in found])
+            print_json([a.model_dump(mode="json") for a in found])
             return
         table = Table(title=f"alerts sealed to {who} — attestation {SIMULATED}")
         for column in ("id", "severity", "detector", "tenants", "entity", "first seen", "title"):
@@ -407,12 +370,12 @@ def reveal(
     ctx: click.Context, alert_id: str, owner: str, reason: str, contract_id: str, as_json: bool
 ) -> None:
     """Resolve the pseudonyms of ALERT that OWNER contributed (request is logged)."""
-    with _errors():
+    with errors():
         resolved = operations.reveal(
-            _home(ctx), alert_id, owner=owner, reason=reason, contract_id=contract_id
+            home_of(ctx), alert_id, owner=owner, reason=reason, contract_id=contract_id
         )
         if as_json:
-            _print_json(resolved)
+            print_json(resolved)
             return
         if not resolved:
             console.print(f"{owner} contributed none of the pseudonyms of alert {alert_id}")
@@ -439,8 +402,8 @@ def ledger() -> None:
 @click.pass_context
 def ledger_verify(ctx: click.Context, saved: Path | None) -> None:
     """Check every entry, the stored tree, every signed checkpoint and the witnesses."""
-    with _errors():
-        home = _home(ctx)
+    with errors():
+        home = home_of(ctx)
         try:
             if saved is not None:
                 checkpoint = home.ledger().verify_against(
@@ -474,11 +437,11 @@ def _entry_json(entry: Any) -> dict[str, Any]:
 @click.pass_context
 def ledger_tail(ctx: click.Context, count: int, as_json: bool) -> None:
     """Show the last entries."""
-    with _errors():
-        book = _home(ctx).ledger()
+    with errors():
+        book = home_of(ctx).ledger()
         entries = book.entries(max(0, book.size - count))
         if as_json:
-            _print_json([_entry_json(e) for e in entries])
+            print_json([_entry_json(e) for e in entries])
             return
         for e in entries:
             console.print(
@@ -492,8 +455,8 @@ def ledger_tail(ctx: click.Context, count: int, as_json: bool) -> None:
 @click.pass_context
 def ledger_show(ctx: click.Context, index: int) -> None:
     """Show one entry."""
-    with _errors():
-        _print_json(_entry_json(_home(ctx).ledger().entry(index)))
+    with errors():
+        print_json(_entry_json(home_of(ctx).ledger().entry(index)))
 
 
 @ledger.command("prove")
@@ -504,13 +467,13 @@ def ledger_prove(ctx: click.Context, index: int, size: int | None) -> None:
     """Inclusion proof of entry INDEX, verified here against the root."""
     from confiance.ledger import verify_inclusion
 
-    with _errors():
-        book = _home(ctx).ledger()
+    with errors():
+        book = home_of(ctx).ledger()
         size, proof = book.inclusion_proof(index, size)
         leaf = book.entry(index).leaf()
         root = book.root(size)
         verify_inclusion(index=index, size=size, leaf=leaf, proof=proof, root=root)
-        _print_json(
+        print_json(
             {
                 "index": index,
                 "size": size,
@@ -530,13 +493,13 @@ def ledger_consistency(ctx: click.Context, old: int, new: int | None) -> None:
     """Consistency proof from tree size OLD to NEW (default: latest), verified here."""
     from confiance.ledger import verify_consistency
 
-    with _errors():
-        book = _home(ctx).ledger()
+    with errors():
+        book = home_of(ctx).ledger()
         new, proof = book.consistency_proof(old, new)
         old_root, new_root = book.root(old), book.root(new)
         if old > 0:
             verify_consistency(old=old, new=new, old_root=old_root, new_root=new_root, proof=proof)
-        _print_json(
+        print_json(
             {
                 "old": old,
                 "new": new,
@@ -553,8 +516,8 @@ def ledger_consistency(ctx: click.Context, old: int, new: int | None) -> None:
 @click.pass_context
 def ledger_checkpoint(ctx: click.Context, size: int | None) -> None:
     """Print the signed checkpoint (C2SP note, with cosignatures); save it to verify later."""
-    with _errors():
-        click.echo(_home(ctx).ledger().checkpoint(size), nl=False)
+    with errors():
+        click.echo(home_of(ctx).ledger().checkpoint(size), nl=False)
 
 
 @ledger.command("witness")
@@ -562,8 +525,8 @@ def ledger_checkpoint(ctx: click.Context, size: int | None) -> None:
 @click.pass_context
 def ledger_witness(ctx: click.Context, tenant: str) -> None:
     """The tenant's witness checks consistency and cosigns the latest checkpoint."""
-    with _errors():
-        size, count = operations.witness(_home(ctx), tenant)
+    with errors():
+        size, count = operations.witness(home_of(ctx), tenant)
         console.print(
             f"{tenant} cosigned the checkpoint of size {size}; it now has {count} cosignature(s)"
         )
@@ -573,8 +536,8 @@ def ledger_witness(ctx: click.Context, tenant: str) -> None:
 @click.pass_context
 def ledger_timestamp(ctx: click.Context) -> None:
     """Have the configured RFC 3161 authority time-stamp the latest checkpoint."""
-    with _errors():
-        size, when = operations.timestamp_checkpoint(_home(ctx))
+    with errors():
+        size, when = operations.timestamp_checkpoint(home_of(ctx))
         console.print(f"checkpoint of size {size} time-stamped at {when.isoformat()}")
 
 
@@ -582,8 +545,8 @@ def ledger_timestamp(ctx: click.Context) -> None:
 @click.pass_context
 def ledger_trust(ctx: click.Context) -> None:
     """Print the public keys an offline verifier needs (give it out of band)."""
-    with _errors():
-        _print_json(_home(ctx).trust_bundle())
+    with errors():
+        print_json(home_of(ctx).trust_bundle())
 
 
 @ledger.command("export-receipt")
@@ -602,8 +565,8 @@ def ledger_export_receipt(
     """Export entry INDEX as a receipt anyone can check offline."""
     from confiance.ledger.receipt import export_receipt, to_compact
 
-    with _errors():
-        home = _home(ctx)
+    with errors():
+        home = home_of(ctx)
         receipt = export_receipt(home.ledger(), index, trust=home.trust())
         text = json.dumps(receipt, indent=1)
         if out is not None:
@@ -642,11 +605,11 @@ def ledger_verify_receipt(ctx: click.Context, receipt_file: Path, trust_file: Pa
     from confiance.ledger import Trust
     from confiance.ledger.receipt import load_receipt, verify_receipt
 
-    with _errors():
+    with errors():
         if trust_file is not None:
             trust = Trust.from_json(json.loads(trust_file.read_text(encoding="utf-8")))
         else:
-            trust = _home(ctx).trust()
+            trust = home_of(ctx).trust()
         try:
             entry = verify_receipt(
                 load_receipt(receipt_file.read_text(encoding="utf-8")), trust=trust
@@ -671,8 +634,8 @@ def keys() -> None:
 @click.pass_context
 def keys_rotate(ctx: click.Context, tenant: str) -> None:
     """New KEK for TENANT; every data key re-wrapped, no data re-encrypted (crash-safe)."""
-    with _errors():
-        counts = operations.rotate_kek(_home(ctx), tenant)
+    with errors():
+        counts = operations.rotate_kek(home_of(ctx), tenant)
         console.print(
             f"{tenant}: new KEK; re-wrapped the keys of {counts['datasets']} datasets, "
             f"{counts['quarantine_files']} quarantine files and its "
@@ -695,9 +658,9 @@ def keys_use_hsm(
     ctx: click.Context, tenant: str, module: str, token_label: str, label: str | None
 ) -> None:
     """Move TENANT's KEK into a PKCS#11 token (PIN: $CONFIANCE_PKCS11_PIN_<TENANT>)."""
-    with _errors():
+    with errors():
         counts = operations.use_hsm(
-            _home(ctx), tenant, module=module, token=token_label, label=label or f"kek-{tenant}"
+            home_of(ctx), tenant, module=module, token=token_label, label=label or f"kek-{tenant}"
         )
         console.print(
             f"{tenant}: KEK generated non-extractable in token {token_label!r}; "
@@ -722,8 +685,8 @@ def evaluator_serve(ctx: click.Context, member: str, host: str, port: int) -> No
 
     from confiance.pseudonym.network import serve
 
-    with _errors():
-        home = _home(ctx)
+    with errors():
+        home = home_of(ctx)
         local = {e.name: e for e in home.evaluators()}
         if member not in local:
             raise ConfigError(f"{member} holds no share of the OPRF key")
@@ -749,15 +712,15 @@ def store() -> None:
 @click.pass_context
 def store_status(ctx: click.Context, as_json: bool) -> None:
     """Nodes (reachable, files, bytes) and objects (fragments present / needed)."""
-    with _errors():
-        status = operations.store_status(_home(ctx))
+    with errors():
+        status = operations.store_status(home_of(ctx))
         if as_json:
-            _print_json(status)
+            print_json(status)
             return
         table = Table(title=f"storage nodes — Reed-Solomon {status['k']}+{status['m']}")
         for column in ("node", "datacenter", "jurisdiction", "reachable", "files", "bytes"):
             table.add_column(column)
-        labels = _home(ctx).object_store().labels
+        labels = home_of(ctx).object_store().labels
         for n in status["nodes"]:
             table.add_row(
                 n["node"],
@@ -791,10 +754,10 @@ def store_status(ctx: click.Context, as_json: bool) -> None:
 
 
 def _scrub_command(ctx: click.Context, *, repair: bool, as_json: bool) -> None:
-    with _errors():
-        report = operations.scrub_store(_home(ctx), repair=repair)
+    with errors():
+        report = operations.scrub_store(home_of(ctx), repair=repair)
         if as_json:
-            _print_json(report)
+            print_json(report)
             return
         console.print(
             f"{report['objects']} objects checked: {report['missing']} fragments missing, "
@@ -835,8 +798,18 @@ def demo(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
     """Run the whole path end to end on a fresh home."""
     from confiance.cli.demo import run_demo
 
-    with _errors():
-        run_demo(_home(ctx).root, events=events, seed=seed, console=console, as_json=as_json)
+    with errors():
+        run_demo(home_of(ctx).root, events=events, seed=seed, console=console, as_json=as_json)
+
+
+def _register() -> None:
+    from confiance.cli import minors
+
+    for command in minors.COMMANDS:
+        cli.add_command(command)
+
+
+_register()
 
 
 def main() -> None:
