@@ -100,8 +100,9 @@ def test_demo_prints_every_stage_and_the_scores(demo_home: tuple[Path, str]) -> 
         "4. contract",
         "5. run",
         "6. alerts",
-        "7. ledger",
-        "8. score",
+        "7. minors",
+        "8. ledger",
+        "9. score",
     ):
         assert stage in out
     assert "SIMULATED" in out and "UNSAFE demo" in out
@@ -139,12 +140,19 @@ def test_listing_commands_speak_json(demo_home: tuple[Path, str]) -> None:
     contracts = json.loads(confiance("contract", "list", "--json", home=home).stdout)
     assert contracts == [
         {
+            "id": "protection-mineurs",
+            "version": 1,
+            "complete": True,
+            "state": "active",
+            "signed_by": ["autorite", "lycees"],
+        },
+        {
             "id": "soc-commun",
             "version": 1,
             "complete": True,
             "state": "active",
             "signed_by": ["academie", "lycees", "region", "reseau"],
-        }
+        },
     ]
     entries = json.loads(confiance("ledger", "tail", "-n", "3", "--json", home=home).stdout)
     assert len(entries) == 3

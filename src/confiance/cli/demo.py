@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from confiance.consortium import operations
+from confiance.consortium import safeguarding as sg
 from confiance.consortium.home import SOC, TENANTS, Home
 from confiance.errors import ConfigError
 
@@ -152,7 +153,25 @@ def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bo
         + revealed
     )
 
-    stage = _Stage(console, 7, "ledger")
+    stage = _Stage(console, 7, "minors")
+    sg.enrol_authority(home, "autorite")
+    listed = sg.import_blocklist(
+        home, "autorite", home.inputs_dir() / "autorite" / "liste-autorite.txt"
+    )
+    sg.new_minors_contract(home)
+    for owner in ("lycees", "autorite"):
+        operations.sign_contract(home, sg.CONTRACT_ID, owner)
+    minors = operations.run_contract(home, sg.CONTRACT_ID)
+    queues = {who: len(sg.review_queue(home, who)) for who in minors.recipients}
+    stage.done(
+        f"authority autorite keyed its made-up list ({listed.entries} entries, never in clear "
+        f"here); contract {sg.CONTRACT_ID} (class protection-of-minors) signed by lycees and "
+        "autorite; review queues: "
+        + ", ".join(f"{w} {n}" for w, n in sorted(queues.items()))
+        + f"; {SOC} receives none; every view is in the ledger"
+    )
+
+    stage = _Stage(console, 8, "ledger")
     for tenant in TENANTS:
         operations.witness(home, tenant)
     verified = operations.verify_ledger(home)
@@ -162,7 +181,7 @@ def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bo
         f"({'final' if verified.final else 'NOT final'}); root {verified.root.hex()[:16]}…"
     )
 
-    stage = _Stage(console, 8, "score")
+    stage = _Stage(console, 9, "score")
     scores = operations.ground_truth_scores(home, soc_alerts)
     table = Table(title="detections against the ground truth (joint SOC's alerts)")
     for column in ("attack type", "injected", "detected", "alerts", "precision", "recall"):
