@@ -245,3 +245,132 @@ def test_the_spliced_line_is_the_canonical_json_of_the_entry() -> None:
     check()
     with pytest.raises(LedgerError, match="cannot be canonicalised"):
         Entry.sign(kind="k", actor="alice", body={"n": 2**53}, key=key)
+
+
+def _batch(parties: dict, n: int, actor: str = "alice") -> list[Entry]:
+    return Entry.sign_batch(
+        [("agent.batch", actor, {"i": i}) for i in range(n)], key=parties[actor]
+    )
+
+
+def test_a_batch_signed_once_verifies_entry_by_entry(tmp_path: Path, parties: dict) -> None:
+    import base64
+
+    import rfc8785
+
+    ledger = _ledger(tmp_path, parties, n=2)
+    batch = _batch(parties, 13)
+    assert len({e.signature for e in batch}) == 1  # one signature for the whole batch
+    operator = NoteSigner(ORIGIN, parties["op"])
+    indices = ledger.append(batch, actor_keys=_keys(parties), operator=operator)
+    assert indices == list(range(2, 15))
+    _verify(ledger, parties)
+    for entry in batch:
+        entry.verify(parties["alice"].public_key())  # each one alone, as a receipt does
+        document = entry.statement() | {
+            "sig": base64.b64encode(entry.signature).decode(),
+            "batch": {
+                "path": [base64.b64encode(p).decode() for p in entry.batch.path],
+                "position": entry.batch.position,
+                "root": base64.b64encode(entry.batch.root).decode(),
+                "size": entry.batch.size,
+            },
+        }
+        assert entry.line() == rfc8785.dumps(document)
+    stored = ledger.entry(7)
+    assert stored.batch is not None and stored.body == {"i": 5}
+
+
+def test_a_batch_entry_that_was_changed_or_moved_is_refused(tmp_path: Path, parties: dict) -> None:
+    from dataclasses import replace
+
+    ledger = _ledger(tmp_path, parties, n=1)
+    operator = NoteSigner(ORIGIN, parties["op"])
+    batch = _batch(parties, 4)
+    altered = [*batch[:2], replace(batch[2], body={"i": 99}), batch[3]]
+    with pytest.raises(LedgerError, match="entry by alice: signature does not verify"):
+        ledger.append(altered, actor_keys=_keys(parties), operator=operator)
+    other = _batch(parties, 4)
+    spliced = [batch[0], replace(batch[1], batch=other[1].batch)]
+    with pytest.raises(LedgerError, match="signature does not verify"):
+        ledger.append(spliced, actor_keys=_keys(parties), operator=operator)
+    forged = [replace(e, actor="bob") for e in batch]
+    with pytest.raises(LedgerError, match="entry by bob: signature does not verify"):
+        ledger.append(forged, actor_keys=_keys(parties), operator=operator)
+    ledger.append(batch, actor_keys=_keys(parties), operator=operator)
+    _sql(ledger, "UPDATE entries SET data = replace(data, '\"i\":2', '\"i\":3') WHERE idx = 3")
+    with pytest.raises(LedgerVerificationError, match="entry 3: not in the batch alice signed"):
+        _verify(ledger, parties)
+
+
+def test_batches_are_one_actors_and_never_empty(parties: dict) -> None:
+    with pytest.raises(LedgerError, match="empty batch"):
+        Entry.sign_batch([], key=parties["alice"])
+    with pytest.raises(LedgerError, match="signed by one actor"):
+        Entry.sign_batch([("k", "alice", {}), ("k", "bob", {})], key=parties["alice"])
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        '{"path":[],"position":1,"root":"AA==","size":1}',
+        '{"path":[],"position":0,"root":"AA==","size":1,"x":1}',
+        '{"path":[],"position":"0","root":"AA==","size":1}',
+        '"batch"',
+    ],
+)
+def test_a_malformed_batch_member_is_refused(parties: dict, member: str) -> None:
+    line = _batch(parties, 1)[0].line()
+    start = line.index(b'"batch":') + len(b'"batch":')
+    end = line.index(b',"body":')
+    with pytest.raises(LedgerVerificationError, match="not a well-formed entry"):
+        Entry.parse(line[:start] + member.encode() + line[end:], 0)
+
+
+def test_canonical_json_is_rfc8785_on_every_document() -> None:
+    import rfc8785
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from confiance.ledger.log import canonical_json
+
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**60), 2**60)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text()
+    )
+    documents = st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+    @given(documents)
+    def check(document: object) -> None:
+        try:
+            expected = rfc8785.dumps(document)
+        except rfc8785.CanonicalizationError:
+            with pytest.raises(LedgerError, match="cannot be canonicalised"):
+                canonical_json(document)
+            return
+        assert canonical_json(document) == expected
+
+    check()
+    with pytest.raises(LedgerError, match="cannot be canonicalised"):
+        canonical_json({"lone surrogate": "\udc00"})
+
+
+def test_all_inclusion_proofs_at_once_match_one_by_one() -> None:
+    from confiance.ledger.merkle import inclusion_proof, inclusion_proofs
+
+    for size in range(1, 70):
+        leaves = [leaf_hash(bytes([i % 256, i // 256])) for i in range(size)]
+        root, proofs = inclusion_proofs(leaves)
+        assert root == root_hash(leaves)
+        assert proofs == [inclusion_proof(i, leaves) for i in range(size)]
+    with pytest.raises(LedgerError, match="no leaves"):
+        inclusion_proofs([])

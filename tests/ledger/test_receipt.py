@@ -12,6 +12,7 @@ from confiance.errors import LedgerVerificationError
 from confiance.ledger import (
     CosignatureVerifier,
     Cosigner,
+    Entry,
     Ledger,
     NoteSigner,
     NoteVerifier,
@@ -119,3 +120,14 @@ def test_the_receipt_rests_on_the_latest_final_checkpoint(signed: tuple) -> None
     assert receipt["checkpoint"] == final
     verify_receipt(receipt, trust=trust)
     assert export_receipt(ledger, 3)["checkpoint"] == ledger.checkpoint()  # no policy: newest
+
+
+def test_a_receipt_of_an_entry_signed_in_a_batch(signed: tuple, tmp_path: Path) -> None:
+    ledger, trust, operator = signed
+    key = Ed25519PrivateKey.generate()
+    batch = Entry.sign_batch([("agent.batch", "agent", {"n": n}) for n in range(100)], key=key)
+    ledger.append(batch, actor_keys={"agent": key.public_key()}, operator=operator)
+    trust = Trust(log=trust.log, actors=trust.actors | {"agent": key.public_key()})
+    receipt = export_receipt(ledger, 37 + 42)
+    assert verify_receipt(receipt, trust=trust).body == {"n": 42}
+    assert len(to_compact(receipt)) < 2900  # the batch path still fits a QR code

@@ -5,12 +5,19 @@ An entry is a statement ``{actor, body, id, kind, time}`` signed by its actor
 the log is its index. The leaf hash of an entry is the RFC 9162 leaf hash of
 its canonical line. Every append (one entry or a batch) ends with a C2SP
 checkpoint signed by the log operator, to which witnesses add cosignatures.
+
+An actor that writes many statements at once (an agent shipping batches) may
+sign them as a *batch*: one Ed25519 signature over the RFC 9162 root of the
+batch's statements. Each entry then carries that signature, the root and its
+own inclusion path within the batch, so it is still checkable on its own (a
+receipt needs nothing more), while the log verifies one signature per batch.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import sqlite3
 import uuid
@@ -29,12 +36,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from confiance.errors import LedgerError, LedgerVerificationError
 from confiance.ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier, open_note, sign_note
 from confiance.ledger.cosignature import CosignatureVerifier, verify_cosignatures
-from confiance.ledger.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_consistency
+from confiance.ledger.merkle import (
+    EMPTY_ROOT,
+    inclusion_proofs,
+    leaf_hash,
+    node_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from confiance.ledger.timestamp import verify_timestamp
 from confiance.ledger.tree import SCHEMA as TREE_SCHEMA
 from confiance.ledger.tree import TreeStore
 
 _SIG_DOMAIN = b"confiance-ledger-entry/1\n"
+_BATCH_DOMAIN = b"confiance-ledger-batch/1\n"
+_MAX_BATCH = 1 << 20
 _DB = "ledger.sqlite"
 _CHUNK = 10_000
 
@@ -50,6 +66,58 @@ CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)
 """
 
 
+_SAFE_INT = 2**53 - 1
+
+
+def _plain(document: Any) -> bool:
+    """True when ``json.dumps`` writes exactly RFC 8785's bytes for ``document``.
+
+    That holds for ASCII member names (RFC 8785 sorts names by UTF-16 code
+    units; for ASCII that is Python's order), strings, integers within
+    ±(2^53 − 1), booleans and null, nested in objects and arrays: JSON
+    escaping of strings is the same, and no number needs ES6 formatting.
+    """
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            continue
+        if kind is int:
+            if -_SAFE_INT <= value <= _SAFE_INT:
+                continue
+            return False
+        if kind is dict:
+            try:
+                if not all(map(str.isascii, value)):
+                    return False
+            except TypeError:  # a member name that is not a string
+                return False
+            stack.extend(value.values())
+        elif kind is list or kind is tuple:
+            stack.extend(value)
+        else:
+            return False
+    return True
+
+
+def canonical_json(document: Any) -> bytes:
+    """RFC 8785 canonical JSON; the standard library writes it when that is exact."""
+    if _plain(document):
+        try:
+            return json.dumps(
+                document, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+            ).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: let rfc8785 refuse it with its own error
+    try:
+        encoded: bytes = rfc8785.dumps(document)
+    except rfc8785.CanonicalizationError as exc:
+        # e.g. an integer beyond ±(2^53 − 1), which JSON cannot carry exactly
+        raise LedgerError(f"entry body cannot be canonicalised (RFC 8785): {exc}") from None
+    return encoded
+
+
 def _raw(value: bytes | str | memoryview) -> bytes:
     """Stored entry bytes (a tampered row may come back as TEXT)."""
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
@@ -57,6 +125,48 @@ def _raw(value: bytes | str | memoryview) -> bytes:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class BatchProof:
+    """Where an entry sits in the batch its actor signed as a whole."""
+
+    position: int
+    size: int
+    root: bytes
+    path: tuple[bytes, ...]
+
+    def message(self) -> bytes:
+        """What the actor signed: the batch's size and Merkle root."""
+        return _BATCH_DOMAIN + self.size.to_bytes(8, "big") + self.root
+
+    def member(self) -> bytes:
+        """Canonical JSON of the entry's ``batch`` member (keys in RFC 8785 order)."""
+        path = b'","'.join(binascii.b2a_base64(p, newline=False) for p in self.path)
+        return b"".join(
+            (
+                b'{"path":["' + path + b'"]' if self.path else b'{"path":[]',
+                b',"position":%d,"root":"' % self.position,
+                binascii.b2a_base64(self.root, newline=False),
+                b'","size":%d}' % self.size,
+            )
+        )
+
+    @classmethod
+    def parse(cls, document: Any) -> BatchProof:
+        if not isinstance(document, dict) or set(document) != {"path", "position", "root", "size"}:
+            raise ValueError("batch")
+        position, size = document["position"], document["size"]
+        if not (type(position) is int and type(size) is int):
+            raise ValueError("batch")
+        if not 0 <= position < size <= _MAX_BATCH:
+            raise ValueError("batch")
+        return cls(
+            position,
+            size,
+            base64.b64decode(document["root"], validate=True),
+            tuple(base64.b64decode(p, validate=True) for p in document["path"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +180,8 @@ class Entry:
     body: Mapping[str, Any]
     signature: bytes
     index: int | None = field(default=None, compare=False)
+    #: set when the actor signed the entry as part of a batch
+    batch: BatchProof | None = None
 
     def statement(self) -> dict[str, Any]:
         return {
@@ -81,12 +193,7 @@ class Entry:
         }
 
     def signed_bytes(self) -> bytes:
-        try:
-            encoded: bytes = rfc8785.dumps(self.statement())
-        except rfc8785.CanonicalizationError as exc:
-            # e.g. an integer beyond ±(2^53 − 1), which JSON cannot carry exactly
-            raise LedgerError(f"entry body cannot be canonicalised (RFC 8785): {exc}") from None
-        return _SIG_DOMAIN + encoded
+        return _SIG_DOMAIN + canonical_json(self.statement())
 
     def line(self) -> bytes:
         """Canonical JSON of the statement with its ``sig`` member.
@@ -96,21 +203,73 @@ class Entry:
         canonicalisation per entry instead of two; a test checks it equals
         ``rfc8785.dumps`` of the whole entry).
         """
-        statement = self.signed_bytes()[len(_SIG_DOMAIN) :]
+        return self._line(self.signed_bytes())
+
+    def _line(self, signed: bytes) -> bytes:
+        statement = signed[len(_SIG_DOMAIN) :]
         cut = statement.rindex(b',"time":')
         sig = b',"sig":"' + base64.b64encode(self.signature) + b'"'
-        return statement[:cut] + sig + statement[cut:]
+        line = statement[:cut] + sig + statement[cut:]
+        if self.batch is not None:
+            # "batch" sorts right after "actor", the first member; an actor name
+            # cannot hold an unescaped quote, so the first ',"body":' is the boundary
+            cut = line.index(b',"body":')
+            line = line[:cut] + b',"batch":' + self.batch.member() + line[cut:]
+        return line
 
     def leaf(self) -> bytes:
         return leaf_hash(self.line())
 
-    def verify(self, key: Ed25519PublicKey) -> None:
+    def verify(
+        self, key: Ed25519PublicKey, *, verified: set[tuple[str, bytes, bytes]] | None = None
+    ) -> None:
+        """Raise unless the actor's key signed this entry (alone, or its batch).
+
+        ``verified`` caches the batch signatures already checked, so a log
+        verifies one signature per batch rather than one per entry.
+        """
+        self.check_signature(key, self.signed_bytes(), verified=verified)
+
+    def check_signature(
+        self,
+        key: Ed25519PublicKey,
+        signed: bytes,
+        *,
+        verified: set[tuple[str, bytes, bytes]] | None = None,
+        path_checked: bool = False,
+    ) -> None:
+        """:meth:`verify` with the entry's signed bytes already computed.
+
+        ``path_checked`` says the caller already proved the entry's batch path
+        (see :func:`_check_whole_batches`).
+        """
+        message = signed
+        if self.batch is not None and not path_checked:
+            try:
+                verify_inclusion(
+                    index=self.batch.position,
+                    size=self.batch.size,
+                    leaf=leaf_hash(signed),
+                    proof=self.batch.path,
+                    root=self.batch.root,
+                )
+            except LedgerVerificationError:
+                raise LedgerVerificationError(
+                    f"entry {self.index}: not in the batch {self.actor} signed", index=self.index
+                ) from None
+        if self.batch is not None:
+            message = self.batch.message()
+            cached = (self.actor, message, self.signature)
+            if verified is not None and cached in verified:
+                return
         try:
-            key.verify(self.signature, self.signed_bytes())
+            key.verify(self.signature, message)
         except InvalidSignature:
             raise LedgerVerificationError(
                 f"entry {self.index}: signature of {self.actor} does not verify", index=self.index
             ) from None
+        if self.batch is not None and verified is not None:
+            verified.add((self.actor, message, self.signature))
 
     @classmethod
     def sign(
@@ -141,6 +300,42 @@ class Entry:
         )
 
     @classmethod
+    def sign_batch(
+        cls,
+        statements: Sequence[tuple[str, str, Mapping[str, Any]]],
+        *,
+        key: Ed25519PrivateKey,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> list[Entry]:
+        """Sign many ``(kind, actor, body)`` statements of one actor with one signature."""
+        if not statements:
+            raise LedgerError("an empty batch cannot be signed")
+        if len(statements) > _MAX_BATCH:
+            raise LedgerError(f"a batch holds at most {_MAX_BATCH} statements")
+        if len({actor for _, actor, _ in statements}) != 1:
+            raise LedgerError("a batch is signed by one actor")
+        time = clock().astimezone(UTC).isoformat(timespec="microseconds")
+        unsigned = [
+            cls(uuid.uuid4().hex, time, kind, actor, dict(body), b"")
+            for kind, actor, body in statements
+        ]
+        root, paths = inclusion_proofs([leaf_hash(e.signed_bytes()) for e in unsigned])
+        size = len(unsigned)
+        signature = key.sign(BatchProof(0, size, root, ()).message())
+        return [
+            cls(
+                e.id,
+                e.time,
+                e.kind,
+                e.actor,
+                e.body,
+                signature,
+                batch=BatchProof(i, size, root, tuple(paths[i])),
+            )
+            for i, e in enumerate(unsigned)
+        ]
+
+    @classmethod
     def parse(cls, raw: bytes, index: int) -> Entry:
         """Parse a stored line; it must be canonical, or it was altered."""
         try:
@@ -153,14 +348,48 @@ class Entry:
                 body=dict(document["body"]),
                 signature=base64.b64decode(document["sig"], validate=True),
                 index=index,
+                batch=BatchProof.parse(document["batch"]) if "batch" in document else None,
             )
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
             raise LedgerVerificationError(
                 f"entry {index}: not a well-formed entry", index=index
             ) from None
-        if entry.line() != raw or set(document) != {"actor", "body", "id", "kind", "sig", "time"}:
+        members = {"actor", "body", "id", "kind", "sig", "time"}
+        if entry.batch is not None:
+            members.add("batch")
+        if entry.line() != raw or set(document) != members:
             raise LedgerVerificationError(f"entry {index}: not in canonical form", index=index)
         return entry
+
+
+def _check_whole_batches(entries: Sequence[Entry], signed: Sequence[bytes]) -> set[int]:
+    """Positions (in ``entries``) of entries whose batch path is proven, batch by batch.
+
+    When every entry of a signed batch is present, the batch tree is rebuilt
+    once from their statements and each entry's path compared with it: n
+    hashes for the batch instead of n log n. Entries of incomplete batches,
+    or whose path differs, are left to the per-entry check (which refuses a
+    wrong path).
+    """
+    groups: dict[tuple[str, bytes, int, bytes], dict[int, int]] = {}
+    for position, entry in enumerate(entries):
+        if entry.batch is not None:
+            key = (entry.actor, entry.batch.root, entry.batch.size, entry.signature)
+            groups.setdefault(key, {})[entry.batch.position] = position
+    checked: set[int] = set()
+    for (_, root, size, _), members in groups.items():
+        if len(members) != size:
+            continue
+        order = [members[i] for i in range(size)]
+        built, paths = inclusion_proofs([leaf_hash(signed[p]) for p in order])
+        if not hmac.compare_digest(built, root):
+            continue
+        for proof, position in zip(paths, order, strict=True):
+            batch = entries[position].batch
+            assert batch is not None
+            if tuple(proof) == batch.path:
+                checked.add(position)
+    return checked
 
 
 @dataclass(frozen=True)
@@ -230,18 +459,24 @@ class Ledger:
         """Verify each actor's signature, append the batch, sign one checkpoint."""
         if not entries:
             raise LedgerError("nothing to append")
-        for entry in entries:
+        verified: set[tuple[str, bytes, bytes]] = set()
+        signed = [entry.signed_bytes() for entry in entries]
+        checked = _check_whole_batches(entries, signed)
+        lines = []
+        for position, entry in enumerate(entries):
             key = actor_keys.get(entry.actor)
             if key is None:
                 raise LedgerError(f"entry by unknown actor {entry.actor!r} refused")
             try:
-                key.verify(entry.signature, entry.signed_bytes())
-            except InvalidSignature:
+                entry.check_signature(
+                    key, signed[position], verified=verified, path_checked=position in checked
+                )
+            except LedgerVerificationError:
                 raise LedgerError(f"entry by {entry.actor}: signature does not verify") from None
+            lines.append(entry._line(signed[position]))
         with self._connect(write=True) as con:
             tree = TreeStore(con)
             first = tree.size
-            lines = [entry.line() for entry in entries]
             con.executemany(
                 "INSERT INTO entries (idx, data) VALUES (?, ?)",
                 [(first + i, line) for i, line in enumerate(lines)],
@@ -373,6 +608,7 @@ class Ledger:
         sizes = iter(sorted(checkpoints))
         next_size = next(sizes, None)
         frontier: list[tuple[int, bytes]] = []  # (subtree size, hash): compact range
+        verified: set[tuple[str, bytes, bytes]] = set()
         previous = 0
         count = 0
         with self._connect() as con:
@@ -388,7 +624,7 @@ class Ledger:
                         raise LedgerVerificationError(
                             f"entry {count}: unknown actor {entry.actor!r}", index=count
                         )
-                    entry.verify(key)
+                    entry.verify(key, verified=verified)
                     leaf = leaf_hash(_raw(data))
                     leaves.append(leaf)
                     _push(frontier, leaf)
