@@ -60,6 +60,12 @@ COMMANDS = [
     ["review", "dismiss"],
     ["review", "purge"],
     ["eval"],
+    ["ca"],
+    ["ca", "init"],
+    ["ca", "issue"],
+    ["ca", "revoke"],
+    ["ca", "crl"],
+    ["serve"],
 ]
 
 
@@ -327,3 +333,69 @@ def test_eval_prints_precision_and_recall_per_class() -> None:
     assert "precision" in shown.stdout and "lexicon-fr" in shown.stdout
     missing = confiance("eval", "--dataset", str(data), "--model", "/nonexistent/camembert")
     assert missing.returncode == 1 and "never downloaded" in missing.stderr
+
+
+def test_ca_and_serve_from_the_command_line(home) -> None:
+    import socket
+    import ssl
+    import time
+
+    import httpx
+
+    root = home.root
+    missing = confiance(
+        "ca", "issue", "--tenant", "region", "--role", "auditor", "--name", "A", home=root
+    )
+    assert missing.returncode == 2 and "CONFIANCE_CERT_PASSPHRASE" in missing.stderr
+    os.environ["CONFIANCE_CERT_PASSPHRASE"] = "correct horse battery"
+    try:
+        issued = confiance(
+            "ca", "issue", "--tenant", "region", "--role", "auditor", "--name", "Camille", home=root
+        )
+    finally:
+        del os.environ["CONFIANCE_CERT_PASSPHRASE"]
+    assert issued.returncode == 0, issued.stderr
+    serial = issued.stdout.split()[1].rstrip(":")
+    people = root / "pki" / "people"
+    certificate = next(people.glob(f"region-auditor-{serial}.pem"))
+    assert (people / f"region-auditor-{serial}.p12").exists()
+    assert confiance("ca", "init", home=root).returncode == 0
+    assert "BEGIN X509 CRL" in confiance("ca", "crl", home=root).stdout
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "confiance.cli", "--home", str(root), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        context = ssl.create_default_context(cafile=root / "pki" / "ca.pem")
+        context.load_cert_chain(
+            certificate,
+            people / f"region-auditor-{serial}-key.pem",
+            password="correct horse battery",
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(f"https://127.0.0.1:{port}/v1/whoami", verify=context)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert answer.json() == {
+            "name": "Camille",
+            "tenant": "region",
+            "role": "auditor",
+            "serial": serial,
+        }
+        revoked = confiance("ca", "revoke", serial, home=root)
+        assert revoked.returncode == 0
+        refused = httpx.get(f"https://127.0.0.1:{port}/v1/whoami", verify=context)
+        assert refused.status_code == 403
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

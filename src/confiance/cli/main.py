@@ -230,20 +230,7 @@ def contract_diff(old: Path, new: Path) -> None:
 def contract_list(ctx: click.Context, as_json: bool) -> None:
     """List contracts and their signature status."""
     with errors():
-        home = home_of(ctx)
-        rows: list[dict[str, Any]] = []
-        for path in sorted((home.root / "contracts").glob("*.yaml")):
-            c = operations.load_contract(home, path.stem)
-            signed = sorted(operations.signatures(home, c))
-            rows.append(
-                {
-                    "id": c.id,
-                    "version": c.version,
-                    "signed_by": signed,
-                    "complete": set(signed) >= set(c.data_owners),
-                    "state": operations.state_of(home, c),
-                }
-            )
+        rows = operations.contract_states(home_of(ctx))
         if as_json:
             print_json(rows)
             return
@@ -803,9 +790,9 @@ def demo(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from confiance.cli import minors
+    from confiance.cli import access, minors
 
-    for command in minors.COMMANDS:
+    for command in (*minors.COMMANDS, *access.COMMANDS):
         cli.add_command(command)
 
 

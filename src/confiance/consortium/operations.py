@@ -538,6 +538,35 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
     return path
 
 
+def contract_states(home: Home) -> list[dict[str, Any]]:
+    """Every contract of the home: version, who signed, and its state."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted((home.root / "contracts").glob("*.yaml")):
+        contract = load_contract(home, path.stem)
+        signed = sorted(signatures(home, contract))
+        rows.append(
+            {
+                "id": contract.id,
+                "version": contract.version,
+                "signed_by": signed,
+                "complete": set(signed) >= set(contract.data_owners),
+                "state": state_of(home, contract),
+            }
+        )
+    return rows
+
+
+def latest_run(home: Home, contract_id: str) -> str | None:
+    """The id of the contract's latest completed run, if any."""
+    with home.meta.connect() as con:
+        row = con.execute(
+            "SELECT id FROM runs WHERE contract = ? AND status = 'done' "
+            "ORDER BY started DESC, rowid DESC LIMIT 1",
+            (contract_id,),
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def load_contract(home: Home, contract_id: str) -> Contract:
     return Contract.load(home.contract_path(contract_id))
 

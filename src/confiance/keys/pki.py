@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from confiance.errors import KeyStoreError
@@ -262,3 +263,177 @@ def peer_member(certificate: dict[str, object] | None) -> str:
             if field == "commonName":
                 return str(value)
     raise KeyStoreError("client certificate names no member")
+
+
+#: what a person may do; carried in the certificate's subject (``title``)
+ROLES = ("tenant-admin", "analyst", "reviewer", "auditor", "operator")
+
+
+@dataclass(frozen=True)
+class PersonCredentials:
+    """A person's client certificate: PEM for API clients, PKCS#12 for browsers."""
+
+    serial: int
+    certificate: Path
+    key: Path
+    pkcs12: Path
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified client certificate names: a person, their tenant and role."""
+
+    name: str
+    tenant: str
+    role: str
+    serial: int
+
+
+def issue_person(
+    ca: ConsortiumCA,
+    *,
+    tenant: str,
+    role: str,
+    name: str,
+    ca_passphrase: str,
+    passphrase: str,
+    directory: Path,
+) -> PersonCredentials:
+    """A client certificate for one person of ``tenant`` with ``role`` (subject OU and title).
+
+    The key is written encrypted under ``passphrase``, in PEM and in a
+    PKCS#12 bundle (with the CA) that browsers import.
+    """
+    if role not in ROLES:
+        raise KeyStoreError(f"--role: {role!r} is not one of {', '.join(ROLES)}")
+    if not name.strip() or len(name) > 64:
+        raise KeyStoreError("--name: 1 to 64 characters")
+    if len(passphrase) < 8:
+        raise KeyStoreError("the certificate passphrase must have at least 8 characters")
+    ca_key, ca_certificate = _load_ca(ca, ca_passphrase)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "confiance consortium"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, tenant),
+            x509.NameAttribute(NameOID.TITLE, role),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - datetime.timedelta(minutes=5))
+        .not_valid_after(_now() + datetime.timedelta(days=397))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    stem = f"{tenant}-{role}-{certificate.serial_number:x}"
+    credentials = PersonCredentials(
+        certificate.serial_number,
+        directory / f"{stem}.pem",
+        directory / f"{stem}-key.pem",
+        directory / f"{stem}.p12",
+    )
+    _write(credentials.key, _encrypted(key, passphrase))
+    _write(credentials.certificate, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write(
+        credentials.pkcs12,
+        pkcs12.serialize_key_and_certificates(
+            name.encode(),
+            key,
+            certificate,
+            [ca_certificate],
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        ),
+    )
+    return credentials
+
+
+def identity_of(der: bytes) -> Identity:
+    """The person a (verified) client certificate names; refuses a member certificate."""
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise KeyStoreError("client certificate is malformed") from None
+
+    def one(oid: x509.ObjectIdentifier) -> str:
+        values = certificate.subject.get_attributes_for_oid(oid)
+        if len(values) != 1:
+            raise KeyStoreError("client certificate does not name one tenant, role and person")
+        return str(values[0].value)
+
+    role = one(NameOID.TITLE)
+    if role not in ROLES:
+        raise KeyStoreError("client certificate carries no known role")
+    return Identity(
+        one(NameOID.COMMON_NAME),
+        one(NameOID.ORGANIZATIONAL_UNIT_NAME),
+        role,
+        certificate.serial_number,
+    )
+
+
+def _revoked_path(ca: ConsortiumCA) -> Path:
+    return ca.directory / "revoked.txt"
+
+
+def revoke(ca: ConsortiumCA, serial: int, *, ca_passphrase: str) -> Path:
+    """Revoke a certificate by serial and publish a new CRL; returns the CRL's path."""
+    _load_ca(ca, ca_passphrase)  # only the CA's holder revokes
+    path = _revoked_path(ca)
+    known = set(path.read_text().split()) if path.exists() else set()
+    known.add(f"{serial:x}")
+    _write(path, "".join(f"{s}\n" for s in sorted(known)).encode(), 0o644)
+    return write_crl(ca, ca_passphrase=ca_passphrase)
+
+
+def crl_path(ca: ConsortiumCA) -> Path:
+    return ca.directory / "crl.pem"
+
+
+def write_crl(ca: ConsortiumCA, *, ca_passphrase: str, days: int = 7) -> Path:
+    """Sign the list of revoked serials as an X.509 CRL (valid ``days``)."""
+    ca_key, ca_certificate = _load_ca(ca, ca_passphrase)
+    path = _revoked_path(ca)
+    serials = sorted(int(s, 16) for s in path.read_text().split()) if path.exists() else []
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_certificate.subject)
+        .last_update(_now() - datetime.timedelta(minutes=5))
+        .next_update(_now() + datetime.timedelta(days=days))
+    )
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(_now() - datetime.timedelta(minutes=1))
+            .build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())
+    _write(crl_path(ca), crl.public_bytes(serialization.Encoding.PEM), 0o644)
+    return crl_path(ca)
+
+
+def revoked_serials(ca: ConsortiumCA) -> frozenset[int]:
+    """Serials the CA's current CRL revokes, after checking the CA signed it."""
+    path = crl_path(ca)
+    if not path.exists():
+        return frozenset()
+    try:
+        crl = x509.load_pem_x509_crl(path.read_bytes())
+        issuer = x509.load_pem_x509_certificate(ca.certificate_path.read_bytes())
+    except (OSError, ValueError):
+        raise KeyStoreError(f"{path}: unreadable CRL") from None
+    public = issuer.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey) or not crl.is_signature_valid(public):
+        raise KeyStoreError(f"{path}: CRL not signed by the consortium CA")
+    return frozenset(r.serial_number for r in crl)

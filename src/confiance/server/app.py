@@ -1,0 +1,385 @@
+"""The HTTP API (``/v1``): every request authorised on the tenant and role of its certificate.
+
+Roles (from the client certificate, see :mod:`confiance.keys.pki`):
+tenant-admin (its tenant's contracts and uploads), analyst (alerts sealed to
+its tenant), reviewer (the protection-of-minors queue), auditor (ledger and
+contracts, no data), operator (storage health, no data). Every denial is
+logged and written to the ledger (certificate serial, tenant, role, path:
+no name). Errors are RFC 9457 ``application/problem+json``.
+
+The server opens sealed results with the keys of the recipients it holds:
+run it where those keys are (the recipient's side); the embedded default
+holds every key, for the demo.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from confiance.alerts import Alert
+from confiance.consortium import Home, operations
+from confiance.consortium.home import OPERATOR, SOC
+from confiance.errors import (
+    AccessDenied,
+    AlertError,
+    ConfianceError,
+    ConfigError,
+    ContractError,
+    KeyStoreError,
+    LedgerError,
+)
+from confiance.keys.pki import ConsortiumCA, Identity, identity_of, revoked_serials
+from confiance.ledger import export_receipt
+from confiance.server.tls import PEER
+
+logger = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+_STATUS = (
+    (AccessDenied, 403, "forbidden"),
+    (KeyStoreError, 403, "forbidden"),
+    (AlertError, 404, "not-found"),
+    (LedgerError, 404, "not-found"),
+    (ContractError, 422, "invalid-contract"),
+    (ConfigError, 400, "bad-request"),
+)
+
+
+def problem(status: int, kind: str, detail: str, instance: str) -> JSONResponse:
+    """An RFC 9457 problem document."""
+    return JSONResponse(
+        {
+            "type": f"https://confiance.example/problems/{kind}",
+            "title": kind.replace("-", " "),
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+        },
+        status_code=status,
+        media_type=PROBLEM,
+    )
+
+
+class _Revocations:
+    """The CA's CRL, re-read when the file changes: a revocation applies to the next request."""
+
+    def __init__(self, ca: ConsortiumCA) -> None:
+        self._ca = ca
+        self._stamp: float | None = None
+        self._serials: frozenset[int] = frozenset()
+        self._lock = threading.Lock()
+
+    def __contains__(self, serial: int) -> bool:
+        path = self._ca.directory / "crl.pem"
+        stamp = path.stat().st_mtime if path.exists() else None
+        with self._lock:
+            if stamp != self._stamp:
+                self._serials, self._stamp = revoked_serials(self._ca), stamp
+            return serial in self._serials
+
+
+class _AlertCache:
+    """Opened alerts per recipient and run (results never change once sealed).
+
+    The latest run is looked up again only when the metadata file changed.
+    """
+
+    def __init__(self, home: Home) -> None:
+        self._home = home
+        self._alerts: dict[tuple[str, str, str], tuple[list[Alert], list[dict[str, Any]]]] = {}
+        self._runs: dict[str, tuple[float, str | None]] = {}
+
+    def latest_run(self, contract: str) -> str | None:
+        stamp = (self._home.root / "meta.sqlite").stat().st_mtime
+        known = self._runs.get(contract)
+        if known is None or known[0] != stamp:
+            known = (stamp, operations.latest_run(self._home, contract))
+            self._runs[contract] = known
+        return known[1]
+
+    def get(
+        self, key: tuple[str, str, str], load: Callable[[], list[Alert]]
+    ) -> tuple[list[Alert], list[dict[str, Any]]]:
+        if key not in self._alerts:
+            alerts = load()
+            self._alerts[key] = (alerts, [a.summary() for a in alerts])
+        return self._alerts[key]
+
+
+class _State:
+    """What the handlers share: the home, a lock around it, the CRL, opened alerts."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.lock = threading.RLock()  # Home and its keystores are shared by worker threads
+        self.revoked = _Revocations(ConsortiumCA(home.root / "pki"))
+        self.cache = _AlertCache(home)
+        self.identities: dict[bytes, Identity] = {}
+
+
+def _state(request: Request) -> _State:
+    state: _State = request.app.state.confiance
+    return state
+
+
+def _deny(request: Request, who: Identity | None, reason: str) -> AccessDenied:
+    """Log and ledger a denial (serial, tenant, role, path: never a name); the error to raise."""
+    record = {
+        "method": request.method,
+        "path": request.url.path,
+        "reason": reason,
+        "serial": f"{who.serial:x}" if who else None,
+        "tenant": who.tenant if who else None,
+        "role": who.role if who else None,
+    }
+    logger.warning("denied: %s", record)
+    state = _state(request)
+    with state.lock:
+        state.home.record(OPERATOR, "api.denied", record)
+    return AccessDenied(reason)
+
+
+def identity(request: Request) -> Identity:
+    """The person of the verified client certificate, unless it was revoked since."""
+    der = request.scope.get("state", {}).get(PEER)
+    if not der:
+        raise _deny(request, None, "no client certificate")
+    state = _state(request)
+    who = state.identities.get(der)
+    if who is None:
+        try:
+            who = identity_of(der)
+        except KeyStoreError as exc:
+            raise _deny(request, None, str(exc)) from None
+        state.identities[der] = who
+    if who.serial in state.revoked:
+        raise _deny(request, who, "certificate revoked")
+    return who
+
+
+def allow(*roles: str) -> Callable[[Request, Identity], Identity]:
+    def check(request: Request, who: Annotated[Identity, Depends(identity)]) -> Identity:
+        if who.role not in roles:
+            raise _deny(request, who, f"role {who.role} may not {request.method} this")
+        return who
+
+    return check
+
+
+def _same_tenant(request: Request, who: Identity, tenant: str | None) -> None:
+    if tenant is not None and tenant != who.tenant:
+        raise _deny(request, who, f"tenant {who.tenant} may not act for {tenant}")
+
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+Someone = Annotated[Identity, Depends(identity)]
+Anyone = Annotated[
+    Identity, Depends(allow("auditor", "tenant-admin", "analyst", "reviewer", "operator"))
+]
+Analyst = Annotated[Identity, Depends(allow("analyst", "tenant-admin"))]
+Auditor = Annotated[Identity, Depends(allow("auditor", "tenant-admin"))]
+Admin = Annotated[Identity, Depends(allow("tenant-admin"))]
+Operator = Annotated[Identity, Depends(allow("operator", "tenant-admin"))]
+
+router = APIRouter(prefix="/v1")
+
+
+def _page(items: Sequence[Any], *, limit: int, offset: int, request: Request) -> dict[str, Any]:
+    following = offset + limit
+    return {
+        "items": list(items[offset:following]),
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+        "next": str(request.url.include_query_params(offset=following))
+        if following < len(items)
+        else None,
+    }
+
+
+def _alerts(
+    request: Request, who: Identity, contract: str
+) -> tuple[list[Alert], list[dict[str, Any]]]:
+    """The alerts sealed to the caller's tenant, and their summaries."""
+    state = _state(request)
+    recipient = SOC if who.tenant == SOC else who.tenant
+    with state.lock:
+        run = state.cache.latest_run(contract)
+        return state.cache.get(
+            (recipient, contract, run or ""),
+            lambda: operations.list_alerts(state.home, recipient, contract_id=contract),
+        )
+
+
+@router.get("/whoami")
+def whoami(who: Someone) -> dict[str, Any]:
+    """The person, tenant and role the client certificate names."""
+    return {"name": who.name, "tenant": who.tenant, "role": who.role, "serial": f"{who.serial:x}"}
+
+
+@router.get("/alerts")
+def list_alerts(
+    request: Request,
+    who: Analyst,
+    contract: str = "soc-commun",
+    tenant: str | None = None,
+    severity: str | None = None,
+    detector: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> JSONResponse:
+    """Alerts sealed to the caller's tenant (the joint SOC's for tenant soc-commun)."""
+    _same_tenant(request, who, tenant)
+    _, summaries = _alerts(request, who, contract)
+    chosen = [
+        s
+        for s in summaries
+        if (severity is None or s["severity"] == severity)
+        and (detector is None or s["detector"] == detector)
+    ]
+    return JSONResponse(_page(chosen, limit=limit, offset=offset, request=request))
+
+
+@router.get("/alerts/{alert_id}")
+def alert_detail(
+    request: Request, alert_id: str, who: Analyst, contract: str = "soc-commun"
+) -> dict[str, Any]:
+    """One alert with its evidence (pseudonymised)."""
+    alerts, _ = _alerts(request, who, contract)
+    for alert in alerts:
+        if alert.id == alert_id:
+            return alert.model_dump(mode="json")
+    raise AlertError(f"no alert {alert_id} for {who.tenant}")
+
+
+@router.get("/contracts")
+def contracts(request: Request, who: Auditor) -> list[dict[str, Any]]:
+    """Every contract and its state."""
+    state = _state(request)
+    with state.lock:
+        return operations.contract_states(state.home)
+
+
+@router.post("/contracts/{contract_id}/signatures", status_code=201)
+def sign(request: Request, contract_id: str, who: Admin) -> dict[str, str]:
+    """The caller's tenant signs the contract as it is now."""
+    state = _state(request)
+    with state.lock:
+        digest = operations.sign_contract(state.home, contract_id, who.tenant)
+    return {"contract": contract_id, "tenant": who.tenant, "digest": digest}
+
+
+@router.get("/ledger/checkpoint")
+def checkpoint(request: Request, who: Anyone) -> dict[str, Any]:
+    """The latest signed checkpoint (C2SP note), cosignatures included."""
+    state = _state(request)
+    with state.lock:
+        ledger = state.home.ledger()
+        return {"size": ledger.size, "note": ledger.checkpoint()}
+
+
+@router.get("/ledger/entries/{index}/receipt")
+def receipt(request: Request, index: Annotated[int, Path(ge=0)], who: Anyone) -> dict[str, Any]:
+    """A self-contained receipt of one entry: checkable offline with public keys."""
+    state = _state(request)
+    with state.lock:
+        return export_receipt(state.home.ledger(), index, trust=state.home.trust())
+
+
+@router.get("/ledger/trust")
+def trust(request: Request, who: Anyone) -> dict[str, Any]:
+    """The public keys a verifier needs."""
+    state = _state(request)
+    with state.lock:
+        return state.home.trust_bundle()
+
+
+@router.get("/store/health")
+def store_health(request: Request, who: Operator) -> dict[str, Any]:
+    """Per node and datacenter: reachable, fragments, bytes; per object: fragments present."""
+    state = _state(request)
+    with state.lock:
+        return operations.store_status(state.home)
+
+
+@router.post("/batches", status_code=201)
+async def upload(
+    request: Request,
+    who: Admin,
+    source: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
+    log_format: Annotated[str, Query(alias="format")],
+) -> dict[str, Any]:
+    """A batch of log lines of the caller's tenant: parsed, pseudonymised, stored."""
+    body = await request.body()
+    if not body:
+        raise ConfigError("empty batch")
+    state = _state(request)
+    with tempfile.TemporaryDirectory() as directory:
+        path = FilePath(directory) / f"{source}.log"
+        path.write_bytes(body)
+        with state.lock:
+            report = operations.ingest_tenant(
+                state.home, who.tenant, files=[(source, log_format, path)]
+            )
+    return {
+        "tenant": who.tenant,
+        "lines": report.lines,
+        "events": report.events,
+        "quarantined": report.quarantined,
+        "reasons": report.reasons,
+        "datasets": report.datasets,
+    }
+
+
+async def _confiance_error(request: Request, exc: Exception) -> JSONResponse:
+    for kind, status, name in _STATUS:
+        if isinstance(exc, kind):
+            return problem(status, name, str(exc), request.url.path)
+    return await _unexpected(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, "http-error", str(exc.detail), request.url.path)
+
+
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    detail = f"{where}: {first.get('msg', 'invalid')}"
+    return problem(422, "invalid-request", detail, request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("internal error on %s (%s)", request.url.path, type(exc).__name__)
+    return problem(500, "internal-error", "the request could not be completed", request.url.path)
+
+
+def create_app(home: Home) -> FastAPI:
+    """The API over a consortium home; serve it with :mod:`confiance.server.tls`."""
+    app = FastAPI(
+        title="confiance",
+        version="1",
+        description="Pooled security analytics under contracts; mutual TLS only.",
+        openapi_url="/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.confiance = _State(home)
+    app.include_router(router)
+    app.add_exception_handler(ConfianceError, _confiance_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(Exception, _unexpected)
+    return app

@@ -1,0 +1,93 @@
+"""TLS 1.3 with client certificates for the HTTP server, and the peer certificate per request.
+
+uvicorn does not put the client certificate into the ASGI scope, so the
+protocol is extended: each connection's verified peer certificate (DER) is
+added to the request scope's ``state`` as ``confiance.peer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from confiance.errors import ConfigError
+
+PEER = "confiance.peer"
+
+
+class _PeerCertificate:
+    """Mixed into a uvicorn HTTP protocol: adds the peer certificate to each request."""
+
+    app_state: dict[str, Any]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        self.app_state = {**self.app_state, PEER: der}
+
+
+class PeerCertificateProtocol(_PeerCertificate, HttpToolsProtocol):
+    """HTTP/1.1 (httptools' C parser) over TLS, with the client certificate per request."""
+
+
+def server_context(
+    *, certificate: Path, key: Path, passphrase: str, ca: Path, crl: Path
+) -> ssl.SSLContext:
+    """TLS 1.3 only; a client certificate from the CA is required and checked against the CRL."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(certificate, key, password=passphrase)
+    context.load_verify_locations(cafile=str(ca))
+    context.load_verify_locations(cafile=str(crl))
+    context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def uvicorn_server(app: Any, *, host: str, port: int, context: ssl.SSLContext) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=PeerCertificateProtocol,
+        loop="auto",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        ssl_context_factory=lambda _config, _default: context,
+    )
+    return uvicorn.Server(config)
+
+
+class BackgroundServer:
+    """The server in a thread of this process (tests, benchmarks, the demo)."""
+
+    def __init__(self, app: Any, *, host: str, port: int, context: ssl.SSLContext) -> None:
+        self.server = uvicorn_server(app, host=host, port=port, context=context)
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def port(self) -> int:
+        sockets = [s for server in self.server.servers for s in server.sockets]
+        return int(sockets[0].getsockname()[1])
+
+    def __enter__(self) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise ConfigError("the HTTP server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)

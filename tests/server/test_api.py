@@ -1,0 +1,174 @@
+"""The HTTP API over real TLS 1.3 with real client certificates."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from confiance.consortium import Home, access, operations
+from confiance.consortium.home import TENANTS
+from confiance.keys.pki import PersonCredentials
+from confiance.ledger import Trust, verify_receipt
+from confiance.server import BackgroundServer, create_app, server_context
+
+PASSPHRASE = "correct horse battery"
+SQUID = (
+    "1789370531.112    187 10.3.14.22 TCP_MISS/200 18234 GET http://www.education.gouv.fr/ "
+    "- HIER_DIRECT/185.161.45.10 text/html\n"
+)
+
+
+def _server(home: Home) -> BackgroundServer:
+    credentials = access.server_credentials(home)
+    context = server_context(
+        certificate=credentials.certificate,
+        key=credentials.key,
+        passphrase=credentials.passphrase,
+        ca=credentials.ca,
+        crl=credentials.crl,
+    )
+    return BackgroundServer(create_app(home), host="127.0.0.1", port=0, context=context)
+
+
+def _client(home: Home, server: BackgroundServer, person: PersonCredentials | None) -> httpx.Client:
+    context = ssl.create_default_context(cafile=home.root / "pki" / "ca.pem")
+    if person is not None:
+        context.load_cert_chain(person.certificate, person.key, password=PASSPHRASE)
+    return httpx.Client(base_url=f"https://127.0.0.1:{server.port}", verify=context, timeout=30)
+
+
+@pytest.fixture
+def people(home: Home) -> dict[str, PersonCredentials]:
+    def issue(tenant: str, role: str) -> PersonCredentials:
+        return access.issue(
+            home, tenant=tenant, role=role, name=f"Dominique {role}", passphrase=PASSPHRASE
+        )
+
+    return {
+        "analyst": issue("academie", "analyst"),
+        "auditor": issue("academie", "auditor"),
+        "operator": issue("region", "operator"),
+        "admin": issue("lycees", "tenant-admin"),
+        "soc": issue("soc-commun", "analyst"),
+    }
+
+
+@pytest.fixture
+def api(home: Home) -> Iterator[BackgroundServer]:
+    with _server(home) as server:
+        yield server
+
+
+def test_an_analyst_sees_the_alerts_of_its_tenant(home, people, api) -> None:
+    with _client(home, api, people["analyst"]) as client:
+        assert client.get("/v1/whoami").json()["tenant"] == "academie"
+        first = client.get("/v1/alerts", params={"limit": 2}).json()
+        assert first["total"] > 2 and len(first["items"]) == 2 and first["next"]
+        assert all("academie" in a["tenants"] for a in first["items"])
+        second = client.get(first["next"]).json()
+        assert second["offset"] == 2 and second["items"][0] != first["items"][0]
+        detail = client.get(f"/v1/alerts/{first['items'][0]['id']}").json()
+        assert detail["evidence"] and detail["attestation"] == "SIMULATED"
+        missing = client.get("/v1/alerts/0000000000000000")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+    with _client(home, api, people["soc"]) as client:
+        joint = client.get("/v1/alerts").json()
+        assert joint["total"] >= first["total"]
+
+
+def test_wrong_tenant_or_role_is_403_and_in_the_ledger(home, people, api) -> None:
+    with _client(home, api, people["analyst"]) as client:
+        denied = client.get("/v1/alerts", params={"tenant": "region"})
+        assert denied.status_code == 403
+        body = denied.json()
+        assert body["status"] == 403 and "may not act for region" in body["detail"]
+        assert client.get("/v1/store/health").status_code == 403
+    with _client(home, api, people["auditor"]) as client:
+        assert client.get("/v1/alerts").status_code == 403
+    entries = [e for e in home.ledger().entries() if e.kind == "api.denied"]
+    assert len(entries) == 3
+    assert entries[0].body["serial"] == f"{people['analyst'].serial:x}"
+    assert all("Dominique" not in str(e.body) for e in entries)  # no name in the ledger
+
+
+def test_an_auditor_checks_a_receipt_offline(home, people, api) -> None:
+    for tenant in TENANTS:
+        operations.witness(home, tenant)  # the checkpoint is final once witnesses cosign
+    with _client(home, api, people["auditor"]) as client:
+        checkpoint = client.get("/v1/ledger/checkpoint").json()
+        assert checkpoint["size"] > 3 and checkpoint["note"].startswith("confiance.example/ledger")
+        receipt = client.get("/v1/ledger/entries/3/receipt").json()
+        trust = Trust.from_json(client.get("/v1/ledger/trust").json())
+    assert verify_receipt(receipt, trust=trust).index == 3
+
+
+def test_operators_see_storage_and_admins_upload(home, people, api) -> None:
+    with _client(home, api, people["operator"]) as client:
+        health = client.get("/v1/store/health").json()
+        assert len(health["nodes"]) == 6
+    with _client(home, api, people["admin"]) as client:
+        done = client.post(
+            "/v1/batches", params={"source": "proxy", "format": "squid"}, content=SQUID * 50
+        )
+        assert done.status_code == 201, done.text
+        assert done.json() | {"reasons": {}} == {
+            "tenant": "lycees",
+            "lines": 50,
+            "events": 50,
+            "quarantined": 0,
+            "reasons": {},
+            "datasets": 1,
+        }
+        bad = client.post(
+            "/v1/batches", params={"source": "Proxy!", "format": "squid"}, content=SQUID
+        )
+        assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+        assert client.get("/v1/alerts", params={"limit": 0}).status_code == 422
+    with _client(home, api, people["analyst"]) as client:
+        refused = client.post(
+            "/v1/batches", params={"source": "proxy", "format": "squid"}, content=SQUID
+        )
+        assert refused.status_code == 403
+
+
+def test_no_certificate_is_refused_at_the_handshake(home, api) -> None:
+    with _client(home, api, None) as client, pytest.raises(httpx.TransportError):
+        client.get("/v1/whoami")
+
+
+def test_a_revoked_certificate_is_refused(home, people, api) -> None:
+    with _client(home, api, people["analyst"]) as client:
+        assert client.get("/v1/whoami").status_code == 200
+        access.revoke_certificate(home, f"{people['analyst'].serial:x}")
+        # a server already running re-reads the CRL: the next request is refused
+        refused = client.get("/v1/whoami")
+        assert refused.status_code == 403 and "revoked" in refused.json()["detail"]
+    with (
+        _server(home) as fresh,
+        _client(home, fresh, people["analyst"]) as client,
+        pytest.raises(httpx.TransportError),  # a new server refuses the handshake
+    ):
+        client.get("/v1/whoami")
+
+
+def test_the_openapi_document_is_versioned(home, people, api) -> None:
+    with _client(home, api, people["auditor"]) as client:
+        spec = client.get("/v1/openapi.json").json()
+    assert spec["openapi"].startswith("3.") and "/v1/alerts" in spec["paths"]
+
+
+def test_person_certificates_need_a_known_tenant_and_role(home) -> None:
+    from confiance.errors import ConfigError, KeyStoreError
+
+    with pytest.raises(ConfigError, match="unknown tenant 'nowhere'"):
+        access.issue(home, tenant="nowhere", role="analyst", name="x", passphrase=PASSPHRASE)
+    with pytest.raises(KeyStoreError, match="is not one of"):
+        access.issue(home, tenant="region", role="root", name="x", passphrase=PASSPHRASE)
+    with pytest.raises(ConfigError, match="not a hexadecimal number"):
+        access.revoke_certificate(home, "zz")
+    assert Path(access.current_crl(home)).read_text().startswith("-----BEGIN X509 CRL")
