@@ -3,6 +3,7 @@
 #   libsodium23: ristretto255 for the OPRF pseudonyms (needed to run)
 #   softhsm2:    a PKCS#11 token, the HSM of the tests   (tests only)
 #   openssl:     the RFC 3161 time-stamp authority of the tests (tests only)
+#   chromium:    the browser of the web-console tests, driven by Playwright (tests only)
 # Usage: system-deps.sh [--runtime]   (--runtime: only what running needs)
 set -euo pipefail
 missing=()
@@ -10,6 +11,7 @@ ldconfig -p 2>/dev/null | grep -q 'libsodium.so.23' || missing+=(libsodium23)
 if [ "${1:-}" != "--runtime" ]; then
   command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

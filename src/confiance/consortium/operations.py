@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import io
 import json
@@ -1228,12 +1229,19 @@ def scrub_store(home: Home, *, repair: bool = False) -> dict[str, Any]:
 
 def store_status(home: Home) -> dict[str, Any]:
     nodes = []
+    labels = {n["name"]: n for n in home.config["store"]["nodes"]}
     for node in home.nodes():
+        where = {
+            "datacenter": labels.get(node.name, {}).get("datacenter"),
+            "jurisdiction": labels.get(node.name, {}).get("jurisdiction"),
+        }
         try:
             fragments, size = node.usage()
-            nodes.append({"node": node.name, "reachable": True, "files": fragments, "bytes": size})
+            nodes.append(
+                {"node": node.name, "reachable": True, "files": fragments, "bytes": size} | where
+            )
         except NodeUnavailable:
-            nodes.append({"node": node.name, "reachable": False, "files": 0, "bytes": 0})
+            nodes.append({"node": node.name, "reachable": False, "files": 0, "bytes": 0} | where)
     store = home.object_store()
     objects = []
     with home.meta.connect() as con:
@@ -1282,3 +1290,81 @@ def ground_truth_scores(home: Home, alerts: Sequence[Alert]) -> Mapping[str, Any
     return score_findings(
         findings, attacks, pseudonym=lambda kind, value: service.one(IdentifierKind(kind), value)
     )
+
+
+# -- triage and statistics ----------------------------------------------------------
+
+TRIAGE_STATES = ("new", "acknowledged", "investigating", "closed", "false-positive")
+_TRIAGE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS triage (
+    alert TEXT NOT NULL, time TEXT NOT NULL, status TEXT NOT NULL, comment TEXT,
+    by_serial TEXT NOT NULL
+);
+"""
+
+
+def _triage_db(home: Home, tenant: str) -> Path:
+    """Triage notes stay on the tenant's side (its own directory), not in shared metadata."""
+    return home.tenant_dir(tenant) / "triage.sqlite"
+
+
+def triage(
+    home: Home, tenant: str, alert_id: str, *, status: str, comment: str | None, by_serial: str
+) -> dict[str, Any]:
+    """Record an analyst's status and comment; the ledger gets the status and a digest."""
+    if status not in TRIAGE_STATES:
+        raise ConfigError(f"status must be one of {', '.join(TRIAGE_STATES)}")
+    if comment is not None and len(comment) > 4000:
+        raise ConfigError("comment: at most 4000 characters")
+    import sqlite3
+
+    path = _triage_db(home, tenant)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            con.executescript(_TRIAGE_SCHEMA)
+            con.execute(
+                "INSERT INTO triage VALUES (?,?,?,?,?)",
+                (alert_id, _now(), status, comment, by_serial),
+            )
+    finally:
+        con.close()
+    digest = hashlib.sha256((comment or "").encode()).hexdigest() if comment else None
+    home.record(
+        tenant,
+        "alert.triaged",
+        {"alert": alert_id, "status": status, "comment_sha256": digest, "by_serial": by_serial},
+    )
+    return {"alert": alert_id, "status": status}
+
+
+def triage_history(home: Home, tenant: str) -> dict[str, list[dict[str, Any]]]:
+    """Every alert's triage steps for a tenant, oldest first."""
+    import sqlite3
+
+    path = _triage_db(home, tenant)
+    if not path.exists():
+        return {}
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute(
+            "SELECT alert, time, status, comment, by_serial FROM triage ORDER BY rowid"
+        ).fetchall()
+    finally:
+        con.close()
+    history: dict[str, list[dict[str, Any]]] = {}
+    for alert, time, status, comment, by in rows:
+        history.setdefault(str(alert), []).append(
+            {"time": time, "status": status, "comment": comment, "by_serial": by}
+        )
+    return history
+
+
+def ingestion_volumes(home: Home) -> list[dict[str, Any]]:
+    """Events stored per tenant and day (metadata the operator sees anyway)."""
+    with home.meta.connect() as con:
+        rows = con.execute(
+            "SELECT tenant, day, sum(rows) FROM datasets GROUP BY tenant, day ORDER BY day, tenant"
+        ).fetchall()
+    return [{"tenant": t, "day": d, "events": int(n)} for t, d, n in rows]

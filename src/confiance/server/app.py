@@ -19,16 +19,19 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from confiance.alerts import Alert
 from confiance.consortium import Home, operations
 from confiance.consortium.home import OPERATOR, SOC
+from confiance.contracts import contract_digest
 from confiance.errors import (
     AccessDenied,
     AlertError,
@@ -44,6 +47,8 @@ from confiance.server.tls import PEER
 
 logger = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+#: the web console: static files, every asset local (no CDN)
+CONSOLE = FilePath(__file__).parent / "console"
 _STATUS = (
     (AccessDenied, 403, "forbidden"),
     (KeyStoreError, 403, "forbidden"),
@@ -241,6 +246,14 @@ def list_alerts(
     """Alerts sealed to the caller's tenant (the joint SOC's for tenant soc-commun)."""
     _same_tenant(request, who, tenant)
     _, summaries = _alerts(request, who, contract)
+    state = _state(request)
+    with state.lock:
+        history = operations.triage_history(state.home, who.tenant)
+    if history:
+        summaries = [
+            s | {"status": history[s["id"]][-1]["status"]} if s["id"] in history else s
+            for s in summaries
+        ]
     chosen = [
         s
         for s in summaries
@@ -254,12 +267,65 @@ def list_alerts(
 def alert_detail(
     request: Request, alert_id: str, who: Analyst, contract: str = "soc-commun"
 ) -> dict[str, Any]:
-    """One alert with its evidence (pseudonymised)."""
+    """One alert with its evidence (pseudonymised) and its triage history."""
     alerts, _ = _alerts(request, who, contract)
     for alert in alerts:
         if alert.id == alert_id:
-            return alert.model_dump(mode="json")
+            state = _state(request)
+            with state.lock:
+                history = operations.triage_history(state.home, who.tenant).get(alert_id, [])
+            return alert.model_dump(mode="json") | {"triage": history}
     raise AlertError(f"no alert {alert_id} for {who.tenant}")
+
+
+class TriageRequest(BaseModel):
+    status: Literal["new", "acknowledged", "investigating", "closed", "false-positive"]
+    comment: Annotated[str | None, Field(max_length=4000)] = None
+
+
+@router.post("/alerts/{alert_id}/triage", status_code=201)
+def triage_alert(
+    request: Request,
+    alert_id: str,
+    body: TriageRequest,
+    who: Analyst,
+    contract: str = "soc-commun",
+) -> dict[str, Any]:
+    """Set an alert's status (and comment) for the caller's tenant; the step is in the ledger."""
+    alerts, _ = _alerts(request, who, contract)
+    if alert_id not in {a.id for a in alerts}:
+        raise AlertError(f"no alert {alert_id} for {who.tenant}")
+    state = _state(request)
+    with state.lock:
+        return operations.triage(
+            state.home,
+            who.tenant if who.tenant != SOC else SOC,
+            alert_id,
+            status=body.status,
+            comment=body.comment,
+            by_serial=f"{who.serial:x}",
+        )
+
+
+@router.get("/stats")
+def stats(request: Request, who: Anyone) -> dict[str, Any]:
+    """Events ingested per tenant and day; alerts of the caller's tenant per detector and day."""
+    state = _state(request)
+    with state.lock:
+        volumes = operations.ingestion_volumes(state.home)
+    per_detector: dict[str, int] = {}
+    per_day: dict[str, int] = {}
+    if who.role in ("analyst", "tenant-admin"):
+        _, summaries = _alerts(request, who, "soc-commun")
+        for s in summaries:
+            per_detector[s["detector"]] = per_detector.get(s["detector"], 0) + 1
+            day = s["first_seen"][:10]
+            per_day[day] = per_day.get(day, 0) + 1
+    return {
+        "ingestion": volumes,
+        "alerts_per_detector": per_detector,
+        "alerts_per_day": dict(sorted(per_day.items())),
+    }
 
 
 @router.get("/contracts")
@@ -268,6 +334,25 @@ def contracts(request: Request, who: Auditor) -> list[dict[str, Any]]:
     state = _state(request)
     with state.lock:
         return operations.contract_states(state.home)
+
+
+@router.get("/contracts/{contract_id}")
+def contract_detail(request: Request, contract_id: str, who: Auditor) -> dict[str, Any]:
+    """Exactly what each party signs: the canonical document and its digest, and who signed."""
+    state = _state(request)
+    with state.lock:
+        contract = operations.load_contract(state.home, contract_id)
+        signed = sorted(operations.signatures(state.home, contract))
+        status = operations.state_of(state.home, contract)
+    return {
+        "id": contract.id,
+        "digest": contract_digest(contract),
+        "document": contract.canonical(),
+        "yaml": contract.to_yaml(),
+        "signed_by": signed,
+        "missing": sorted(set(contract.data_owners) - set(signed)),
+        "state": status,
+    }
 
 
 @router.post("/contracts/{contract_id}/signatures", status_code=201)
@@ -378,6 +463,12 @@ def create_app(home: Home) -> FastAPI:
     )
     app.state.confiance = _State(home)
     app.include_router(router)
+    app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
     app.add_exception_handler(ConfianceError, _confiance_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
