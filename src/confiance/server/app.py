@@ -374,7 +374,9 @@ def checkpoint(request: Request, who: Anyone) -> dict[str, Any]:
 
 
 @router.get("/ledger/entries/{index}/receipt")
-def receipt(request: Request, index: Annotated[int, Path(ge=0)], who: Anyone) -> dict[str, Any]:
+def receipt(
+    request: Request, index: Annotated[int, Path(ge=0, le=2**62)], who: Anyone
+) -> dict[str, Any]:
     """A self-contained receipt of one entry: checkable offline with public keys."""
     state = _state(request)
     with state.lock:
