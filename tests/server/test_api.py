@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,3 +173,76 @@ def test_person_certificates_need_a_known_tenant_and_role(home) -> None:
     with pytest.raises(ConfigError, match="not a hexadecimal number"):
         access.revoke_certificate(home, "zz")
     assert Path(access.current_crl(home)).read_text().startswith("-----BEGIN X509 CRL")
+
+
+def test_proofs_runs_revocation_and_reidentification(home, people, api) -> None:
+    from confiance.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+
+    with _client(home, api, people["auditor"]) as client:
+        proof = client.get("/v1/ledger/proofs/inclusion", params={"index": 4}).json()
+        root = home.ledger().root(proof["size"])
+        verify_inclusion(
+            index=4,
+            size=proof["size"],
+            leaf=leaf_hash(proof["leaf_line"].encode()),
+            proof=[base64.b64decode(p) for p in proof["proof"]],
+            root=root,
+        )
+        both = client.get("/v1/ledger/proofs/consistency", params={"old": 5}).json()
+        verify_consistency(
+            old=5,
+            new=both["new"],
+            old_root=home.ledger().root(5),
+            new_root=home.ledger().root(both["new"]),
+            proof=[base64.b64decode(p) for p in both["proof"]],
+        )
+        runs = client.get("/v1/runs").json()
+        assert runs[0]["status"] == "done" and runs[0]["attestation"] == "SIMULATED"
+    admin = access.issue(
+        home, tenant="academie", role="tenant-admin", name="Admin", passphrase=PASSPHRASE
+    )
+    with _client(home, api, admin) as client:
+        alert = client.get("/v1/alerts").json()["items"][0]["id"]
+        short = client.post("/v1/reidentifications", json={"alert": alert, "reason": "x"})
+        assert short.status_code == 422
+        revealed = client.post(
+            "/v1/reidentifications", json={"alert": alert, "reason": "incident 2026-118"}
+        )
+        assert revealed.status_code == 201 and revealed.json()["resolved"]
+        withdrawn = client.post(
+            "/v1/contracts/soc-commun/revocations", json={"reason": "end of the pilot"}
+        )
+        assert withdrawn.status_code == 201
+    kinds = [e.kind for e in home.ledger().entries()]
+    assert "reveal.requested" in kinds and "contract.revoked" in kinds
+
+
+def test_reviewers_work_their_queue_through_the_api(home, people, api) -> None:
+    from confiance.consortium import safeguarding as sg
+
+    sg.enrol_authority(home, "autorite")
+    sg.import_blocklist(home, "autorite", home.inputs_dir() / "autorite" / "liste-autorite.txt")
+    sg.new_minors_contract(home)
+    for owner in ("lycees", "autorite"):
+        operations.sign_contract(home, sg.CONTRACT_ID, owner)
+    operations.run_contract(home, sg.CONTRACT_ID)
+    reviewer = access.issue(
+        home, tenant="lycees", role="reviewer", name="Référent", passphrase=PASSPHRASE
+    )
+    authority = access.issue(
+        home, tenant="autorite", role="tenant-admin", name="Autorité", passphrase=PASSPHRASE
+    )
+    with _client(home, api, reviewer) as client:
+        signals = client.get("/v1/review").json()
+        assert signals and {s["detector"] for s in signals} == {"search_signals"}
+        decided = client.post(
+            f"/v1/review/{signals[0]['id']}/decision", json={"decision": "confirm"}
+        )
+        assert decided.status_code == 201 and decided.json()["status"] == "confirmed"
+    with _client(home, api, authority) as client:
+        hits = client.get("/v1/review").json()
+        assert hits and {h["detector"] for h in hits} == {"blocklist_access"}
+    with _client(home, api, people["analyst"]) as client:
+        assert client.get("/v1/review").status_code == 403
+    kinds = [e.kind for e in home.ledger().entries()]
+    assert kinds.count("minors.signals.viewed") == 2 and "minors.signal.confirmed" in kinds

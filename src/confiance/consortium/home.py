@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from confiance.store import LocalDirectoryNode, NodeLabels, ObjectStore, Residen
 logger = logging.getLogger(__name__)
 
 TENANTS = ("academie", "region", "lycees", "reseau")
+_CONTRACT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 SOC = "soc-commun"
 OPERATOR = "operator"
 #: The consortium members that each hold a share of the OPRF key, 2-of-3.
@@ -107,6 +109,10 @@ class Home:
         return self.root / "inputs"
 
     def contract_path(self, contract_id: str) -> Path:
+        if not _CONTRACT_ID.fullmatch(contract_id):
+            raise ConfigError(
+                f"contract id {contract_id[:70]!r}: lower-case letters, digits, - and _"
+            )
         return self.root / "contracts" / f"{contract_id}.yaml"
 
     @property

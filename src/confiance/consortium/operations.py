@@ -557,6 +557,17 @@ def contract_states(home: Home) -> list[dict[str, Any]]:
     return rows
 
 
+def list_runs(home: Home) -> list[dict[str, Any]]:
+    """Every run: contract, start, status, attestation, measurement, counts, reason."""
+    with home.meta.connect() as con:
+        rows = con.execute(
+            "SELECT id, contract, started, status, attestation, measurement, events, findings, "
+            "reason FROM runs ORDER BY started, rowid"
+        ).fetchall()
+    names = ("id", "contract", "started", "status", "attestation", "measurement", "events")
+    return [dict(zip((*names, "findings", "reason"), row, strict=True)) for row in rows]
+
+
 def latest_run(home: Home, contract_id: str) -> str | None:
     """The id of the contract's latest completed run, if any."""
     with home.meta.connect() as con:

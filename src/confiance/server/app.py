@@ -14,6 +14,7 @@ holds every key, for the demo.
 
 from __future__ import annotations
 
+import base64
 import logging
 import tempfile
 import threading
@@ -29,7 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from confiance.alerts import Alert
-from confiance.consortium import Home, operations
+from confiance.consortium import Home, operations, safeguarding
 from confiance.consortium.home import OPERATOR, SOC
 from confiance.contracts import contract_digest
 from confiance.errors import (
@@ -195,6 +196,7 @@ Analyst = Annotated[Identity, Depends(allow("analyst", "tenant-admin"))]
 Auditor = Annotated[Identity, Depends(allow("auditor", "tenant-admin"))]
 Admin = Annotated[Identity, Depends(allow("tenant-admin"))]
 Operator = Annotated[Identity, Depends(allow("operator", "tenant-admin"))]
+Overseer = Annotated[Identity, Depends(allow("auditor", "operator"))]
 
 router = APIRouter(prefix="/v1")
 
@@ -381,6 +383,141 @@ def receipt(
     state = _state(request)
     with state.lock:
         return export_receipt(state.home.ledger(), index, trust=state.home.trust())
+
+
+@router.get("/ledger/proofs/inclusion")
+def inclusion(
+    request: Request,
+    who: Anyone,
+    index: Annotated[int, Query(ge=0, le=2**62)],
+    size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    """An RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` (latest)."""
+    state = _state(request)
+    with state.lock:
+        ledger = state.home.ledger()
+        tree, proof = ledger.inclusion_proof(index, size)
+        line = ledger.entry(index).line()
+    return {
+        "index": index,
+        "size": tree,
+        "leaf_line": line.decode(),
+        "proof": [base64.b64encode(p).decode() for p in proof],
+    }
+
+
+@router.get("/ledger/proofs/consistency")
+def consistency(
+    request: Request,
+    who: Anyone,
+    old: Annotated[int, Query(ge=1, le=2**62)],
+    new: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    """An RFC 9162 consistency proof between two tree sizes (``new``: latest)."""
+    state = _state(request)
+    with state.lock:
+        size, proof = state.home.ledger().consistency_proof(old, new)
+    return {"old": old, "new": size, "proof": [base64.b64encode(p).decode() for p in proof]}
+
+
+@router.get("/runs")
+def runs(
+    request: Request, who: Annotated[Identity, Depends(allow("auditor", "operator"))]
+) -> list[dict[str, Any]]:
+    """Runs of every contract: when, attestation, measurement, counts, refusals."""
+    state = _state(request)
+    with state.lock:
+        return operations.list_runs(state.home)
+
+
+class RevocationRequest(BaseModel):
+    reason: Annotated[str, Field(min_length=5, max_length=500)]
+
+
+@router.post("/contracts/{contract_id}/revocations", status_code=201)
+def revoke(
+    request: Request, contract_id: str, body: RevocationRequest, who: Admin
+) -> dict[str, str]:
+    """The caller's tenant withdraws from the contract; no key is released for it after."""
+    state = _state(request)
+    with state.lock:
+        digest = operations.revoke_contract(state.home, contract_id, who.tenant, reason=body.reason)
+    return {"contract": contract_id, "tenant": who.tenant, "digest": digest}
+
+
+class ReidentificationRequest(BaseModel):
+    alert: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+    reason: Annotated[str, Field(min_length=5, max_length=500)]
+    contract: str = "soc-commun"
+
+
+@router.post("/reidentifications", status_code=201)
+def reidentify(request: Request, body: ReidentificationRequest, who: Admin) -> dict[str, Any]:
+    """The owner resolves the pseudonyms of an alert it contributed; the request is ledgered."""
+    state = _state(request)
+    with state.lock:
+        resolved = operations.reveal(
+            state.home, body.alert, owner=who.tenant, reason=body.reason, contract_id=body.contract
+        )
+    return {"alert": body.alert, "resolved": resolved}
+
+
+def _reviewer_name(request: Request, who: Identity, contract_id: str) -> str:
+    """The recipient a person reviews as: a named reviewer of its tenant, or its authority."""
+    state = _state(request)
+    contract = operations.load_contract(state.home, contract_id)
+    reviewers = set(contract.safeguarding.reviewers) if contract.safeguarding else set()
+    for recipient in contract.recipients:
+        if recipient.tenant != who.tenant:
+            continue
+        if who.role == "reviewer" and recipient.name in reviewers:
+            return recipient.name
+        if who.role == "tenant-admin" and recipient.name not in reviewers:
+            return recipient.name
+    raise _deny(request, who, f"no recipient of {contract_id} for {who.tenant} ({who.role})")
+
+
+Reviewer = Annotated[Identity, Depends(allow("reviewer", "tenant-admin"))]
+
+
+@router.get("/review")
+def review_queue(
+    request: Request, who: Reviewer, contract: str = "protection-mineurs"
+) -> list[dict[str, Any]]:
+    """Signals waiting for the caller (protection of minors); the view goes to the ledger."""
+    state = _state(request)
+    with state.lock:
+        name = _reviewer_name(request, who, contract)
+        queue = safeguarding.review_queue(state.home, name, contract_id=contract)
+    return [q.alert.model_dump(mode="json") | {"status": q.status} for q in queue]
+
+
+class Decision(BaseModel):
+    decision: Literal["confirm", "dismiss"]
+    suppress: bool = False
+
+
+@router.post("/review/{signal_id}/decision", status_code=201)
+def review_decision(
+    request: Request,
+    signal_id: str,
+    body: Decision,
+    who: Reviewer,
+    contract: str = "protection-mineurs",
+) -> dict[str, str]:
+    """A person's decision on a signal (never an automatic action); in the ledger."""
+    state = _state(request)
+    with state.lock:
+        name = _reviewer_name(request, who, contract)
+        done = safeguarding.decide(
+            state.home,
+            name,
+            signal_id,
+            decision=body.decision,
+            suppress=body.suppress,
+            contract_id=contract,
+        )
+    return {"signal": signal_id, "status": done.status}
 
 
 @router.get("/ledger/trust")
