@@ -14,7 +14,7 @@ from confiance.consortium import Home, access, operations
 from confiance.consortium.home import TENANTS
 from confiance.keys.pki import PersonCredentials
 from confiance.ledger import Trust, verify_receipt
-from confiance.server import BackgroundServer, create_app, server_context
+from confiance.server import BackgroundServer, create_app
 
 PASSPHRASE = "correct horse battery"
 SQUID = (
@@ -24,14 +24,7 @@ SQUID = (
 
 
 def _server(home: Home) -> BackgroundServer:
-    credentials = access.server_credentials(home)
-    context = server_context(
-        certificate=credentials.certificate,
-        key=credentials.key,
-        passphrase=credentials.passphrase,
-        ca=credentials.ca,
-        crl=credentials.crl,
-    )
+    context = access.server_credentials(home).context()
     return BackgroundServer(create_app(home), host="127.0.0.1", port=0, context=context)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from confiance.consortium import Home, access, operations
 from confiance.consortium.home import TENANTS
-from confiance.server import BackgroundServer, create_app, server_context
+from confiance.server import BackgroundServer, create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
@@ -26,14 +26,7 @@ def served(home: Home):
     analyst = access.issue(
         home, tenant="academie", role="tenant-admin", name="Claude Martin", passphrase=PASSPHRASE
     )
-    credentials = access.server_credentials(home)
-    context = server_context(
-        certificate=credentials.certificate,
-        key=credentials.key,
-        passphrase=credentials.passphrase,
-        ca=credentials.ca,
-        crl=credentials.crl,
-    )
+    context = access.server_credentials(home).context()
     with BackgroundServer(create_app(home), host="127.0.0.1", port=0, context=context) as server:
         yield server, analyst
 

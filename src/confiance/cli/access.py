@@ -74,19 +74,12 @@ def ca_crl(ctx: click.Context) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the HTTP API over TLS 1.3; a client certificate from the CA is required."""
-    from confiance.server import create_app, server_context
+    from confiance.server import create_app
     from confiance.server.tls import uvicorn_server
 
     with errors():
         home = home_of(ctx)
-        credentials = access.server_credentials(home)
-        context = server_context(
-            certificate=credentials.certificate,
-            key=credentials.key,
-            passphrase=credentials.passphrase,
-            ca=credentials.ca,
-            crl=credentials.crl,
-        )
+        context = access.server_credentials(home).context()
         console.print(f"serving https://{host}:{port}/v1 (mutual TLS 1.3; SIMULATED attestation)")
         uvicorn_server(create_app(home), host=host, port=port, context=context).run()
 

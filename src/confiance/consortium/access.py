@@ -7,6 +7,7 @@ tenant, role; never the person's name).
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from confiance.consortium.home import OPERATOR, SOC, Home
 from confiance.errors import ConfigError
 from confiance.keys.pki import (
     ConsortiumCA,
+    MemberCredentials,
     PersonCredentials,
     crl_path,
     issue_person,
@@ -68,21 +70,26 @@ def current_crl(home: Home) -> Path:
 
 @dataclass(frozen=True)
 class ServerCredentials:
-    """What the HTTP server's TLS context is made of."""
+    """The HTTP server's certificate, the passphrase of its key, and the CRL to enforce."""
 
-    certificate: Path
-    key: Path
+    member: MemberCredentials
     passphrase: str
-    ca: Path
     crl: Path
+
+    def context(self) -> ssl.SSLContext:
+        """TLS 1.3 only; a client certificate from the CA, not revoked, is required."""
+        return self.member.server_context(self.passphrase, crl=self.crl)
 
 
 def server_credentials(home: Home) -> ServerCredentials:
     """The server's certificate (made on first use), the CA and the current CRL."""
     ca = _ca(home)
     directory = home.root / "pki" / "server"
-    if not (directory / "tls-cert.pem").exists():
-        ca.issue(
+    member = MemberCredentials(
+        "api", directory / "tls-cert.pem", directory / "tls-key.pem", ca.certificate_path
+    )
+    if not member.certificate.exists():
+        member = ca.issue(
             "api",
             ca_passphrase=home.passphrase(OPERATOR),
             member_passphrase=home.passphrase(OPERATOR),
@@ -90,10 +97,4 @@ def server_credentials(home: Home) -> ServerCredentials:
         )
     if not crl_path(ca).exists():
         current_crl(home)
-    return ServerCredentials(
-        directory / "tls-cert.pem",
-        directory / "tls-key.pem",
-        home.passphrase(OPERATOR),
-        ca.certificate_path,
-        crl_path(ca),
-    )
+    return ServerCredentials(member, home.passphrase(OPERATOR), crl_path(ca))

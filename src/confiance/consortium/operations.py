@@ -520,10 +520,16 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
         "valid_from": today.isoformat(),
         "valid_until": (today + timedelta(days=365)).isoformat(),
     }
-    contract = Contract.model_validate(document)
+    return write_draft(home, Contract.model_validate(document))
+
+
+def write_draft(home: Home, contract: Contract) -> Path:
+    """Write a drafted contract to the home and record the draft (its digest) in the ledger."""
+    path = home.contract_path(contract.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        "# Data-use contract. Any change voids every signature.\n" + contract.to_yaml(),
+        f"# Data-use contract of class {contract.contract_class.value}. "
+        "Any change voids every signature.\n" + contract.to_yaml(),
         encoding="utf-8",
     )
     home.record(
@@ -534,6 +540,7 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
             "version": contract.version,
             "digest": contract_digest(contract),
             "owners": list(contract.data_owners),
+            "class": contract.contract_class.value,
         },
     )
     return path

@@ -25,8 +25,9 @@ from confiance.consortium.operations import (
     open_results,
     recipient_or_denied,
     runtime_config,
+    write_draft,
 )
-from confiance.contracts import Contract, ContractClass, contract_digest
+from confiance.contracts import Contract, ContractClass
 from confiance.detect.minors import KeyedBlocklist
 from confiance.detect.registry import detector_code_digest
 from confiance.errors import AccessDenied, AlertError, ConfigError, ContractError, DetectError
@@ -188,25 +189,7 @@ def new_minors_contract(
         "valid_from": today.isoformat(),
         "valid_until": (today + timedelta(days=365)).isoformat(),
     }
-    contract = Contract.model_validate(document)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# Data-use contract of class protection-of-minors. Any change voids every signature.\n"
-        + contract.to_yaml(),
-        encoding="utf-8",
-    )
-    home.record(
-        OPERATOR,
-        "contract.drafted",
-        {
-            "contract": contract.id,
-            "version": contract.version,
-            "digest": contract_digest(contract),
-            "owners": list(contract.data_owners),
-            "class": contract.contract_class.value,
-        },
-    )
-    return path
+    return write_draft(home, Contract.model_validate(document))
 
 
 # -- review queue -------------------------------------------------------------

@@ -53,12 +53,18 @@ class MemberCredentials:
     key: Path
     ca: Path
 
-    def server_context(self, passphrase: str) -> ssl.SSLContext:
-        """TLS 1.3 server that requires a client certificate from the consortium CA."""
+    def server_context(self, passphrase: str, *, crl: Path | None = None) -> ssl.SSLContext:
+        """TLS 1.3 server that requires a client certificate from the consortium CA.
+
+        With ``crl``, a client whose certificate it revokes is refused at the handshake.
+        """
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_3
         context.load_cert_chain(self.certificate, self.key, password=passphrase)
         context.load_verify_locations(self.ca)
+        if crl is not None:
+            context.load_verify_locations(crl)
+            context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
         context.verify_mode = ssl.CERT_REQUIRED
         return context
 

@@ -1,6 +1,6 @@
 """The HTTP API behind mutual TLS: certificates name a person, a tenant and a role."""
 
 from confiance.server.app import create_app
-from confiance.server.tls import BackgroundServer, server_context
+from confiance.server.tls import BackgroundServer
 
-__all__ = ["BackgroundServer", "create_app", "server_context"]
+__all__ = ["BackgroundServer", "create_app"]

@@ -11,7 +11,6 @@ import asyncio
 import ssl
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -36,20 +35,6 @@ class _PeerCertificate:
 
 class PeerCertificateProtocol(_PeerCertificate, HttpToolsProtocol):
     """HTTP/1.1 (httptools' C parser) over TLS, with the client certificate per request."""
-
-
-def server_context(
-    *, certificate: Path, key: Path, passphrase: str, ca: Path, crl: Path
-) -> ssl.SSLContext:
-    """TLS 1.3 only; a client certificate from the CA is required and checked against the CRL."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
-    context.load_cert_chain(certificate, key, password=passphrase)
-    context.load_verify_locations(cafile=str(ca))
-    context.load_verify_locations(cafile=str(crl))
-    context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
 
 
 def uvicorn_server(app: Any, *, host: str, port: int, context: ssl.SSLContext) -> uvicorn.Server:
