@@ -239,3 +239,24 @@ def test_reviewers_work_their_queue_through_the_api(home, people, api) -> None:
         assert client.get("/v1/review").status_code == 403
     kinds = [e.kind for e in home.ledger().entries()]
     assert kinds.count("minors.signals.viewed") == 2 and "minors.signal.confirmed" in kinds
+
+
+def test_a_contract_is_compared_with_its_previous_version(home, people, api) -> None:
+    import yaml
+
+    with _client(home, api, people["auditor"]) as client:
+        first = client.get("/v1/contracts/soc-commun/diff").json()
+        assert first["previous"] is None and first["changes"] == []
+        path = home.contract_path("soc-commun")
+        document = yaml.safe_load(path.read_text())
+        document["version"], document["retention_days"] = 2, 180
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        diff = client.get("/v1/contracts/soc-commun/diff").json()
+        detail = client.get("/v1/contracts/soc-commun").json()
+    assert diff["previous_version"] == 1 and diff["current"] == detail["digest"]
+    assert {(c["field"], c["old"], c["new"]) for c in diff["changes"]} == {
+        ("version", 1, 2),
+        ("retention_days", 365, 180),
+    }
+    assert "-retention_days: 365" in diff["unified"] and "+retention_days: 180" in diff["unified"]
+    assert detail["missing"] == ["academie", "lycees", "region", "reseau"]  # signatures void

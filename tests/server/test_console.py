@@ -86,6 +86,10 @@ def test_triage_an_alert_and_verify_a_proof_in_the_browser(home, served) -> None
                 "0011aabb",
                 "AQ+b/c+==",
             ]
+            page.click("nav button[data-tab=contracts]")
+            page.locator("#c-table tbody tr").first.click()
+            expect(page.locator("#c-yaml")).to_contain_text("purpose")
+            expect(page.locator("#c-diff")).to_contain_text("aucune version précédente")
             page.click("#lang")
             page.click("nav button[data-tab=storage]")
             expect(page.locator("#s-table tbody tr")).to_have_count(6)

@@ -203,20 +203,12 @@ def contract_revoke(ctx: click.Context, contract_id: str, tenant: str, reason: s
 @click.argument("new", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 def contract_diff(old: Path, new: Path) -> None:
     """What changed between two contract files, field by field, and their digests."""
-    import difflib
-
     from confiance.contracts import Contract, contract_digest
+    from confiance.contracts.diff import unified
 
     with errors():
         a, b = Contract.load(old), Contract.load(new)
-        lines = difflib.unified_diff(
-            a.to_yaml().splitlines(),
-            b.to_yaml().splitlines(),
-            fromfile=str(old),
-            tofile=str(new),
-            lineterm="",
-        )
-        text = "\n".join(lines)
+        text = unified(a, b, old_name=str(old), new_name=str(new))
         click.echo(text if text else "no difference in what is signed")
         click.echo(
             f"digests: {contract_digest(a)} → {contract_digest(b)}"

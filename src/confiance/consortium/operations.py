@@ -523,10 +523,54 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
     return write_draft(home, Contract.model_validate(document))
 
 
+def _history(home: Home, contract_id: str) -> Path:
+    return home.root / "contracts" / "history" / contract_id
+
+
+def archive_version(home: Home, contract: Contract) -> Path:
+    """Keep a copy of this version (by version and digest) so later ones can be compared."""
+    digest = contract_digest(contract).removeprefix("sha256:")[:16]
+    path = _history(home, contract.id) / f"v{contract.version}-{digest}.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(contract.to_yaml(), encoding="utf-8")
+    return path
+
+
+def contract_diff(home: Home, contract_id: str) -> dict[str, Any]:
+    """The contract as it is now against the last other version kept: field by field."""
+    from confiance.contracts.diff import changes, unified
+
+    current = load_contract(home, contract_id)
+    digest = contract_digest(current)
+    older = []
+    for path in _history(home, contract_id).glob("v*.yaml"):
+        kept = Contract.load(path)
+        if contract_digest(kept) != digest and kept.version <= current.version:
+            older.append((kept.version, path.stat().st_mtime, kept))
+    if not older:
+        return {"contract": contract_id, "current": digest, "previous": None, "changes": []}
+    previous = max(older, key=lambda item: (item[0], item[1]))[2]
+    return {
+        "contract": contract_id,
+        "current": digest,
+        "previous": contract_digest(previous),
+        "previous_version": previous.version,
+        "changes": changes(previous, current),
+        "unified": unified(
+            previous,
+            current,
+            old_name=f"{contract_id} v{previous.version}",
+            new_name=f"{contract_id} v{current.version}",
+        ),
+    }
+
+
 def write_draft(home: Home, contract: Contract) -> Path:
     """Write a drafted contract to the home and record the draft (its digest) in the ledger."""
     path = home.contract_path(contract.id)
     path.parent.mkdir(parents=True, exist_ok=True)
+    archive_version(home, contract)
     path.write_text(
         f"# Data-use contract of class {contract.contract_class.value}. "
         "Any change voids every signature.\n" + contract.to_yaml(),
@@ -737,6 +781,7 @@ def sign_contract(home: Home, contract_id: str, tenant: str) -> str:
     """The owner signs the contract as it is on disk now; returns its digest."""
     home.require_owner(tenant)
     contract = load_contract(home, contract_id)
+    archive_version(home, contract)
     signature = _sign(contract, tenant=tenant, key=home.keystore(tenant).signing_key())
     digest = contract_digest(contract)
     already_active = state_of(home, contract) == "active"

@@ -357,6 +357,14 @@ def contract_detail(request: Request, contract_id: str, who: Auditor) -> dict[st
     }
 
 
+@router.get("/contracts/{contract_id}/diff")
+def contract_changes(request: Request, contract_id: str, who: Auditor) -> dict[str, Any]:
+    """What changed against the previous version kept, field by field and as a unified diff."""
+    state = _state(request)
+    with state.lock:
+        return operations.contract_diff(state.home, contract_id)
+
+
 @router.post("/contracts/{contract_id}/signatures", status_code=201)
 def sign(request: Request, contract_id: str, who: Admin) -> dict[str, str]:
     """The caller's tenant signs the contract as it is now."""

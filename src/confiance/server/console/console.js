@@ -21,7 +21,8 @@ const TEXT = {
     sig_unavailable: "signature non vérifiée : ce navigateur ne sait pas vérifier Ed25519",
     checkpoint: (n, root) => `Point de contrôle signé : ${n} entrées, racine ${root}`,
     storage_summary: (k, m) => `Codage ${k}+${m} : la perte de ${m} nœuds ne perd rien.`,
-    yes: "oui", no: "non",
+    yes: "oui", no: "non", diff: "Modifications depuis la version précédente",
+    no_previous: "aucune version précédente conservée",
   },
   en: {
     simulated: "SIMULATED attestation", tab_alerts: "Alerts", tab_ledger: "Ledger",
@@ -41,7 +42,8 @@ const TEXT = {
     sig_unavailable: "signature not verified: this browser cannot verify Ed25519",
     checkpoint: (n, root) => `Signed checkpoint: ${n} entries, root ${root}`,
     storage_summary: (k, m) => `Coding ${k}+${m}: losing ${m} nodes loses nothing.`,
-    yes: "yes", no: "no",
+    yes: "yes", no: "no", diff: "Changes since the previous version",
+    no_previous: "no previous version kept",
   },
 };
 let lang = (localStorage.getItem("lang") || navigator.language || "fr").startsWith("en") ? "en" : "fr";
@@ -273,6 +275,19 @@ async function loadContracts() {
       if (!detail) return;
       $("#c-digest").textContent = `${detail.digest} — ${detail.missing.length ? `missing: ${detail.missing.join(", ")}` : detail.state}`;
       $("#c-yaml").textContent = detail.yaml;
+      const diff = await api(`/v1/contracts/${encodeURIComponent(c.id)}/diff`).catch(showError);
+      const list = $("#c-changes");
+      list.replaceChildren();
+      if (!diff || !diff.previous) {
+        $("#c-diff").textContent = t("no_previous");
+        return;
+      }
+      for (const change of diff.changes) {
+        const item = document.createElement("li");
+        item.textContent = `${change.field}: ${JSON.stringify(change.old)} → ${JSON.stringify(change.new)}`;
+        list.appendChild(item);
+      }
+      $("#c-diff").textContent = diff.unified;
     });
     body.appendChild(row);
   }
