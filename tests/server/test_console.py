@@ -69,6 +69,9 @@ def test_triage_an_alert_and_verify_a_proof_in_the_browser(home, served) -> None
             page.click("#triage button[type=submit]")
             expect(page.locator("#t-result")).to_contain_text("enregistré")
             expect(page.locator("#d-history li").last).to_contain_text("vu avec le RSSI")
+            page.fill("#r-reason", "incident 2026-118")
+            page.click("#reveal button[type=submit]")
+            expect(page.locator("#r-result li").first).to_contain_text("→")
             page.screenshot(path=str(ARTIFACTS / "console-alerts.png"), full_page=True)
 
             page.click("nav button[data-tab=ledger]")
@@ -96,6 +99,10 @@ def test_triage_an_alert_and_verify_a_proof_in_the_browser(home, served) -> None
             expect(page.locator("#s-summary")).to_contain_text("losing 2 nodes loses nothing")
             page.click("nav button[data-tab=volumes]")
             expect(page.locator("#v-ingestion svg rect").first).to_be_attached()
+            page.click("nav button[data-tab=review]")
+            # no protection-of-minors contract here: the refusal is shown, not hidden
+            expect(page.locator("#error")).to_contain_text("protection-mineurs")
+            errors.clear()  # the browser logs that 4xx answer as a failed resource
             assert errors == []
         finally:
             browser.close()

@@ -23,6 +23,11 @@ const TEXT = {
     storage_summary: (k, m) => `Codage ${k}+${m} : la perte de ${m} nœuds ne perd rien.`,
     yes: "oui", no: "non", diff: "Modifications depuis la version précédente",
     no_previous: "aucune version précédente conservée",
+    tab_review: "Revue", reason: "Motif de la ré-identification (consigné)",
+    reveal: "Ré-identifier (mes données)", what: "Signal", reasons: "Raisons",
+    confirm: "Confirmer", dismiss: "Écarter", suppress: "et ne plus signaler ce motif",
+    review_note: "Signaux de protection des mineurs : chaque consultation et chaque décision sont consignées au registre. Rien n'est fait automatiquement.",
+    decided: (s) => `décision : ${s}`,
   },
   en: {
     simulated: "SIMULATED attestation", tab_alerts: "Alerts", tab_ledger: "Ledger",
@@ -44,6 +49,11 @@ const TEXT = {
     storage_summary: (k, m) => `Coding ${k}+${m}: losing ${m} nodes loses nothing.`,
     yes: "yes", no: "no", diff: "Changes since the previous version",
     no_previous: "no previous version kept",
+    tab_review: "Review", reason: "Why re-identify (recorded)",
+    reveal: "Re-identify (my data)", what: "Signal", reasons: "Reasons",
+    confirm: "Confirm", dismiss: "Dismiss", suppress: "and stop flagging this pattern",
+    review_note: "Protection-of-minors signals: every view and every decision is written to the ledger. Nothing is done automatically.",
+    decided: (s) => `decision: ${s}`,
   },
 };
 let lang = (localStorage.getItem("lang") || navigator.language || "fr").startsWith("en") ? "en" : "fr";
@@ -136,6 +146,7 @@ async function showAlert(id) {
     history.appendChild(item);
   }
   $("#t-result").textContent = "";
+  $("#r-result").replaceChildren();
 }
 
 function drawTimeline(alert) {
@@ -167,6 +178,61 @@ async function saveTriage(event) {
   await loadAlerts();
   await showAlert(current.id);
   $("#t-result").textContent = t("saved");
+}
+
+async function reveal(event) {
+  event.preventDefault();
+  if (!current) return;
+  const answer = await api("/v1/reidentifications", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ alert: current.id, reason: $("#r-reason").value }),
+  });
+  const list = $("#r-result");
+  list.replaceChildren();
+  for (const [pseudonym, identity] of Object.entries(answer.resolved)) {
+    const item = document.createElement("li");
+    item.textContent = `${pseudonym} → ${identity}`;
+    list.appendChild(item);
+  }
+}
+
+// -- review queue (protection of minors) ----------------------------------------
+async function loadReview() {
+  const signals = await api("/v1/review");
+  const body = $("#q-table tbody");
+  body.replaceChildren();
+  for (const signal of signals) {
+    const row = document.createElement("tr");
+    const evidence = signal.evidence;
+    cell(row, signal.first_seen.replace("T", " ").slice(0, 16));
+    cell(row, signal.severity, `sev-${signal.severity}`);
+    cell(row, evidence.signal_class || `list ${evidence.list_entry}`);
+    cell(row, `${signal.entity.field}=${signal.entity.value}`);
+    cell(row, (evidence.reasons || []).join(", ") + (evidence.queries ? ` — ${evidence.queries.join(" | ")}` : ""));
+    const actions = document.createElement("td");
+    const suppress = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    suppress.append(box, ` ${t("suppress")}`);
+    for (const decision of ["confirm", "dismiss"]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = t(decision);
+      button.addEventListener("click", async () => {
+        const done = await api(`/v1/review/${encodeURIComponent(signal.id)}/decision`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ decision, suppress: decision === "dismiss" && box.checked }),
+        }).catch(showError);
+        if (done) actions.textContent = t("decided", done.status);
+      });
+      actions.appendChild(button);
+    }
+    actions.appendChild(suppress);
+    row.appendChild(actions);
+    body.appendChild(row);
+  }
 }
 
 // -- ledger: RFC 9162 inclusion proof and the C2SP note signature, checked here --
@@ -339,7 +405,7 @@ async function loadVolumes() {
 }
 
 const LOADERS = { alerts: loadAlerts, ledger: loadCheckpoint, contracts: loadContracts,
-  storage: loadStorage, volumes: loadVolumes };
+  storage: loadStorage, volumes: loadVolumes, review: loadReview };
 
 function open(tab) {
   document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
@@ -360,6 +426,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#f-detector").addEventListener("change", () => loadAlerts().catch(showError));
   $("#triage").addEventListener("submit", (e) => saveTriage(e).catch(showError));
   $("#prove").addEventListener("submit", prove);
+  $("#reveal").addEventListener("submit", (e) => reveal(e).catch(showError));
   try {
     const who = await api("/v1/whoami");
     $("#who").textContent = `${who.name} — ${who.tenant} (${who.role})`;
