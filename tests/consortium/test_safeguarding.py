@@ -126,3 +126,24 @@ def test_an_authority_is_enrolled_once(home: Home) -> None:
         sg.enrol_authority(home, "autorite")
     with pytest.raises(ConfigError, match="unknown authority 'x'"):
         sg.import_blocklist(home, "x", home.inputs_dir() / "autorite" / "liste-autorite.txt")
+
+
+def test_the_newest_list_counts_and_no_tenant_can_pose_as_the_list(home: Home) -> None:
+    from datetime import date
+
+    from confiance.consortium.operations import _store_dataset
+    from confiance.detect.minors import KeyedBlocklist
+
+    _prepare(home)  # imports the full demo list (two entries the pupils reach)
+    partial = home.inputs_dir() / "autorite" / "liste-2.txt"
+    partial.write_text("contenu-interdit.example\n")
+    sg.import_blocklist(home, "autorite", partial)  # a newer list: one of them left
+    operations.run_contract(home, sg.CONTRACT_ID)
+    assert len(sg.review_queue(home, "autorite")) == 1
+    # a school's dataset that claims to be the authority's list is refused
+    fake, _ = KeyedBlocklist.prepare(["example.org"], where="fake")
+    _store_dataset(
+        home, home.object_store(), "lycees", "proxy", date.today().isoformat(), fake.to_table()
+    )
+    with pytest.raises(RuntimeJobError, match="reference 'blocklist' in a 'proxy' dataset"):
+        operations.run_contract(home, sg.CONTRACT_ID)

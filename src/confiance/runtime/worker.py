@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 import confiance
 from confiance.contracts import Contract, contract_digest
-from confiance.errors import ConfianceError
+from confiance.errors import ConfianceError, RuntimeJobError
 from confiance.keys import dataset_aad, decrypt_blob, zero
 from confiance.keys.keystore import public_bytes
 from confiance.runtime.attestation import SIMULATED, SimulatedAttester
@@ -62,6 +62,7 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
     )
     tables = []
     references: dict[str, pa.Table] = {}
+    newest: dict[str, str] = {}
     inputs = []
     for dataset in job["datasets"]:
         dek = bytearray(
@@ -75,11 +76,23 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         plaintext = decrypt_blob(blob, dek, aad=dataset_aad(dataset["tenant"], dataset["id"]))
         zero(dek)
         table = pq.read_table(pa.BufferReader(plaintext))
-        reference = (table.schema.metadata or {}).get(REFERENCE_KEY)
-        if reference is not None:
-            references[reference.decode()] = table
-        else:
+        metadata = table.schema.metadata or {}
+        reference = metadata.get(REFERENCE_KEY)
+        if reference is None:
             tables.append(table)
+        else:
+            # A reference table is taken only from a dataset of the same source,
+            # which the signed contract names (a tenant cannot pass its data off
+            # as another's list); of several versions, the newest one counts.
+            name = reference.decode()
+            if name != dataset["source"]:
+                raise RuntimeJobError(
+                    f"dataset {dataset['id']}: reference {name!r} "
+                    f"in a {dataset['source']!r} dataset"
+                )
+            created = metadata.get(b"created", b"").decode()
+            if name not in newest or created > newest[name]:
+                references[name], newest[name] = table, created
         inputs.append({"dataset": dataset["id"], "sha256": hashlib.sha256(blob).hexdigest()})
     events = pa.concat_tables(tables) if tables else pa.table({})
     module = _job_module(job["config"])

@@ -24,6 +24,7 @@ import itertools
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -139,6 +140,7 @@ class KeyedBlocklist:
             metadata={
                 b"format": FORMAT.encode(),
                 b"confiance.reference": b"blocklist",
+                b"created": datetime.now(UTC).isoformat().encode(),
                 b"key": self._key.hex().encode(),
                 b"hosts": str(self._hosts.size).encode(),
             },
