@@ -202,3 +202,37 @@ def test_an_nfdump_trailer_lookalike_in_the_middle_is_not_a_trailer(tmp_path: Pa
     parsed = parse_file(_file(tmp_path, "f.csv", text), format="nfdump-csv", context=CONTEXT)
     assert parsed.table.num_rows == 3
     assert [(q.line, q.raw) for q in parsed.quarantined] == [(3, "Summary")]
+
+
+# The query-log bodies of BIND 9.11+ as documented (ARM "queries" category and
+# named's query.c format string), behind the print-time stamp of a file channel.
+BIND_DOC = (
+    "22-Nov-2026 10:15:32.123 client @0x7fa0d607f200 192.168.1.130#63565 (example.org): "
+    "view internal: query: example.org IN NS +E(0)K (192.168.1.130)\n"
+    "22-Nov-2026 10:15:33.004 queries: info: client @0x7f1 10.3.14.22#5353 "
+    "(WWW.Example.Org.): query: WWW.Example.Org. IN A +E(0)K (10.3.0.53)\n"
+    "22-Nov-2026 10:15:34.500 client @0x7f1 10.3.14.22#5353 (22.14.3.10.in-addr.arpa): "
+    "query: 22.14.3.10.in-addr.arpa IN PTR + (10.3.0.53)\n"
+    "22-Nov-2026 10:15:35.000 client @0x7f1 10.3.14.22#5353: resolver: something else\n"
+)
+
+
+def test_bind_query_log(tmp_path: Path) -> None:
+    context = ParseContext(tenant="lycees", service="dns", geo=DEMO_GEO, timezone="Europe/Paris")
+    parsed = parse_file(
+        _file(tmp_path, "query.log", BIND_DOC), format="bind-querylog", context=context
+    )
+    rows = parsed.table.to_pylist()
+    assert [(r["dns.question.name"], r["dns.question.type"]) for r in rows] == [
+        ("example.org", "NS"),
+        ("www.example.org", "A"),
+        ("in-addr.arpa", "PTR"),  # a reverse lookup names an address: only the zone is kept
+    ]
+    assert rows[0]["@timestamp"] == datetime(2026, 11, 22, 9, 15, 32, 123000, tzinfo=UTC)
+    assert (rows[1]["source.ip"], rows[1]["source.port"], rows[1]["destination.ip"]) == (
+        "10.3.14.22",
+        5353,
+        "10.3.0.53",
+    )
+    assert rows[1]["ocsf.class_uid"] == 4003
+    assert [q.reason for q in parsed.quarantined] == ["does not match the bind-querylog format"]

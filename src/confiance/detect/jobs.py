@@ -53,6 +53,10 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
                "source.ip" AS ip, "url.domain" AS domain, "url.path" AS path,
                "url.search_terms" AS terms
         FROM events WHERE "url.domain" IS NOT NULL
+        UNION ALL
+        SELECT timezone('UTC', "@timestamp"), tenant, "user.name", "source.ip",
+               "dns.question.name", '/', NULL
+        FROM events WHERE "dns.question.name" IS NOT NULL
         """
     )
     # Views expose naive UTC timestamps (DuckDB would need pytz for aware ones).

@@ -68,6 +68,8 @@ EVENT_SCHEMA = pa.schema(
         pa.field("url.domain", pa.string()),
         pa.field("url.path", pa.string()),
         pa.field("url.search_terms", pa.string()),
+        pa.field("dns.question.name", pa.string()),
+        pa.field("dns.question.type", pa.string()),
         pa.field("user_agent.original", pa.string()),
         pa.field("email.from.address", pa.string()),
         pa.field("email.to.address", pa.string()),

@@ -529,6 +529,67 @@ class OpensshSyslog:
         return rows.finish(columns)
 
 
+class BindQuerylog:
+    """BIND 9 query log (``querylog yes``; a file channel with ``print-time``).
+
+    Reverse lookups (``…in-addr.arpa``, ``…ip6.arpa``) name an address: only
+    the zone is kept, the address never leaves its owner in clear.
+    """
+
+    framing = PLAIN
+    name = "bind-querylog"
+    description = "BIND 9 query log lines (querylog channel with print-time)"
+    sample = (
+        "22-Nov-2026 10:15:32.123 client @0x7fa0d607f200 10.3.14.22#63565 (example.org): "
+        "query: example.org IN A +E(0)K (10.3.0.53)"
+    )
+    _pattern = (
+        r"^(?P<ts>\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2})\.(?P<ms>\d{3}) "
+        r"(?:queries: [a-z]+: )?client (?:@0x[0-9a-f]+ )?(?P<client>[0-9A-Fa-f.:]+)#(?P<port>\d+)"
+        r"(?: \([^)]*\))?: (?:view [^:]+: )?query: (?P<qname>\S+) (?P<qclass>[A-Z0-9]+) "
+        r"(?P<qtype>[A-Z0-9]+) (?P<flags>\S+) \((?P<server>[^)]+)\)"
+    )
+
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
+    ) -> tuple[pa.Table, BadRows]:
+        fields = pc.extract_regex(lines, self._pattern)
+        rows = _Rows(len(lines))
+        rows.require(fields.is_valid(), "does not match the bind-querylog format")
+        client = fields.field("client")
+        rows.require(_valid_ips(client), "field source.ip: not an IP address")
+        local = pc.strptime(
+            fields.field("ts"), format="%d-%b-%Y %H:%M:%S", unit="us", error_is_null=True
+        )
+        rows.require(pc.is_valid(local), "field @timestamp: not a date")
+        stamp = pc.add(
+            pc.assume_timezone(
+                pc.fill_null(local, pa.scalar(0, pa.timestamp("us"))),
+                context.timezone,
+                ambiguous="earliest",
+                nonexistent="earliest",
+            ),
+            pc.cast(pc.multiply(_int(fields.field("ms")), 1000), pa.duration("us")),
+        )
+        qname = pc.utf8_lower(pc.utf8_rtrim(fields.field("qname"), characters="."))
+        qname = pc.replace_substring_regex(qname, r"^.*\.(in-addr|ip6)\.arpa$", r"\1.arpa")
+        server = fields.field("server")
+        n = len(lines)
+        columns: dict[str, Any] = _common(
+            n, context, dataset=self.name, ocsf=OcsfClass.DNS_ACTIVITY, category="network"
+        ) | {
+            "@timestamp": stamp,
+            "event.action": pa.array(["dns-query"] * n, pa.string()),
+            "source.ip": client,
+            "source.port": _int(fields.field("port"), pa.int32()),
+            "destination.ip": pc.if_else(_valid_ips(server), server, pa.scalar(None, pa.string())),
+            "dns.question.name": qname,
+            "dns.question.type": fields.field("qtype"),
+        }
+        columns.update(context.geo.columns(rows.only_good(client)))
+        return rows.finish(columns)
+
+
 class ZeekConn:
     """Zeek conn.log, TSV (with its ``#fields`` header) or JSON lines."""
 
@@ -656,6 +717,7 @@ PARSERS: dict[str, Parser] = {
         NfdumpCsv(),
         OpensshSyslog(),
         ZeekConn(),
+        BindQuerylog(),
     )
 }
 

@@ -185,3 +185,25 @@ SOC = {"name": "soc-commun", "public_key": KEY, "scope": "all", "analyses": ["se
 def test_the_runtime_refuses_with_the_reason(changes, reason) -> None:
     with pytest.raises(ContractError, match=reason):
         jobs.admit(minors_contract(**changes))
+
+
+def test_dns_queries_are_matched_against_the_list(listed) -> None:
+    table, entry = listed
+    dns = conform(
+        pa.table(
+            {
+                "@timestamp": [datetime(2026, 11, 2, 11, 0, tzinfo=UTC)] * 2,
+                "tenant": ["lycees"] * 2,
+                "event.dataset": ["bind-querylog"] * 2,
+                "ocsf.class_uid": [4003] * 2,
+                "source.ip": ["n4_0a000002", "n4_0a000003"],
+                "dns.question.name": ["cdn.interdit.example", "www.education.gouv.fr"],
+            }
+        )
+    )
+    findings = jobs.run(
+        dns, analyses=["blocklist_access"], parameters={}, references={"blocklist": table}
+    )
+    assert [(f["entity"]["value"], f["evidence"]["list_entry"]) for f in findings] == [
+        ("n4_0a000002", entry)
+    ]
