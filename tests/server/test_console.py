@@ -8,7 +8,7 @@ import pytest
 
 from confiance.consortium import Home, access, operations
 from confiance.consortium.home import TENANTS
-from confiance.server import BackgroundServer, create_app
+from confiance.server import BackgroundServer, create_app, following_crl
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
@@ -26,7 +26,8 @@ def served(home: Home):
     analyst = access.issue(
         home, tenant="academie", role="tenant-admin", name="Claude Martin", passphrase=PASSPHRASE
     )
-    context = access.server_credentials(home).context()
+    credentials = access.server_credentials(home)
+    context = following_crl(credentials.context, credentials.crl)
     with BackgroundServer(create_app(home), host="127.0.0.1", port=0, context=context) as server:
         yield server, analyst
 

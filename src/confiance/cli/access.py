@@ -74,12 +74,13 @@ def ca_crl(ctx: click.Context) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the HTTP API over TLS 1.3; a client certificate from the CA is required."""
-    from confiance.server import create_app
+    from confiance.server import create_app, following_crl
     from confiance.server.tls import uvicorn_server
 
     with errors():
         home = home_of(ctx)
-        context = access.server_credentials(home).context()
+        credentials = access.server_credentials(home)
+        context = following_crl(credentials.context, credentials.crl)
         console.print(f"serving https://{host}:{port}/v1 (mutual TLS 1.3; SIMULATED attestation)")
         uvicorn_server(create_app(home), host=host, port=port, context=context).run()
 

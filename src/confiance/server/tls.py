@@ -8,9 +8,12 @@ added to the request scope's ``state`` as ``confiance.peer``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,6 +22,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from confiance.errors import ConfigError
 
 PEER = "confiance.peer"
+logger = logging.getLogger(__name__)
 
 
 class _PeerCertificate:
@@ -35,6 +39,45 @@ class _PeerCertificate:
 
 class PeerCertificateProtocol(_PeerCertificate, HttpToolsProtocol):
     """HTTP/1.1 (httptools' C parser) over TLS, with the client certificate per request."""
+
+
+class _CrlFollower:
+    """Switches each new handshake to a context built with the CRL as it is now."""
+
+    def __init__(self, build: Callable[[], ssl.SSLContext], crl: Path) -> None:
+        self._build, self._crl = build, crl
+        self._current = build()
+        self._seen = self._stamp()
+
+    def _stamp(self) -> int | None:
+        try:
+            return self._crl.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def pick(self, connection: ssl.SSLObject, _name: str | None, _context: ssl.SSLContext) -> None:
+        stamp = self._stamp()
+        if stamp != self._seen:
+            try:
+                self._current, self._seen = self._build(), stamp
+            except (OSError, ssl.SSLError, ValueError) as exc:  # keep the CRL it has
+                logger.error("CRL %s could not be loaded (%s)", self._crl, type(exc).__name__)
+        connection.context = self._current
+
+
+def following_crl(build: Callable[[], ssl.SSLContext], crl: Path) -> ssl.SSLContext:
+    """A server context whose handshakes always check the CRL file as it is now.
+
+    OpenSSL keeps the CRL a context was built with; a running server would
+    accept on new connections a certificate revoked since it started, and
+    refuse everyone once that CRL expires (``confiance ca crl`` re-signs it
+    weekly). The SNI callback, called on every handshake (with or without a
+    server name), hands the connection to a context rebuilt when the CRL
+    file changed.
+    """
+    front = build()
+    front.sni_callback = _CrlFollower(build, crl).pick
+    return front
 
 
 def uvicorn_server(app: Any, *, host: str, port: int, context: ssl.SSLContext) -> uvicorn.Server:
