@@ -121,6 +121,21 @@ def _common(
     return columns
 
 
+def _local_time(local: pa.Array, context: ParseContext) -> pa.Array:
+    """Naive local times of the source's time zone, as UTC instants.
+
+    Unparseable times (null) become a placeholder: their rows are already
+    quarantined. Ambiguous (the repeated autumn hour) and nonexistent (the
+    skipped spring hour) local times take Arrow's "earliest" resolution.
+    """
+    return pc.assume_timezone(
+        pc.fill_null(local, pa.scalar(0, pa.timestamp("us"))),
+        context.timezone,
+        ambiguous="earliest",
+        nonexistent="earliest",
+    )
+
+
 def _valid_ips(values: pa.Array) -> pa.Array:
     """True where the value is a syntactically valid IPv4/IPv6 address."""
     distinct = pc.unique(values).drop_null()
@@ -328,12 +343,7 @@ class NfdumpCsv:
         stamp = pc.replace_substring_regex(fields.field("ts"), r"\.\d+$", "")
         local = pc.strptime(stamp, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
         rows.require(local.is_valid(), "field @timestamp: unparseable time")
-        time = pc.assume_timezone(
-            pc.fill_null(local, pa.scalar(0, pa.timestamp("us"))),
-            context.timezone,
-            ambiguous="earliest",
-            nonexistent="earliest",
-        )
+        time = _local_time(local, context)
         sa, da = fields.field("sa"), fields.field("da")
         rows.require(_valid_ips(sa), "field source.ip: not an IP address")
         rows.require(_valid_ips(da), "field destination.ip: not an IP address")
@@ -498,12 +508,7 @@ class OpensshSyslog:
                 unit="us",
                 error_is_null=True,
             )
-            return pc.assume_timezone(
-                pc.fill_null(local, pa.scalar(0, pa.timestamp("us"))),
-                context.timezone,
-                ambiguous="earliest",
-                nonexistent="earliest",
-            )
+            return _local_time(local, context)
 
         this_year = at(now.year)
         limit = pa.scalar(now + datetime.timedelta(days=1), pa.timestamp("us", tz="UTC"))
@@ -563,12 +568,7 @@ class BindQuerylog:
         )
         rows.require(pc.is_valid(local), "field @timestamp: not a date")
         stamp = pc.add(
-            pc.assume_timezone(
-                pc.fill_null(local, pa.scalar(0, pa.timestamp("us"))),
-                context.timezone,
-                ambiguous="earliest",
-                nonexistent="earliest",
-            ),
+            _local_time(local, context),
             pc.cast(pc.multiply(_int(fields.field("ms")), 1000), pa.duration("us")),
         )
         qname = pc.utf8_lower(pc.utf8_rtrim(fields.field("qname"), characters="."))
