@@ -43,7 +43,6 @@ def issue(
         passphrase=passphrase,
         directory=directory or home.root / "pki" / "people",
     )
-    write_crl(_ca(home), ca_passphrase=home.passphrase(OPERATOR))
     home.record(
         OPERATOR,
         "access.issued",

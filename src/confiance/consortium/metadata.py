@@ -42,6 +42,16 @@ CREATE TABLE IF NOT EXISTS results (
     run TEXT NOT NULL, recipient TEXT NOT NULL, result TEXT NOT NULL, detector TEXT NOT NULL,
     ciphertext BLOB NOT NULL, PRIMARY KEY (run, recipient, result)
 );
+-- the protection-of-minors review queue (consortium.safeguarding)
+CREATE TABLE IF NOT EXISTS reviews (
+    contract TEXT NOT NULL, run TEXT NOT NULL, recipient TEXT NOT NULL, result TEXT NOT NULL,
+    status TEXT NOT NULL, reviewer TEXT, decided TEXT,
+    PRIMARY KEY (contract, run, recipient, result)
+);
+CREATE TABLE IF NOT EXISTS suppressions (
+    tenant TEXT NOT NULL, pattern TEXT NOT NULL, by TEXT NOT NULL, created TEXT NOT NULL,
+    PRIMARY KEY (tenant, pattern)
+);
 """
 
 

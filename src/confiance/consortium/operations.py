@@ -34,6 +34,7 @@ from confiance.consortium.home import (
     TENANTS,
     Home,
 )
+from confiance.consortium.metadata import Metadata
 from confiance.contracts import (
     Contract,
     ContractClass,
@@ -1366,7 +1367,7 @@ CREATE TABLE IF NOT EXISTS triage (
 """
 
 
-def _triage_db(home: Home, tenant: str) -> Path:
+def triage_path(home: Home, tenant: str) -> Path:
     """Triage notes stay on the tenant's side (its own directory), not in shared metadata."""
     return home.tenant_dir(tenant) / "triage.sqlite"
 
@@ -1379,20 +1380,14 @@ def triage(
         raise ConfigError(f"status must be one of {', '.join(TRIAGE_STATES)}")
     if comment is not None and len(comment) > 4000:
         raise ConfigError("comment: at most 4000 characters")
-    import sqlite3
-
-    path = _triage_db(home, tenant)
+    path = triage_path(home, tenant)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path)
-    try:
-        with con:
-            con.executescript(_TRIAGE_SCHEMA)
-            con.execute(
-                "INSERT INTO triage VALUES (?,?,?,?,?)",
-                (alert_id, _now(), status, comment, by_serial),
-            )
-    finally:
-        con.close()
+    with Metadata(path).connect() as con:
+        con.executescript(_TRIAGE_SCHEMA)
+        con.execute(
+            "INSERT INTO triage VALUES (?,?,?,?,?)",
+            (alert_id, _now(), status, comment, by_serial),
+        )
     digest = hashlib.sha256((comment or "").encode()).hexdigest() if comment else None
     home.record(
         tenant,
@@ -1404,18 +1399,13 @@ def triage(
 
 def triage_history(home: Home, tenant: str) -> dict[str, list[dict[str, Any]]]:
     """Every alert's triage steps for a tenant, oldest first."""
-    import sqlite3
-
-    path = _triage_db(home, tenant)
+    path = triage_path(home, tenant)
     if not path.exists():
         return {}
-    con = sqlite3.connect(path)
-    try:
+    with Metadata(path).connect() as con:
         rows = con.execute(
             "SELECT alert, time, status, comment, by_serial FROM triage ORDER BY rowid"
         ).fetchall()
-    finally:
-        con.close()
     history: dict[str, list[dict[str, Any]]] = {}
     for alert, time, status, comment, by in rows:
         history.setdefault(str(alert), []).append(

@@ -194,17 +194,6 @@ def new_minors_contract(
 
 # -- review queue -------------------------------------------------------------
 
-_REVIEW_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reviews (
-    contract TEXT NOT NULL, run TEXT NOT NULL, recipient TEXT NOT NULL, result TEXT NOT NULL,
-    status TEXT NOT NULL, reviewer TEXT, decided TEXT,
-    PRIMARY KEY (contract, run, recipient, result)
-);
-CREATE TABLE IF NOT EXISTS suppressions (
-    tenant TEXT NOT NULL, pattern TEXT NOT NULL, by TEXT NOT NULL, created TEXT NOT NULL,
-    PRIMARY KEY (tenant, pattern)
-);
-"""
 DECISIONS = ("confirm", "dismiss")
 
 
@@ -234,7 +223,6 @@ def purge_expired(
     contract = _minors_contract(home, contract_id)
     limit = (now or datetime.now(UTC)) - timedelta(days=contract.retention_days)
     with home.meta.connect() as con:
-        con.executescript(_REVIEW_SCHEMA)
         runs = [
             str(r[0])
             for r in con.execute(
@@ -266,7 +254,6 @@ def purge_expired(
 
 def _suppressed(home: Home) -> set[tuple[str, str]]:
     with home.meta.connect() as con:
-        con.executescript(_REVIEW_SCHEMA)
         return {
             (str(t), str(p)) for t, p in con.execute("SELECT tenant, pattern FROM suppressions")
         }
@@ -364,7 +351,6 @@ def decide(
         raise AccessDenied(f"{recipient} is not a named reviewer of contract {contract.id}")
     status = "confirmed" if decision == "confirm" else "dismissed"
     with home.meta.connect() as con:
-        con.executescript(_REVIEW_SCHEMA)
         con.execute(
             "INSERT OR REPLACE INTO reviews VALUES (?,?,?,?,?,?,?)",
             (contract.id, alert.run, recipient, alert.id, status, who, _now()),

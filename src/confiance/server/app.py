@@ -94,15 +94,18 @@ class _Revocations:
 
 
 class _AlertCache:
-    """Opened alerts per recipient and run (results never change once sealed).
+    """Opened alerts of the latest run per recipient and contract, and triage histories.
 
-    The latest run is looked up again only when the metadata file changed.
+    Sealed results never change, so a recipient's alerts are opened again
+    only when a newer run completed (the metadata file changed); a tenant's
+    triage history is read again only when its file changed.
     """
 
     def __init__(self, home: Home) -> None:
         self._home = home
-        self._alerts: dict[tuple[str, str, str], tuple[list[Alert], list[dict[str, Any]]]] = {}
+        self._alerts: dict[tuple[str, str], tuple[str, list[Alert], list[dict[str, Any]]]] = {}
         self._runs: dict[str, tuple[float, str | None]] = {}
+        self._triage: dict[str, tuple[float | None, dict[str, list[dict[str, Any]]]]] = {}
 
     def latest_run(self, contract: str) -> str | None:
         stamp = (self._home.root / "meta.sqlite").stat().st_mtime
@@ -113,12 +116,24 @@ class _AlertCache:
         return known[1]
 
     def get(
-        self, key: tuple[str, str, str], load: Callable[[], list[Alert]]
+        self, recipient: str, contract: str, load: Callable[[], list[Alert]]
     ) -> tuple[list[Alert], list[dict[str, Any]]]:
-        if key not in self._alerts:
+        run = self.latest_run(contract) or ""
+        known = self._alerts.get((recipient, contract))
+        if known is None or known[0] != run:
             alerts = load()
-            self._alerts[key] = (alerts, [a.summary() for a in alerts])
-        return self._alerts[key]
+            known = (run, alerts, [a.summary() for a in alerts])
+            self._alerts[(recipient, contract)] = known
+        return known[1], known[2]
+
+    def triage(self, tenant: str) -> dict[str, list[dict[str, Any]]]:
+        path = operations.triage_path(self._home, tenant)
+        stamp = path.stat().st_mtime if path.exists() else None
+        known = self._triage.get(tenant)
+        if known is None or known[0] != stamp:
+            known = (stamp, operations.triage_history(self._home, tenant))
+            self._triage[tenant] = known
+        return known[1]
 
 
 class _State:
@@ -221,9 +236,9 @@ def _alerts(
     state = _state(request)
     recipient = SOC if who.tenant == SOC else who.tenant
     with state.lock:
-        run = state.cache.latest_run(contract)
         return state.cache.get(
-            (recipient, contract, run or ""),
+            recipient,
+            contract,
             lambda: operations.list_alerts(state.home, recipient, contract_id=contract),
         )
 
@@ -250,7 +265,7 @@ def list_alerts(
     _, summaries = _alerts(request, who, contract)
     state = _state(request)
     with state.lock:
-        history = operations.triage_history(state.home, who.tenant)
+        history = state.cache.triage(who.tenant)
     if history:
         summaries = [
             s | {"status": history[s["id"]][-1]["status"]} if s["id"] in history else s
