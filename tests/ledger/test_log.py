@@ -362,6 +362,11 @@ def test_canonical_json_is_rfc8785_on_every_document() -> None:
     check()
     with pytest.raises(LedgerError, match="cannot be canonicalised"):
         canonical_json({"lone surrogate": "\udc00"})
+    nested: list[object] = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(LedgerError, match="cannot be canonicalised"):
+        canonical_json({"deep": nested})
 
 
 def test_all_inclusion_proofs_at_once_match_one_by_one() -> None:

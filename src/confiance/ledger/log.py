@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import sqlite3
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import rfc8785
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -41,6 +43,8 @@ from confiance.ledger.merkle import (
     inclusion_proofs,
     leaf_hash,
     node_hash,
+    path_in,
+    tree_levels,
     verify_consistency,
     verify_inclusion,
 )
@@ -70,49 +74,49 @@ _SAFE_INT = 2**53 - 1
 
 
 def _plain(document: Any) -> bool:
-    """True when ``json.dumps`` writes exactly RFC 8785's bytes for ``document``.
+    """True when orjson writes exactly RFC 8785's bytes for ``document``.
 
     That holds for ASCII member names (RFC 8785 sorts names by UTF-16 code
-    units; for ASCII that is Python's order), strings, integers within
-    ±(2^53 − 1), booleans and null, nested in objects and arrays: JSON
-    escaping of strings is the same, and no number needs ES6 formatting.
+    units; for ASCII that is byte order, orjson's), strings, integers within
+    ±(2^53 − 1), booleans and null, nested in objects and arrays: string
+    escaping is the same (a test compares with ``rfc8785`` on generated
+    documents), and no number needs ES6 formatting. Exact types only, so no
+    subclass with its own serialisation slips through.
     """
-    stack = [document]
-    while stack:
-        value = stack.pop()
-        kind = type(value)
-        if kind is str or kind is bool or value is None:
-            continue
-        if kind is int:
-            if -_SAFE_INT <= value <= _SAFE_INT:
-                continue
-            return False
-        if kind is dict:
-            try:
-                if not all(map(str.isascii, value)):
-                    return False
-            except TypeError:  # a member name that is not a string
+    kind = type(document)
+    if kind is str or kind is bool or document is None:
+        return True
+    if kind is int:
+        return bool(-_SAFE_INT <= document <= _SAFE_INT)
+    if kind is dict:
+        for name, value in document.items():
+            if type(name) is not str or not name.isascii():
                 return False
-            stack.extend(value.values())
-        elif kind is list or kind is tuple:
-            stack.extend(value)
-        else:
-            return False
-    return True
+            kind = type(value)
+            if kind is str:
+                continue
+            if kind is int:
+                if -_SAFE_INT <= value <= _SAFE_INT:
+                    continue
+                return False
+            if not _plain(value):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(map(_plain, document))
+    return False
 
 
 def canonical_json(document: Any) -> bytes:
-    """RFC 8785 canonical JSON; the standard library writes it when that is exact."""
-    if _plain(document):
-        try:
-            return json.dumps(
-                document, ensure_ascii=False, sort_keys=True, separators=(",", ":")
-            ).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: let rfc8785 refuse it with its own error
+    """RFC 8785 canonical JSON; orjson writes it when that is exact (8x faster)."""
+    try:
+        if _plain(document):
+            return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, RecursionError):
+        pass  # a lone surrogate or nesting too deep: let rfc8785 decide
     try:
         encoded: bytes = rfc8785.dumps(document)
-    except rfc8785.CanonicalizationError as exc:
+    except (rfc8785.CanonicalizationError, RecursionError) as exc:
         # e.g. an integer beyond ±(2^53 − 1), which JSON cannot carry exactly
         raise LedgerError(f"entry body cannot be canonicalised (RFC 8785): {exc}") from None
     return encoded
@@ -121,6 +125,12 @@ def canonical_json(document: Any) -> bytes:
 def _raw(value: bytes | str | memoryview) -> bytes:
     """Stored entry bytes (a tampered row may come back as TEXT)."""
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _b64(value: bytes) -> bytes:
+    """Base64 of a hash or signature; a batch's entries share most of theirs."""
+    return binascii.b2a_base64(value, newline=False)
 
 
 def _utcnow() -> datetime:
@@ -142,12 +152,12 @@ class BatchProof:
 
     def member(self) -> bytes:
         """Canonical JSON of the entry's ``batch`` member (keys in RFC 8785 order)."""
-        path = b'","'.join(binascii.b2a_base64(p, newline=False) for p in self.path)
+        path = b'","'.join(map(_b64, self.path))
         return b"".join(
             (
                 b'{"path":["' + path + b'"]' if self.path else b'{"path":[]',
                 b',"position":%d,"root":"' % self.position,
-                binascii.b2a_base64(self.root, newline=False),
+                _b64(self.root),
                 b'","size":%d}' % self.size,
             )
         )
@@ -206,16 +216,24 @@ class Entry:
         return self._line(self.signed_bytes())
 
     def _line(self, signed: bytes) -> bytes:
-        statement = signed[len(_SIG_DOMAIN) :]
-        cut = statement.rindex(b',"time":')
-        sig = b',"sig":"' + base64.b64encode(self.signature) + b'"'
-        line = statement[:cut] + sig + statement[cut:]
-        if self.batch is not None:
-            # "batch" sorts right after "actor", the first member; an actor name
-            # cannot hold an unescaped quote, so the first ',"body":' is the boundary
-            cut = line.index(b',"body":')
-            line = line[:cut] + b',"batch":' + self.batch.member() + line[cut:]
-        return line
+        statement = memoryview(signed)[len(_SIG_DOMAIN) :]
+        time = signed.rindex(b',"time":') - len(_SIG_DOMAIN)
+        sig = (b',"sig":"', _b64(self.signature), b'"')
+        if self.batch is None:
+            return b"".join((statement[:time], *sig, statement[time:]))
+        # "batch" sorts right after "actor", the first member; an actor name
+        # cannot hold an unescaped quote, so the first ',"body":' is the boundary
+        body = signed.index(b',"body":') - len(_SIG_DOMAIN)
+        return b"".join(
+            (
+                statement[:body],
+                b',"batch":',
+                self.batch.member(),
+                statement[body:time],
+                *sig,
+                statement[time:],
+            )
+        )
 
     def leaf(self) -> bytes:
         return leaf_hash(self.line())
@@ -381,13 +399,13 @@ def _check_whole_batches(entries: Sequence[Entry], signed: Sequence[bytes]) -> s
         if len(members) != size:
             continue
         order = [members[i] for i in range(size)]
-        built, paths = inclusion_proofs([leaf_hash(signed[p]) for p in order])
-        if not hmac.compare_digest(built, root):
+        levels = tree_levels([leaf_hash(signed[p]) for p in order])
+        if not hmac.compare_digest(levels[-1][0], root):
             continue
-        for proof, position in zip(paths, order, strict=True):
+        for at, position in enumerate(order):
             batch = entries[position].batch
             assert batch is not None
-            if tuple(proof) == batch.path:
+            if batch.path == tuple(path_in(levels, at)):
                 checked.add(position)
     return checked
 

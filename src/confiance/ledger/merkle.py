@@ -110,32 +110,42 @@ def consistency_proof(old: int, leaves: Sequence[bytes]) -> list[bytes]:
     return consistency_proof_from(old, len(leaves), list_source(leaves))
 
 
-def inclusion_proofs(leaves: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """The root and the inclusion proof of every leaf, from one pass over the tree.
+def tree_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the RFC 9162 tree over ``leaves``, leaves first, root last.
 
-    Builds the tree level by level (pairing nodes, carrying an unpaired last
-    node up unchanged, which gives the RFC 9162 tree) so all n proofs cost n
-    hashes instead of n log n.
+    Pairs nodes level by level, carrying an unpaired last node up unchanged
+    (which gives the RFC 9162 tree): n - 1 hashes in all.
     """
     if not leaves:
         raise LedgerError("no leaves")
     levels = [list(leaves)]
     while len(levels[-1]) > 1:
         below = levels[-1]
-        above = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+        above = list(map(node_hash, below[0:-1:2], below[1::2]))
         if len(below) % 2:
             above.append(below[-1])
         levels.append(above)
-    proofs = []
-    for position in range(len(leaves)):
-        path, index = [], position
-        for level in levels[:-1]:
-            sibling = index ^ 1
-            if sibling < len(level):
-                path.append(level[sibling])
-            index >>= 1
-        proofs.append(path)
-    return levels[-1][0], proofs
+    return levels
+
+
+def path_in(levels: Sequence[Sequence[bytes]], position: int) -> list[bytes]:
+    """The inclusion proof of the leaf at ``position``, read off :func:`tree_levels`."""
+    path = []
+    for level in levels[:-1]:
+        sibling = position ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        position >>= 1
+    return path
+
+
+def inclusion_proofs(leaves: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """The root and the inclusion proof of every leaf, from one pass over the tree.
+
+    All n proofs cost n hashes instead of n log n.
+    """
+    levels = tree_levels(leaves)
+    return levels[-1][0], [path_in(levels, position) for position in range(len(leaves))]
 
 
 def verify_inclusion(
