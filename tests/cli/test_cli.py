@@ -66,6 +66,9 @@ COMMANDS = [
     ["ca", "revoke"],
     ["ca", "crl"],
     ["serve"],
+    ["rules"],
+    ["rules", "list"],
+    ["rules", "test"],
 ]
 
 

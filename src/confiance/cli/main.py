@@ -782,9 +782,9 @@ def demo(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from confiance.cli import access, minors
+    from confiance.cli import access, minors, rules
 
-    for command in (*minors.COMMANDS, *access.COMMANDS):
+    for command in (*minors.COMMANDS, *access.COMMANDS, *rules.COMMANDS):
         cli.add_command(command)
 
 

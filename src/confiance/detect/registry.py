@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from confiance.contracts import ContractClass
-from confiance.detect import authentication, network
+from confiance.detect import authentication, network, sigma
 from confiance.detect.minors import detectors
 from confiance.errors import ConfigError
 from confiance.runtime.measurement import code_digest
@@ -29,6 +29,8 @@ class Detector:
     uses_references: bool = False
     #: modules of data (a lexicon) its digest covers besides its code
     data_modules: tuple[str, ...] = ()
+    #: a directory of rule files (package-relative) its digest covers too
+    rule_dir: str = ""
 
     @property
     def module_path(self) -> Path:
@@ -36,7 +38,10 @@ class Detector:
 
     @property
     def data_paths(self) -> tuple[Path, ...]:
-        return tuple(_module_file(name) for name in self.data_modules)
+        paths = [_module_file(name) for name in self.data_modules]
+        if self.rule_dir:
+            paths += sorted((_PACKAGE / self.rule_dir).rglob("*.yml"))
+        return tuple(paths)
 
 
 def _module_file(name: str) -> Path:
@@ -46,6 +51,7 @@ def _module_file(name: str) -> Path:
 
 
 _MINORS = ContractClass.PROTECTION_OF_MINORS
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 
 DETECTORS: dict[str, Detector] = {
@@ -70,6 +76,13 @@ DETECTORS: dict[str, Detector] = {
             {"min_km": 500, "min_speed_kmh": 900, "max_hours": 6},
         ),
         Detector("port_scan", network.port_scan, "T1046", {"min_targets": 50, "window_minutes": 5}),
+        Detector(
+            "sigma",
+            sigma.sigma_rules,
+            "",  # each rule names its own techniques
+            {"min_level": "low", "exclude": []},
+            rule_dir=sigma.RULE_DIR,
+        ),
         Detector(
             "blocklist_access",
             detectors.blocklist_access,

@@ -1,0 +1,305 @@
+"""Sigma rules: SigmaHQ rules load and run unchanged, correlations keep their windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from confiance.detect import jobs, sigma
+from confiance.detect.registry import detector, detector_code_digest
+from confiance.errors import ConfigError
+from confiance.events import EVENT_SCHEMA
+from confiance.ingest import DEMO_GEO, parse_file
+from confiance.ingest.parsers import ParseContext
+
+DATA = Path(__file__).parent.parent / "data"
+T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
+#: the accounts the SigmaHQ sshd brute-force base rule lists (correlation_lnx_sshd_…yml)
+TARGETED = ("root", "admin", "ubuntu", "user", "test", "guest", "postgres", "pi", "oracle",
+            "deploy", "git", "gitlab", "mysql", "ftpuser", "support", "ubnt", "debian", "nagios",
+            "apache", "tomcat", "usuario", "1234", "ftp", "operator", "hadoop", "ts3")  # fmt: skip
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def _events(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+
+
+def _failures(
+    count: int, *, every_s: float, ip: str = "203.0.113.9", host: str = "srv1", start: int = 0
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "@timestamp": T0 + dt.timedelta(seconds=start + every_s * i),
+            "tenant": "lycee",
+            "event.dataset": "openssh",
+            "ocsf.class_uid": 3002,
+            "event.category": "authentication",
+            "event.action": "ssh_password",
+            "event.outcome": "failure",
+            "user.name": "root",
+            "source.ip": ip,
+            "source.port": 40000 + i,
+            "service.name": host,
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def sshd_rules() -> sigma.RuleSet:
+    return sigma.load_rules([sigma._RULES / "rules" / "linux"])
+
+
+def test_every_shipped_sigmahq_rule_loads_unchanged() -> None:
+    shipped = sigma.shipped_rules()
+    assert shipped.errors == []
+    assert len(shipped.rules) == 75
+    assert len({r.id for r in shipped.rules}) == 75
+    kinds = {r.kind for r in shipped.rules}
+    assert kinds == {"event", "correlation"}
+    # every rule whose log source we ingest runs; the others say why not
+    for rule in shipped.rules:
+        assert rule.runs == (rule.source is not None)
+        if not rule.runs:
+            assert "no dataset of ours carries its log source" in rule.notes[0]
+    assert {r.source for r in shipped.rules if r.runs} == {"sshd", "proxy", "webserver", "dns"}
+    # the Detection Rule License: every rule keeps its author
+    assert all(r.author for r in shipped.rules)
+
+
+def test_the_sigma_detector_digest_covers_every_rule_file() -> None:
+    found = detector("sigma")
+    assert len([p for p in found.data_paths if p.suffix == ".yml"]) == 75
+    assert (
+        detector_code_digest("sigma")
+        != "sha256:" + __import__("hashlib").sha256(found.module_path.read_bytes()).hexdigest()
+    )
+
+
+def test_bad_rule_files_are_errors_naming_the_file_and_the_rest_still_loads(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text(
+        "title: Telegram\nid: 0f4c1a3e-0000-4000-8000-000000000001\nstatus: test\n"
+        "logsource: {category: dns}\n"
+        "detection: {sel: {query|endswith: api.telegram.org}, condition: sel}\n"
+        "level: medium\nauthor: us\n"
+    )
+    (tmp_path / "v1.yml").write_text(
+        "title: Old scan\nlogsource: {category: firewall}\n"
+        "detection: {sel: {action: denied}, condition: sel | count(dst_ip) by src_ip > 10}\n"
+    )
+    (tmp_path / "broken.yml").write_text("title: [unclosed\n")
+    (tmp_path / "latin1.yml").write_bytes(b"title: caf\xe9\n")
+    loaded = sigma.load_rules([tmp_path])
+    assert [r.title for r in loaded.rules] == ["Telegram"]
+    by_file = {Path(e.path).name: e.message for e in loaded.errors}
+    assert set(by_file) == {"v1.yml", "broken.yml", "latin1.yml"}
+    assert "pipe syntax" in by_file["v1.yml"]
+    with pytest.raises(ConfigError, match="no such rule file"):
+        sigma.load_rules([tmp_path / "missing.yml"])
+
+
+def _correlated(rules: sigma.RuleSet, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in sigma.run_rules(rules, _events(rows)) if "Brute Force" in f["title"]]
+
+
+@pytest.mark.parametrize(
+    ("count", "every_s", "fires"),
+    [
+        (50, 10, True),  # 50 in 8 min 10 s
+        (49, 10, False),  # one short of the threshold
+        (50, 18.3, True),  # 50 in 896.7 s: inside 15 min
+        (50, 18.4, False),  # 50 in 901.6 s: no 15-minute window holds them all
+    ],
+)
+def test_event_count_correlation_keeps_its_15_minute_window(
+    sshd_rules: sigma.RuleSet, count: int, every_s: float, fires: bool
+) -> None:
+    found = _correlated(sshd_rules, _failures(count, every_s=every_s))
+    assert bool(found) is fires
+    if fires:
+        (f,) = found
+        assert f["evidence"]["events"] == count
+        assert f["evidence"]["group"] == {"client_ip": "203.0.113.9", "host": "srv1"}
+        assert f["evidence"]["author"] == "Joseph Brennan"
+        assert f["attack_technique"] == "T1110.001" and f["severity"] == "medium"
+
+
+def test_overlapping_windows_are_one_finding_and_episodes_are_apart(
+    sshd_rules: sigma.RuleSet,
+) -> None:
+    (one,) = _correlated(sshd_rules, _failures(60, every_s=10))
+    assert one["evidence"]["events"] == 60 and one["evidence"]["windows"] == 11
+    rows = _failures(60, every_s=10) + _failures(60, every_s=10, start=7200)
+    first, second = _correlated(sshd_rules, rows)
+    assert first["id"] != second["id"]
+    assert first["last_seen"] < second["first_seen"]
+
+
+def test_correlation_groups_by_address_and_host_and_spares_private_addresses(
+    sshd_rules: sigma.RuleSet,
+) -> None:
+    split = _failures(30, every_s=5, host="a") + _failures(30, every_s=5, host="b", start=2)
+    assert _correlated(sshd_rules, split) == []
+    both = _failures(50, every_s=5, host="a") + _failures(50, every_s=5, host="b", start=2)
+    assert len(_correlated(sshd_rules, both)) == 2
+    assert _correlated(sshd_rules, _failures(80, every_s=5, ip="10.1.2.3")) == []
+    accepted = [r | {"event.outcome": "success"} for r in _failures(80, every_s=5)]
+    assert _correlated(sshd_rules, accepted) == []
+
+
+def _windows_reference(table: pa.Table) -> set[str]:
+    """Addresses with ≥ 50 qualifying failures within 900 s, computed apart from SQL."""
+    import ipaddress
+
+    times: dict[str, list[float]] = {}
+    for row in table.to_pylist():
+        user, ip = row["user.name"] or "", row["source.ip"]
+        if row["event.outcome"] != "failure" or not any(t in user.lower() for t in TARGETED):
+            continue
+        if ipaddress.ip_address(ip).is_private:
+            continue
+        times.setdefault(ip, []).append(row["@timestamp"].timestamp())
+    hits = set()
+    for ip, stamps in times.items():
+        stamps.sort()
+        if any(stamps[i + 49] - stamps[i] <= 900 for i in range(len(stamps) - 49)):
+            hits.add(ip)
+    return hits
+
+
+def test_the_sshd_brute_force_correlation_on_a_real_openssh_log(
+    sshd_rules: sigma.RuleSet,
+) -> None:
+    context = ParseContext(
+        tenant="lycee", service="srv", geo=DEMO_GEO, now=dt.datetime(2026, 1, 15, tzinfo=dt.UTC)
+    )
+    table = parse_file(DATA / "OpenSSH_2k.log", format="openssh", context=context).table
+    found = _correlated(sshd_rules, table.to_pylist())
+    expected = _windows_reference(table)
+    assert expected  # the sample holds real brute force
+    assert {f["entity"]["value"] for f in found} == expected
+    assert len(found) == len(expected)  # one finding per episode, not per window
+
+
+def _event(dataset: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "@timestamp": T0,
+        "tenant": "college",
+        "event.dataset": dataset,
+        "ocsf.class_uid": 4002,
+        "source.ip": "192.0.2.10",
+    } | fields
+
+
+def test_event_rules_run_on_proxy_dns_and_web_server_views() -> None:
+    rows = [
+        _event(
+            "squid",
+            **{"url.domain": "example.org", "url.path": "/", "user_agent.original": "sqlmap/1.7"},
+        ),
+        _event(
+            "squid",
+            **{
+                "url.domain": "example.org",
+                "url.path": "/",
+                "user_agent.original": FIREFOX,
+            },
+        ),
+        _event(
+            "bind-querylog", **{"dns.question.name": "pool.minexmr.com", "dns.question.type": "A"}
+        ),
+        _event(
+            "bind-querylog",
+            **{"dns.question.name": "www.ac-normandie.fr", "dns.question.type": "A"},
+        ),
+        _event(
+            "apache-combined",
+            **{
+                "http.request.method": "GET",
+                "url.path": "/index.php",
+                "user_agent.original": "Nikto/2.5",
+            },
+        ),
+    ]
+    found = sigma.run_rules(sigma.shipped_rules(), _events(rows))
+    titles = {f["title"] for f in found}
+    assert "Hack Tool User Agent" in titles
+    assert "Monero Crypto Coin Mining Pool Lookup" in titles
+    assert "Suspicious User-Agents Related To Recon Tools" in titles
+    # one finding per rule and entity, its events counted, the author kept
+    assert all(f["evidence"]["events"] >= 1 and f["evidence"]["author"] for f in found)
+    assert len({f["id"] for f in found}) == len(found)
+    benign = sigma.run_rules(sigma.shipped_rules(), _events([rows[1], rows[3]]))
+    assert benign == []
+    # a bare "Mozilla/5.0" is Metasploit's update agent to SigmaHQ
+    bare = rows[1] | {"user_agent.original": "Mozilla/5.0"}
+    (metasploit,) = sigma.run_rules(sigma.shipped_rules(), _events([bare]))
+    assert metasploit["title"] == "Exploit Framework User Agent"
+
+
+def test_the_sigma_analysis_runs_in_the_job_with_its_parameters() -> None:
+    rows = [
+        *_failures(60, every_s=10),
+        _event(
+            "squid",
+            **{"url.domain": "example.org", "url.path": "/", "user_agent.original": "sqlmap/1.7"},
+        ),
+    ]
+    events = _events(rows)
+    found = jobs.run(events, analyses=["sigma"], parameters={})
+    assert {f["detector"] for f in found} == {"sigma"}
+    assert len(found) == 2
+    high = jobs.run(events, analyses=["sigma"], parameters={"sigma": {"min_level": "high"}})
+    assert [f["title"] for f in high] == ["Hack Tool User Agent"]
+    rule = high[0]["evidence"]["rule"]
+    none = jobs.run(
+        events, analyses=["sigma"], parameters={"sigma": {"min_level": "high", "exclude": [rule]}}
+    )
+    assert none == []
+    with pytest.raises(ConfigError, match="min_level"):
+        jobs.run(events, analyses=["sigma"], parameters={"sigma": {"min_level": "loud"}})
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "confiance.cli", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, COLUMNS="200"),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_rules_test_on_a_real_log_as_a_rule_author_runs_it(tmp_path: Path) -> None:
+    rule = sigma._RULES / "rules/linux/builtin/sshd/correlation_lnx_sshd_brute_force_attempt.yml"
+    result = _cli("rules", "test", str(rule), "--events", str(DATA / "OpenSSH_2k.log"),
+                  "--format", "openssh", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["events"] > 0 and report["errors"] == []
+    assert {f["entity"]["value"] for f in report["findings"]} == {
+        "187.141.143.180",
+        "183.62.140.253",
+    }
+    plain = _cli("rules", "test", str(rule), "--events", str(DATA / "OpenSSH_2k.log"),
+                 "--format", "openssh")  # fmt: skip
+    assert plain.returncode == 0 and "Potential Brute Force" in plain.stdout
+    no_format = _cli("rules", "test", str(rule), "--events", str(DATA / "OpenSSH_2k.log"))
+    assert no_format.returncode == 2 and "--format" in no_format.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text("title: x\nlogsource: {category: dns}\ndetection: {condition: sel}\n")
+    listed = _cli("rules", "list", str(tmp_path))
+    assert listed.returncode == 1 and "bad.yml" in listed.stderr
