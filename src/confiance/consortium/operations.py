@@ -475,7 +475,7 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
     path = home.contract_path(contract_id)
     if path.exists():
         raise ContractError(f"{path}: already exists")
-    analyses = ["password_spraying", "brute_force", "impossible_travel", "port_scan"]
+    analyses = ["password_spraying", "brute_force", "impossible_travel", "port_scan", "sigma"]
     keys = home.config["public_keys"]
     document = {
         "id": contract_id,

@@ -93,7 +93,8 @@ def run(
     ``references`` are the non-event tables of the run (an authority's list),
     by name; only detectors that declare they use them receive them.
     """
-    con = _connect(_restricted_fields_withheld(events, analyses))
+    events = _restricted_fields_withheld(events, analyses)
+    con = _connect(events)
     findings: list[dict[str, Any]] = []
     try:
         for name in analyses:
@@ -101,6 +102,8 @@ def run(
             params = dict(found.defaults) | dict(parameters.get(name, {}))
             if found.uses_references:
                 findings.extend(found.function(con, params, references=references or {}))
+            elif found.uses_events:
+                findings.extend(found.function(con, params, events=events))
             else:
                 findings.extend(found.function(con, params))
     finally:

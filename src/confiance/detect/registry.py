@@ -27,6 +27,8 @@ class Detector:
     reviewed: bool = False
     #: takes reference tables (e.g. an authority's list), not only events
     uses_references: bool = False
+    #: takes the run's events as an Arrow table (it runs them in its own engine)
+    uses_events: bool = False
     #: modules of data (a lexicon) its digest covers besides its code
     data_modules: tuple[str, ...] = ()
     #: a directory of rule files (package-relative) its digest covers too
@@ -81,6 +83,7 @@ DETECTORS: dict[str, Detector] = {
             sigma.sigma_rules,
             "",  # each rule names its own techniques
             {"min_level": "low", "exclude": []},
+            uses_events=True,
             rule_dir=sigma.RULE_DIR,
         ),
         Detector(

@@ -509,6 +509,8 @@ def _finding(
     # one detector runs many rules: the rule is part of the finding's identity
     key = f"{DETECTOR}|{rule.id}|{entity}|{result['first_seen']}".encode()
     result["id"] = hashlib.sha256(key).hexdigest()[:16]
+    # a domain or a DNS name is no pseudonym: only pseudonymised entities are listed
+    result["pseudonyms"] = [entity] if entity_field in _PSEUDONYMISED else []
     return result
 
 
@@ -592,7 +594,9 @@ def shipped_rules() -> RuleSet:
     return load_rules([_RULES / "rules"])
 
 
-def sigma_rules(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+def sigma_rules(
+    con: duckdb.DuckDBPyConnection, p: Mapping[str, Any], *, events: pa.Table
+) -> list[dict[str, Any]]:
     """Detector: the shipped SigmaHQ rules at or above ``min_level``, less ``exclude`` (ids)."""
     if p["min_level"] not in LEVELS:
         raise ConfigError(f"sigma: min_level must be one of {', '.join(LEVELS)}")
@@ -607,4 +611,4 @@ def sigma_rules(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
             and r.id not in excluded
         ]
     )
-    return run_rules(chosen, con.sql("SELECT * FROM events").to_arrow_table())
+    return run_rules(chosen, events)
