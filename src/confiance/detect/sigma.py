@@ -257,9 +257,6 @@ class RuleSet:
     rules: list[LoadedRule] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
 
-    def digest_inputs(self) -> list[str]:
-        return sorted({r.path for r in self.rules})
-
 
 def _techniques(tags: Iterable[Any]) -> tuple[str, ...]:
     found = []
