@@ -71,20 +71,17 @@ def appends(tmp: Path, n: int) -> dict[str, float]:
     key, operator = Ed25519PrivateKey.generate(), NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
     keys = {"academie": key.public_key()}
     entries = _entries(n, key)
-    batched = Ledger(tmp / "batched", origin=ORIGIN)
-    batched.create()
-    start = time.perf_counter()
-    for i in range(0, n, 1000):
-        batched.append(entries[i : i + 1000], actor_keys=keys, operator=operator)
-    per_entry_s = time.perf_counter() - start
 
-    batch_signed = _batch_signed(n, key)
-    signed_once = Ledger(tmp / "signed-once", origin=ORIGIN)
-    signed_once.create()
-    start = time.perf_counter()
-    for i in range(0, n, 1000):
-        signed_once.append(batch_signed[i : i + 1000], actor_keys=keys, operator=operator)
-    batched_s = time.perf_counter() - start
+    def seconds_to_append(directory: Path, signed: list[Entry]) -> float:
+        ledger = Ledger(directory, origin=ORIGIN)
+        ledger.create()
+        start = time.perf_counter()
+        for i in range(0, n, 1000):
+            ledger.append(signed[i : i + 1000], actor_keys=keys, operator=operator)
+        return time.perf_counter() - start
+
+    per_entry_s = seconds_to_append(tmp / "batched", entries)
+    batched_s = seconds_to_append(tmp / "signed-once", _batch_signed(n, key))
 
     single_n = min(n, 2000)
     single = Ledger(tmp / "single", origin=ORIGIN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -81,7 +82,7 @@ def test_the_sigma_detector_digest_covers_every_rule_file() -> None:
     assert len([p for p in found.data_paths if p.suffix == ".yml"]) == 75
     assert (
         detector_code_digest("sigma")
-        != "sha256:" + __import__("hashlib").sha256(found.module_path.read_bytes()).hexdigest()
+        != "sha256:" + hashlib.sha256(found.module_path.read_bytes()).hexdigest()
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def rules_list(paths: tuple[Path, ...], as_json: bool) -> None:
         print_json(
             {
                 "rules": [_rule_json(r) for r in ruleset.rules],
-                "errors": [{"path": e.path, "message": e.message} for e in ruleset.errors],
+                "errors": [asdict(e) for e in ruleset.errors],
             }
         )
     else:
@@ -130,7 +131,7 @@ def rules_test(
                 "events": events.num_rows,
                 "quarantined": quarantined,
                 "rules": [_rule_json(r) for r in ruleset.rules],
-                "errors": [{"path": e.path, "message": e.message} for e in ruleset.errors],
+                "errors": [asdict(e) for e in ruleset.errors],
                 "findings": findings,
             }
         )

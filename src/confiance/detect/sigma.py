@@ -201,24 +201,23 @@ SOURCES: tuple[Source, ...] = (
     ),
 )
 
+#: an event column named in a view's SQL expression
+_COLUMN = re.compile(r'"([^"]+)"')
+
 #: the event columns a Sigma field name stands for, for the pseudonym notes
 _STANDS_FOR = {
     sigma: ecs
     for source in SOURCES
     for sigma, expression in source.fields.items()
-    for ecs in re.findall(r'"([^"]+)"', expression)[:1]
+    for ecs in _COLUMN.findall(expression)[:1]
 }
 
 
 def _source_of(rule: SigmaRule) -> Source | None:
-    logsource = rule.logsource
+    """The source whose product, service and category the rule names exactly."""
+    given = (rule.logsource.product, rule.logsource.service, rule.logsource.category)
     for source in SOURCES:
-        wanted = (source.product, source.service, source.category)
-        given = (logsource.product, logsource.service, logsource.category)
-        # a rule names at least what the source requires, and nothing it lacks
-        if all(w is None or w == g for w, g in zip(wanted, given, strict=True)) and all(
-            g is None or w == g for w, g in zip(wanted, given, strict=True)
-        ):
+        if (source.product, source.service, source.category) == given:
             return source
     return None
 
@@ -429,7 +428,12 @@ def _database(
     datasets = sorted({d for s in sources for d in s.datasets})
     if events.num_rows:
         events = events.filter(pc.is_in(events["event.dataset"], pa.array(datasets, pa.string())))
-    names = [n for n in events.column_names if n != "@timestamp"]
+    # only the columns the views read are copied into SQLite
+    read = {"tenant", "event.dataset", *_ENTITIES}
+    for source in sources:
+        for expression in (*source.fields.values(), source.fulltext):
+            read.update(_COLUMN.findall(expression))
+    names = [n for n in events.column_names if n in read]
     con.execute(
         f"CREATE TABLE logs ({_ID} INTEGER PRIMARY KEY, {_TIME} TEXT, "
         + ", ".join(_col(n) for n in names)
@@ -448,7 +452,7 @@ def _database(
         selected += [f"{_col(n)} AS {_col('cf_' + n)}" for n in ("tenant", *_ENTITIES)]
         taken = {c.lower() for c in (_ID, _TIME, _TEXT)}
         for name, expression in source.fields.items():
-            used = re.findall(r'"([^"]+)"', expression)
+            used = _COLUMN.findall(expression)
             value = expression if all(u in present for u in used) else "NULL"
             selected.append(f"{value} AS {_col(name)}")
             taken.add(name.lower())
@@ -601,11 +605,6 @@ def sigma_rules(
     excluded = {str(i) for i in p["exclude"]}
     shipped = shipped_rules()
     chosen = RuleSet(
-        [
-            r
-            for r in shipped.rules
-            if LEVELS.index(r.level if r.level in LEVELS else "medium") >= floor
-            and r.id not in excluded
-        ]
+        [r for r in shipped.rules if LEVELS.index(r.level) >= floor and r.id not in excluded]
     )
     return run_rules(chosen, events)
