@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import socket
@@ -63,11 +64,12 @@ def test_the_brake_holds_over_the_network_and_counts_the_certificate_holder(
 ) -> None:
     home, ports = networked
     region = next(e for e in home.evaluators() if e.name == "region")
+    region.today = lambda: datetime.date(2026, 11, 22)  # one day, even across midnight
     counts_file = home.tenant_dir("region") / "oprf-counts.json"
 
     def used(requester: str) -> int:
         counts = json.loads(counts_file.read_text()) if counts_file.exists() else {}
-        return sum(counts.get(requester, {}).values())
+        return int(counts.get(requester, {}).get("2026-11-22", 0))
 
     before = {t: used(t) for t in ("lycees", "academie")}
     region.declared = {**region.declared, "lycees": used("lycees") + 5}
