@@ -69,6 +69,7 @@ COMMANDS = [
     ["rules"],
     ["rules", "list"],
     ["rules", "test"],
+    ["pseudonymise"],
 ]
 
 
@@ -115,7 +116,8 @@ def test_demo_prints_every_stage_and_the_scores(demo_home: tuple[Path, str]) -> 
     ):
         assert stage in out
     assert "SIMULATED" in out and "UNSAFE demo" in out
-    for attack in ("password_spraying", "brute_force", "port_scan", "impossible_travel"):
+    for attack in ("password_spraying", "brute_force", "port_scan", "impossible_travel",
+                   "beaconing", "credential_stuffing", "web_attack"):  # fmt: skip
         assert attack in out
     for path in (
         "config.yaml",
@@ -167,6 +169,24 @@ def test_listing_commands_speak_json(demo_home: tuple[Path, str]) -> None:
     assert len(entries) == 3
     shown = json.loads(confiance("contract", "show", "--json", home=home).stdout)
     assert shown["missing"] == [] and shown["digest"].startswith("sha256:")
+
+
+def test_pseudonymise_gives_what_the_alerts_name(demo_home: tuple[Path, str]) -> None:
+    """What a tenant writes in an allow-list: its address, as the pool knows it."""
+    home, _ = demo_home
+    truth = json.loads((home / "inputs/ground-truth.json").read_text())
+    scan = next(a for a in truth["attacks"] if a["type"] == "port_scan")
+    out = confiance(
+        "pseudonymise", "--tenant", "reseau", "--kind", "ip", scan["entity"], "--json", home=home
+    )
+    assert out.returncode == 0, out.stderr
+    pseudonym = json.loads(out.stdout)[scan["entity"]]
+    alerts = json.loads(
+        confiance("alerts", "list", "--as", "soc-commun", "--json", home=home).stdout
+    )
+    assert pseudonym in {a["entity"]["value"] for a in alerts if a["detector"] == "port_scan"}
+    bad = confiance("pseudonymise", "--tenant", "mallory", "10.0.0.1", home=home)
+    assert bad.returncode != 0 and "unknown tenant 'mallory'" in bad.stderr
 
 
 def test_denials_exit_with_code_3(demo_home: tuple[Path, str]) -> None:

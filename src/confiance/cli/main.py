@@ -781,6 +781,34 @@ def demo(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
         run_demo(home_of(ctx).root, events=events, seed=seed, console=console, as_json=as_json)
 
 
+@cli.command()
+@click.option("--tenant", required=True, help="Whose identifiers (its own only).")
+@click.option(
+    "--kind",
+    type=click.Choice(["ip", "account", "mac", "email"]),
+    default="ip",
+    show_default=True,
+)
+@click.argument("values", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def pseudonymise(
+    ctx: click.Context, tenant: str, kind: str, values: tuple[str, ...], as_json: bool
+) -> None:
+    """The pseudonyms of a tenant's own identifiers, as analyses see them.
+
+    For a contract's allow-lists: the school's NAT address or the scanner it
+    runs itself, written as the pool knows them.
+    """
+    with errors():
+        found = operations.pseudonyms_of(home_of(ctx), tenant, kind, list(values))
+    if as_json:
+        print_json(found)
+        return
+    for value, pseudonym in found.items():
+        console.print(f"{value}\t{pseudonym}", markup=False, highlight=False)
+
+
 def _register() -> None:
     from confiance.cli import access, minors, rules
 

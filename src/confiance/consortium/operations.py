@@ -43,7 +43,7 @@ from confiance.contracts import (
     sign_revocation,
 )
 from confiance.contracts import sign_contract as _sign
-from confiance.detect.registry import default_parameters, detector_code_digest
+from confiance.detect.registry import default_parameters, detector_code_digest, detectors_of
 from confiance.errors import (
     AccessDenied,
     AlertError,
@@ -300,6 +300,23 @@ def _pseudonym_service(home: Home, requester: str) -> ThresholdPseudonymService:
     )
 
 
+def pseudonyms_of(home: Home, tenant: str, kind: str, values: Sequence[str]) -> dict[str, str]:
+    """The pseudonyms the pool gives a tenant's own identifiers (for allow-lists).
+
+    The same computation as at ingest, through the OPRF evaluators for accounts
+    (counted against the tenant's declared daily volume like any other).
+    """
+    if tenant not in home.config["tenants"]:
+        raise ConfigError(f"unknown tenant {tenant!r}")
+    try:
+        identifier = IdentifierKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in IdentifierKind)
+        raise ConfigError(f"--kind: unknown identifier kind {kind!r} (known: {known})") from None
+    service = Pseudonymiser(_pseudonym_service(home, tenant))
+    return {value: service.one(identifier, value) for value in values}
+
+
 def _quarantine(home: Home, tenant: str, source: str, records: list[dict[str, Any]]) -> Path:
     """Keep bad lines encrypted under the tenant's KEK, readable by the tenant only."""
     keystore = home.kek_store(tenant)
@@ -475,7 +492,7 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
     path = home.contract_path(contract_id)
     if path.exists():
         raise ContractError(f"{path}: already exists")
-    analyses = ["password_spraying", "brute_force", "impossible_travel", "port_scan", "sigma"]
+    analyses = detectors_of()  # every standard analysis: behavioural, then the Sigma rules
     keys = home.config["public_keys"]
     document = {
         "id": contract_id,

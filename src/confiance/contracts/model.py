@@ -45,8 +45,8 @@ class Dataset(_Frozen):
 class Analysis(_Frozen):
     detector: _Name
     code_digest: _Digest
-    #: thresholds the owners approve; they override the runtime's defaults
-    parameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
+    #: thresholds (and allow-lists) the owners approve; they override the runtime's defaults
+    parameters: dict[str, int | float | str | bool | list[str]] = Field(default_factory=dict)
 
 
 class RecipientScope(enum.StrEnum):

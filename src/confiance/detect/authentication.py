@@ -1,4 +1,4 @@
-"""Authentication detections: password spraying, brute force, impossible travel.
+"""Authentication detections: spraying, brute force, stuffing, compromise, impossible travel.
 
 All run as DuckDB SQL over the view ``auth`` built by :mod:`confiance.detect.jobs`
 (authentication events of every tenant, pseudonymised).
@@ -176,6 +176,135 @@ def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
                     ]
                 },
                 pseudonyms=[s for h in trip for s in (h[5], h[6])],
+            )
+        )
+    return findings
+
+
+def failure_then_success(
+    con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """ATT&CK T1110 then T1078: a run of failed passwords, then a success from the same source.
+
+    Fires when a source that failed at least ``min_failures`` times on an account
+    within ``window_minutes`` then logs in to it successfully within the same
+    window: the guessing worked. People who mistype once or twice are below any
+    sensible threshold; a forgotten password followed by a reset is not, and is
+    the main known false positive (raise ``min_failures`` where resets are common).
+    """
+    rows = con.execute(
+        """
+        WITH s AS (
+            SELECT account, ip, ts, tenant,
+                   count(*) FILTER (outcome = 'failure') OVER (
+                       PARTITION BY account, ip ORDER BY ts
+                       RANGE BETWEEN INTERVAL (CAST($w AS INTEGER)) MINUTE PRECEDING
+                             AND CURRENT ROW
+                   ) AS failures,
+                   min(ts) FILTER (outcome = 'failure') OVER (
+                       PARTITION BY account, ip ORDER BY ts
+                       RANGE BETWEEN INTERVAL (CAST($w AS INTEGER)) MINUTE PRECEDING
+                             AND CURRENT ROW
+                   ) AS first_failure,
+                   outcome
+            FROM auth
+        )
+        SELECT account, ip, tenant, min(first_failure), min(ts), max(failures)
+        FROM s WHERE outcome = 'success' AND failures >= $min_failures
+        GROUP BY account, ip, tenant ORDER BY account, min(ts)
+        """,
+        {"w": int(p["window_minutes"]), "min_failures": p["min_failures"]},
+    ).fetchall()
+    return [
+        finding(
+            detector="failure_then_success",
+            title=f"{failures} failed passwords, then a successful login from the same source",
+            severity="high",
+            technique="T1110",
+            tenants=[tenant],
+            entity_field="user.name",
+            entity=account,
+            first_seen=first,
+            last_seen=success,
+            evidence={"failures": failures, "source": ip, "success_at": success.isoformat()},
+            pseudonyms=[ip],
+        )
+        for account, ip, tenant, first, success, failures in rows
+    ]
+
+
+def credential_stuffing(
+    con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """ATT&CK T1110.004: leaked credentials tried from many sources, a few accounts each.
+
+    No single source stands out (each tries a handful of accounts, so neither
+    spraying nor brute force fires); what stands out is, in one hour at one
+    tenant, at least ``min_sources`` sources that each failed on two or more
+    accounts and almost never succeeded (success ratio at most
+    ``max_success_ratio``), on ``min_accounts`` accounts in all. The finding is
+    the tenant's login service under attack; its evidence lists the sources.
+    A school NAT address carries many accounts but mostly successes.
+    """
+    windows = con.execute(
+        """
+        WITH per_source AS (
+            SELECT tenant, ip, time_bucket(INTERVAL 1 HOUR, ts) AS w,
+                   count(DISTINCT account) FILTER (outcome = 'failure') AS failed_accounts,
+                   count(*) FILTER (outcome = 'success') AS successes, count(*) AS attempts
+            FROM auth GROUP BY tenant, ip, w
+        )
+        SELECT tenant, w FROM per_source
+        WHERE failed_accounts >= 2 AND successes <= $ratio * attempts
+        GROUP BY tenant, w
+        HAVING count(*) >= $min_sources AND sum(failed_accounts) >= $min_accounts
+        """,
+        {
+            "ratio": p["max_success_ratio"],
+            "min_sources": p["min_sources"],
+            "min_accounts": p["min_accounts"],
+        },
+    ).fetchall()
+    findings = []
+    for tenant, start, end in merge_windows(windows, width=timedelta(hours=1)):
+        sources, accounts, failures, successes, first, last = fetch_one(
+            con,
+            """
+            WITH per_source AS (
+                SELECT ip, time_bucket(INTERVAL 1 HOUR, ts) AS w,
+                       count(DISTINCT account) FILTER (outcome = 'failure') AS failed_accounts,
+                       count(*) FILTER (outcome = 'success') AS successes, count(*) AS attempts
+                FROM auth WHERE tenant = $t AND ts >= $s AND ts < $e GROUP BY ip, w
+            ), bad AS (
+                SELECT DISTINCT ip FROM per_source
+                WHERE failed_accounts >= 2 AND successes <= $ratio * attempts
+            )
+            SELECT list(DISTINCT ip), list(DISTINCT account), count(*) FILTER (outcome = 'failure'),
+                   count(*) FILTER (outcome = 'success'), min(ts), max(ts)
+            FROM auth WHERE tenant = $t AND ts >= $s AND ts < $e AND ip IN (SELECT ip FROM bad)
+            """,
+            {"t": tenant, "s": start, "e": end, "ratio": p["max_success_ratio"]},
+        )
+        findings.append(
+            finding(
+                detector="credential_stuffing",
+                title=f"Credential stuffing: {len(sources)} sources, {len(accounts)} accounts",
+                severity="high" if successes else "medium",
+                technique="T1110.004",
+                tenants=[tenant],
+                entity_field="service.tenant",
+                entity=tenant,
+                first_seen=first,
+                last_seen=last,
+                evidence={
+                    "sources": sorted(sources)[:50],
+                    "distinct_sources": len(sources),
+                    "distinct_accounts": len(accounts),
+                    "failures": failures,
+                    "successes": successes,
+                },
+                pseudonyms=sorted(sources)[:50] + sorted(accounts)[:20],
+                entity_is_pseudonym=False,
             )
         )
     return findings

@@ -34,8 +34,12 @@ class Score:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
+#: detectors whose findings corroborate attacks of other types (Sigma rules)
+CORROBORATING = frozenset({"sigma"})
+
+
 def _matches(finding: Mapping[str, Any], attack: Attack, entity: str) -> bool:
-    if finding["detector"] != attack.type or finding["entity"]["value"] != entity:
+    if finding["entity"]["value"] != entity:
         return False
     first = datetime.fromisoformat(finding["first_seen"])
     last = datetime.fromisoformat(finding["last_seen"])
@@ -55,17 +59,22 @@ def score_findings(
     ``pseudonym(kind, value)`` maps a ground-truth identifier to its pseudonym,
     since findings only ever carry pseudonyms.
     """
-    entities = {a.id: pseudonym(a.entity_kind, a.entity) for a in attacks}
+    entities = {
+        a.id: a.entity if a.entity_kind == "tenant" else pseudonym(a.entity_kind, a.entity)
+        for a in attacks
+    }
     types = sorted({a.type for a in attacks} | {str(f["detector"]) for f in findings})
     scores = {}
     for kind in types:
         kind_attacks = [a for a in attacks if a.type == kind]
         kind_findings = [f for f in findings if f["detector"] == kind]
+        # a rule set that hunts no attack type of its own is right when it names any attack
+        truth = attacks if kind in CORROBORATING else kind_attacks
         detected = sum(
             1 for a in kind_attacks if any(_matches(f, a, entities[a.id]) for f in kind_findings)
         )
         true_positives = sum(
-            1 for f in kind_findings if any(_matches(f, a, entities[a.id]) for a in kind_attacks)
+            1 for f in kind_findings if any(_matches(f, a, entities[a.id]) for a in truth)
         )
         scores[kind] = Score(kind, len(kind_attacks), detected, len(kind_findings), true_positives)
     return scores

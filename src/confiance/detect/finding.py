@@ -23,10 +23,12 @@ def finding(
     last_seen: datetime,
     evidence: dict[str, Any],
     pseudonyms: Sequence[str],
+    entity_is_pseudonym: bool = True,
 ) -> dict[str, Any]:
     """One finding; its id is stable for the same detector, entity and start.
 
-    Naive times are UTC (the detection views work in naive UTC).
+    Naive times are UTC (the detection views work in naive UTC). An entity that
+    is no pseudonym (a tenant, a domain) is not listed among the pseudonyms.
     """
     if first_seen.tzinfo is None:
         first_seen = first_seen.replace(tzinfo=UTC)
@@ -44,7 +46,7 @@ def finding(
         "first_seen": first_seen.isoformat(),
         "last_seen": last_seen.isoformat(),
         "evidence": evidence,
-        "pseudonyms": sorted(set(pseudonyms) | {entity}),
+        "pseudonyms": sorted(set(pseudonyms) | ({entity} if entity_is_pseudonym else set())),
     }
 
 

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from confiance.contracts import Contract, ContractClass
-from confiance.detect.registry import class_requirements, detector
+from confiance.detect.registry import ALLOW, class_requirements, detector, parameters_for
 from confiance.events import EVENT_SCHEMA, FIELD_POLICY, FieldTreatment
 
 
@@ -42,7 +42,8 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS src,
                "destination.ip" AS dst,
                "destination.port" AS dport, "network.packets" AS packets,
-               coalesce("event.action", '') AS flags
+               coalesce("event.action", '') AS flags, lower("network.transport") AS proto,
+               "source.bytes" AS bytes
         FROM events WHERE "ocsf.class_uid" = 4001 AND "source.ip" IS NOT NULL
         """
     )
@@ -59,14 +60,27 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         FROM events WHERE "dns.question.name" IS NOT NULL
         """
     )
+    con.execute(
+        """
+        CREATE TEMP VIEW access AS
+        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS ip,
+               "http.request.method" AS method, "url.path" AS path,
+               "http.response.status_code" AS status, "user_agent.original" AS agent
+        FROM events
+        WHERE "ocsf.class_uid" = 4002 AND "event.dataset" <> 'squid' AND "source.ip" IS NOT NULL
+        """
+    )
     # Views expose naive UTC timestamps (DuckDB would need pytz for aware ones).
     return con
 
 
 def admit(contract: Contract) -> None:
-    """Refuse, before any key is released, analyses the contract's class does not allow."""
+    """Refuse, before any key is released, analyses the contract's class does not allow
+    and parameters no analysis takes."""
     required, reviewed = class_requirements()
     contract.check_class(required, reviewed=reviewed)
+    for analysis in contract.analyses:
+        parameters_for(analysis.detector, analysis.parameters)
 
 
 def _restricted_fields_withheld(events: pa.Table, analyses: Sequence[str]) -> pa.Table:
@@ -93,19 +107,21 @@ def run(
     ``references`` are the non-event tables of the run (an authority's list),
     by name; only detectors that declare they use them receive them.
     """
+    checked = {name: parameters_for(name, parameters.get(name, {})) for name in analyses}
     events = _restricted_fields_withheld(events, analyses)
     con = _connect(events)
     findings: list[dict[str, Any]] = []
     try:
         for name in analyses:
-            found = detector(name)
-            params = dict(found.defaults) | dict(parameters.get(name, {}))
+            found, params = detector(name), checked[name]
+            allow = set(params.pop(ALLOW, []))
             if found.uses_references:
-                findings.extend(found.function(con, params, references=references or {}))
+                found_now = found.function(con, params, references=references or {})
             elif found.uses_events:
-                findings.extend(found.function(con, params, events=events))
+                found_now = found.function(con, params, events=events)
             else:
-                findings.extend(found.function(con, params))
+                found_now = found.function(con, params)
+            findings.extend(f for f in found_now if f["entity"]["value"] not in allow)
     finally:
         con.close()
     return sorted(findings, key=lambda f: (f["first_seen"], f["detector"], f["id"]))

@@ -1,4 +1,4 @@
-"""Network detections over flows: vertical and horizontal port scans."""
+"""Network detections over flows: port scans, beaconing, unusually large outbound transfers."""
 
 from __future__ import annotations
 
@@ -57,6 +57,168 @@ def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
                 last_seen=last,
                 evidence={"kind": kind, "hosts": hosts, "ports": ports, "probes": probes},
                 pseudonyms=[],
+            )
+        )
+    return findings
+
+
+def beaconing(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1071: a host calling the same destination and port at regular intervals.
+
+    Per channel (source, destination, port) with at least ``min_connections``
+    connections over at least ``min_duration_minutes``, a regularity score in
+    [0, 1] in the manner of RITA's beacon analysis: the mean of how symmetric
+    the intervals are (1 − |Bowley skewness|), how little they spread (1 −
+    median absolute deviation / median) and, with half that weight, the same
+    two for the bytes sent. A channel fires at ``min_score`` or more. Malware
+    sleeping with a large random jitter escapes by design; regular legitimate
+    traffic (DNS, NTP, monitoring agents) does not, hence ``ignore_ports`` and
+    the ``allow`` list. One finding per source, listing its regular channels.
+    """
+    rows = con.execute(
+        """
+        WITH c AS (
+            SELECT src, dst, dport, tenant, ts, coalesce(bytes, 0) AS size,
+                   epoch(ts) - epoch(lag(ts) OVER (PARTITION BY src, dst, dport ORDER BY ts))
+                       AS gap
+            FROM flows
+            WHERE proto IN (SELECT unnest(CAST($transports AS VARCHAR[])))
+              AND dport NOT IN (SELECT unnest(CAST($ignore AS INTEGER[])))
+        ), s AS (
+            SELECT src, dst, dport, list(DISTINCT tenant) AS tenants, count(*) AS n,
+                   min(ts) AS first, max(ts) AS last,
+                   quantile_cont(gap, [0.25, 0.5, 0.75]) AS g,
+                   quantile_cont(size, [0.25, 0.5, 0.75]) AS b
+            FROM c GROUP BY src, dst, dport
+            HAVING count(*) >= $min_connections
+               AND epoch(max(ts)) - epoch(min(ts)) >= 60 * $min_minutes
+        ), d AS (
+            SELECT s.src, s.dst, s.dport, median(abs(c.gap - s.g[2])) AS gap_mad,
+                   median(abs(c.size - s.b[2])) AS size_mad
+            FROM s JOIN c USING (src, dst, dport) WHERE c.gap IS NOT NULL
+            GROUP BY s.src, s.dst, s.dport
+        ), scored AS (
+            SELECT s.*, d.gap_mad,
+                   CASE WHEN g[3] = g[1] THEN 1
+                        ELSE 1 - abs((g[1] + g[3] - 2 * g[2]) / (g[3] - g[1])) END AS gap_skew,
+                   greatest(0, 1 - d.gap_mad / g[2]) AS gap_spread,
+                   CASE WHEN b[3] = b[1] THEN 1
+                        ELSE 1 - abs((b[1] + b[3] - 2 * b[2]) / (b[3] - b[1])) END AS size_skew,
+                   CASE WHEN b[2] = 0 THEN 1 ELSE greatest(0, 1 - d.size_mad / b[2]) END
+                       AS size_spread
+            FROM s JOIN d USING (src, dst, dport) WHERE s.g[2] >= 1
+        )
+        SELECT src, dst, dport, tenants, n, first, last, g[2],
+               (2 * gap_skew + 2 * gap_spread + size_skew + size_spread) / 6 AS score
+        FROM scored ORDER BY src, first
+        """,
+        {
+            "transports": list(p["transports"]),
+            "ignore": [int(x) for x in p["ignore_ports"]],
+            "min_connections": int(p["min_connections"]),
+            "min_minutes": float(p["min_duration_minutes"]),
+        },
+    ).fetchall()
+    by_source: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        if row[8] >= float(p["min_score"]):
+            by_source.setdefault(row[0], []).append(row)
+    findings = []
+    for src, channels in by_source.items():
+        findings.append(
+            finding(
+                detector="beaconing",
+                title=f"Beaconing: {len(channels)} regular channel(s), every "
+                f"{round(channels[0][7])} s",
+                severity="high",
+                technique="T1071",
+                tenants=[t for c in channels for t in c[3]],
+                entity_field="source.ip",
+                entity=src,
+                first_seen=min(c[5] for c in channels),
+                last_seen=max(c[6] for c in channels),
+                evidence={
+                    "channels": [
+                        {
+                            "destination": c[1],
+                            "port": c[2],
+                            "connections": c[4],
+                            "median_interval_s": round(c[7], 1),
+                            "score": round(c[8], 3),
+                        }
+                        for c in channels[:10]
+                    ]
+                },
+                pseudonyms=[c[1] for c in channels[:10]],
+            )
+        )
+    return findings
+
+
+def large_outbound(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1048: a host sending far more in an hour than it usually does.
+
+    Fires for a source and hour with at least ``min_bytes`` sent and at least
+    ``factor`` times the source's own median hourly volume in the hours before
+    it (the hour just before is left out, so a transfer that straddles two
+    hours is not its own baseline; hours it sent nothing do not count; a host
+    without history is held to ``min_bytes`` alone). Backups and large uploads a
+    school schedules are the known false positives: put their hosts on the
+    ``allow`` list or raise ``min_bytes``.
+    """
+    rows = con.execute(
+        """
+        WITH h AS (
+            SELECT src, time_bucket(INTERVAL 1 HOUR, ts) AS w, sum(bytes) AS sent,
+                   list(DISTINCT tenant) AS tenants
+            FROM flows WHERE bytes IS NOT NULL GROUP BY src, w
+        ), b AS (
+            SELECT *, median(sent) OVER p AS baseline, count(*) OVER p AS history
+            FROM h WINDOW p AS (PARTITION BY src ORDER BY w
+                                RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 2 HOUR PRECEDING)
+        )
+        SELECT src, w, sent, tenants, baseline, history FROM b
+        WHERE sent >= $min_bytes AND (history = 0 OR sent >= $factor * baseline)
+        ORDER BY src, w
+        """,
+        {"min_bytes": int(p["min_bytes"]), "factor": float(p["factor"])},
+    ).fetchall()
+    hours = [(src, w) for src, w, *_ in rows]
+    details = {(r[0], r[1]): r for r in rows}
+    findings = []
+    for src, start, end in merge_windows(hours, width=timedelta(hours=1)):
+        spans = [r for (s, w), r in details.items() if s == src and start <= w < end]
+        sent = sum(int(r[2]) for r in spans)
+        destinations = fetch_one(
+            con,
+            "SELECT list(DISTINCT dst), min(ts), max(ts) FROM flows "
+            "WHERE src = $src AND ts >= $s AND ts < $e",
+            {"src": src, "s": start, "e": end},
+        )
+        baseline = spans[0][4]
+        usual = (
+            f"{sent / max(float(baseline), 1.0):.0f}x the host's usual hour"
+            if baseline is not None
+            else "no earlier traffic from this host"
+        )
+        findings.append(
+            finding(
+                detector="large_outbound",
+                title=f"Large outbound transfer: {sent / 1e9:.2f} GB ({usual})",
+                severity="high",
+                technique="T1048",
+                tenants=[t for r in spans for t in r[3]],
+                entity_field="source.ip",
+                entity=src,
+                first_seen=destinations[1],
+                last_seen=destinations[2],
+                evidence={
+                    "bytes": sent,
+                    "baseline_bytes_per_hour": None if baseline is None else float(baseline),
+                    "hours_of_history": int(spans[0][5]),
+                    "destinations": sorted(destinations[0])[:10],
+                },
+                pseudonyms=sorted(destinations[0])[:10],
             )
         )
     return findings

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from confiance.contracts import ContractClass
-from confiance.detect import authentication, network, sigma
+from confiance.detect import authentication, network, sigma, web
 from confiance.detect.minors import detectors
 from confiance.errors import ConfigError
 from confiance.runtime.measurement import code_digest
@@ -77,7 +77,38 @@ DETECTORS: dict[str, Detector] = {
             "T1078",
             {"min_km": 500, "min_speed_kmh": 900, "max_hours": 6},
         ),
+        Detector(
+            "failure_then_success",
+            authentication.failure_then_success,
+            "T1110",
+            {"min_failures": 8, "window_minutes": 30},
+        ),
+        Detector(
+            "credential_stuffing",
+            authentication.credential_stuffing,
+            "T1110.004",
+            {"min_sources": 10, "min_accounts": 30, "max_success_ratio": 0.1},
+        ),
         Detector("port_scan", network.port_scan, "T1046", {"min_targets": 50, "window_minutes": 5}),
+        Detector(
+            "beaconing",
+            network.beaconing,
+            "T1071",
+            {
+                "min_connections": 20,
+                "min_duration_minutes": 30,
+                "min_score": 0.8,
+                "transports": ["tcp", "udp"],
+                "ignore_ports": [53, 123, 5353, 5355],
+            },
+        ),
+        Detector(
+            "large_outbound",
+            network.large_outbound,
+            "T1048",
+            {"min_bytes": 1_000_000_000, "factor": 20},
+        ),
+        Detector("web_attack", web.web_attack, "T1190", {"min_requests": 10}),
         Detector(
             "sigma",
             sigma.sigma_rules,
@@ -143,3 +174,26 @@ def class_requirements() -> tuple[dict[str, ContractClass], set[str]]:
 
 def default_parameters() -> dict[str, dict[str, Any]]:
     return {name: dict(d.defaults) for name, d in DETECTORS.items()}
+
+
+#: a parameter every detector takes: entity values (as the run sees them) never reported
+ALLOW = "allow"
+
+
+def parameters_for(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The detector's defaults overridden by ``given``; a name it does not know is refused.
+
+    A misspelt threshold silently falling back to its default would be a
+    detection the contract's signatories believe runs and does not.
+    """
+    found = detector(name)
+    unknown = sorted(set(given) - set(found.defaults) - {ALLOW})
+    if unknown:
+        raise ConfigError(
+            f"analysis {name}: unknown parameter(s) {', '.join(unknown)} "
+            f"(known: {', '.join([*found.defaults, ALLOW])})"
+        )
+    allow = given.get(ALLOW, [])
+    if not isinstance(allow, list) or not all(isinstance(v, str) for v in allow):
+        raise ConfigError(f"analysis {name}: parameter {ALLOW} must be a list of strings")
+    return dict(found.defaults) | dict(given)

@@ -506,12 +506,12 @@ def _finding(
         }
         | extra,
         pseudonyms=[],
+        # a domain or a DNS name is no pseudonym: only pseudonymised entities are listed
+        entity_is_pseudonym=entity_field in _PSEUDONYMISED,
     )
     # one detector runs many rules: the rule is part of the finding's identity
     key = f"{DETECTOR}|{rule.id}|{entity}|{result['first_seen']}".encode()
     result["id"] = hashlib.sha256(key).hexdigest()[:16]
-    # a domain or a DNS name is no pseudonym: only pseudonymised entities are listed
-    result["pseudonyms"] = [entity] if entity_field in _PSEUDONYMISED else []
     return result
 
 

@@ -139,6 +139,22 @@ _NFDUMP_HEADER = (
     "dir,nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,"
     "mpls8,mpls9,mpls10,cl,sl,al,ra,eng,exid,tr"
 )
+#: what web scanners ask for (paths of exposed admin pages, leaked files, traversal)
+_PROBES = (
+    "/.env",
+    "/.git/config",
+    "/wp-login.php",
+    "/wp-admin/setup-config.php",
+    "/phpmyadmin/index.php",
+    "/cgi-bin/../../../../etc/passwd",
+    "/server-status",
+    "/actuator/health",
+    "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+    "/.aws/credentials",
+    "/xmlrpc.php",
+    "/static/..%2f..%2f..%2fetc%2fpasswd",
+    "/manager/html",
+)
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -454,6 +470,136 @@ class _Generator:
             "two successful logins from places thousands of km apart within minutes",
         )
 
+    def failure_then_success(self) -> None:
+        """Guessing that works: a run of failures, then a login, from a French VPS."""
+        w, rng = self.world, self.rng
+        user = rng.choice(w.academie).name
+        ip = w.foreign_ip("51.68")  # a hosting provider in France: no impossible travel
+        start = WEEK_START + timedelta(days=rng.randint(0, 6), hours=rng.uniform(0, 23))
+        t = start
+        for _ in range(rng.randint(8, 15)):
+            t += timedelta(seconds=rng.uniform(10, 60))
+            self._login("sso", t, user, ip, ok=False, agent="python-requests/2.32.3")
+        t += timedelta(seconds=rng.uniform(10, 60))
+        self._login("sso", t, user, ip, ok=True)
+        self._attack(
+            "failure_then_success",
+            ["academie"],
+            "account",
+            user,
+            start,
+            t,
+            "failed passwords then a successful login from the same source",
+        )
+
+    def credential_stuffing(self) -> None:
+        """A leaked list tried from a botnet: each address a few accounts, all failing."""
+        w, rng = self.world, self.rng
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(1, 20))
+        span = rng.uniform(50, 90) * 60
+        leaked = [u.name for u in rng.sample(w.academie, 120)]
+        leaked += [
+            f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randint(100, 999)}" for _ in range(40)
+        ]
+        rng.shuffle(leaked)
+        last = start
+        for number in range(40):
+            ip = w.foreign_ip(rng.choice((*_FOREIGN, "37.160")))
+            for user in leaked[number * 4 : number * 4 + 4]:
+                t = start + timedelta(seconds=rng.uniform(0, span))
+                last = max(last, t)
+                self._login(
+                    "sso", t, user, ip, ok=False, agent="Mozilla/5.0", known=not user[-3:].isdigit()
+                )
+        self._attack(
+            "credential_stuffing",
+            ["academie"],
+            "tenant",
+            "academie",
+            start,
+            last,
+            "160 leaked credentials tried from 40 addresses, four each",
+        )
+
+    def beaconing(self) -> None:
+        """An infected pupil workstation calling its command server every five minutes."""
+        w, rng = self.world, self.rng
+        src = w.client_ip(rng.randrange(w.schools))
+        dst = w.foreign_ip("177.32")
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(8, 10))
+        t = start
+        for _ in range(rng.randint(60, 90)):
+            t += timedelta(seconds=300 * rng.uniform(0.98, 1.02))
+            packets = rng.randint(7, 8)  # a heartbeat: nearly the same size each time
+            self.records["flows"].append(
+                (
+                    t,
+                    _flow(
+                        t,
+                        src,
+                        dst,
+                        rng.randint(32768, 60999),
+                        443,
+                        "TCP",
+                        ".AP.SF",
+                        packets,
+                        packets * rng.randint(140, 150),
+                        rng.uniform(0.2, 1.5),
+                    ),
+                )
+            )
+        self._attack(
+            "beaconing", ["reseau"], "ip", src, start, t, "one host calls one server every 300 s"
+        )
+
+    def large_outbound(self) -> None:
+        """A staff machine sending gigabytes abroad within the hour."""
+        w, rng = self.world, self.rng
+        src = w.client_ip(rng.randrange(w.schools))
+        dst = w.foreign_ip("41.58")
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(0, 5))
+        t = start
+        for _ in range(12):
+            t += timedelta(seconds=rng.uniform(60, 200))
+            size = rng.randint(200, 300) * 1_000_000
+            self.records["flows"].append(
+                (
+                    t,
+                    _flow(
+                        t,
+                        src,
+                        dst,
+                        rng.randint(32768, 60999),
+                        443,
+                        "TCP",
+                        ".AP.SF",
+                        size // 1400,
+                        size,
+                        rng.uniform(30, 60),
+                    ),
+                )
+            )
+        self._attack(
+            "large_outbound", ["reseau"], "ip", src, start, t, "about 3 GB sent abroad in an hour"
+        )
+
+    def web_attack(self) -> None:
+        """A scanner probing the regional portal for leaked files and exploitable pages."""
+        w, rng = self.world, self.rng
+        ip = w.foreign_ip("95.165")
+        start = WEEK_START + timedelta(days=rng.randint(0, 6), hours=rng.uniform(0, 23))
+        t = start
+        agent = "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)"
+        for _ in range(rng.randint(60, 120)):
+            t += timedelta(seconds=rng.uniform(0.5, 6))
+            path = rng.choice(_PROBES)
+            self.records["web"].append(
+                (t, _apache(t, ip, None, "GET", path, rng.choice((404, 404, 403, 400)), 196, agent))
+            )
+        self._attack(
+            "web_attack", ["region"], "ip", ip, start, t, "probes for admin pages and leaked files"
+        )
+
     # -- background ------------------------------------------------------
     def _login(
         self,
@@ -492,7 +638,8 @@ class _Generator:
         t = w.busy_time()
         at_school = t.weekday() < 5 and 8 <= t.hour < 17 and rng.random() < 0.7
         ip = w.nat_ip(user.school) if at_school else user.home_ip
-        for _ in range(rng.choices((0, 1, 2), weights=(92, 6, 2))[0]):
+        # most type their password right; some mistype; a few forgot it (below any threshold)
+        for _ in range(rng.choices((0, 1, 2, 4), weights=(92, 6, 2, 0.3))[0]):
             self._login("sso", t, user.name, ip, ok=False)
             t += timedelta(seconds=rng.uniform(5, 40))
         self._login("sso", t, user.name, ip, ok=True)
@@ -524,6 +671,7 @@ class _Generator:
                     "/api/notifications",
                 )
             )
+            missing = rng.random() < 0.03  # browsers ask for icons the portal lacks
             self.records["web"].append(
                 (
                     t,
@@ -532,8 +680,8 @@ class _Generator:
                         ip,
                         user.name,
                         "GET",
-                        path,
-                        rng.choice((200, 200, 200, 304)),
+                        rng.choice(("/favicon.ico", "/apple-touch-icon.png")) if missing else path,
+                        404 if missing else rng.choice((200, 200, 200, 304)),
                         rng.randint(300, 90000),
                         agent,
                     ),
@@ -690,6 +838,13 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
     gen.port_scan(horizontal=True, internal=False)
     for _ in range(4):
         gen.impossible_travel()
+    for _ in range(3):
+        gen.failure_then_success()
+    gen.credential_stuffing()
+    for _ in range(2):
+        gen.beaconing()
+        gen.large_outbound()
+        gen.web_attack()
     safeguarding = _safeguarding(gen, seed)  # its own random stream: the rest is unchanged
     injected = sum(len(r) for r in gen.records.values())
     budget = events - injected

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from confiance.contracts import Contract
 from confiance.detect import jobs
 from confiance.detect.minors import KeyedBlocklist
-from confiance.errors import ContractError, DetectError
+from confiance.errors import ConfigError, ContractError, DetectError
 from confiance.events import conform
 
 KEY = base64.b64encode(
@@ -207,3 +207,10 @@ def test_dns_queries_are_matched_against_the_list(listed) -> None:
     assert [(f["entity"]["value"], f["evidence"]["list_entry"]) for f in findings] == [
         ("n4_0a000002", entry)
     ]
+
+
+def test_the_runtime_refuses_a_parameter_no_analysis_takes() -> None:
+    document = minors_contract().canonical()
+    document["analyses"][0]["parameters"] = {"min_severty": "high"}
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) min_severty"):
+        jobs.admit(Contract.model_validate(document))

@@ -1,0 +1,250 @@
+"""Behavioural detections at their edges, on hand-built events and on real captures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from confiance.detect import jobs
+from confiance.errors import ConfigError
+from confiance.events import EVENT_SCHEMA
+from confiance.ingest import DEMO_GEO, parse_file
+from confiance.ingest.parsers import ParseContext
+
+DATA = Path(__file__).parent.parent / "data"
+T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
+
+
+def _table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+
+
+def _login(seconds: float, account: str, ip: str, ok: bool, tenant: str = "academie") -> dict:
+    return {
+        "@timestamp": T0 + dt.timedelta(seconds=seconds),
+        "tenant": tenant,
+        "event.dataset": "keycloak-json",
+        "ocsf.class_uid": 3002,
+        "event.category": "authentication",
+        "event.outcome": "success" if ok else "failure",
+        "user.name": account,
+        "source.ip": ip,
+    }
+
+
+def _flow(seconds: float, src: str, dst: str, port: int, size: int, proto: str = "tcp") -> dict:
+    return {
+        "@timestamp": T0 + dt.timedelta(seconds=seconds),
+        "tenant": "reseau",
+        "event.dataset": "nfdump-csv",
+        "ocsf.class_uid": 4001,
+        "event.action": ".AP.SF",
+        "source.ip": src,
+        "destination.ip": dst,
+        "destination.port": port,
+        "network.transport": proto,
+        "network.packets": 8,
+        "source.bytes": size,
+    }
+
+
+def _run(rows: list[dict], name: str, **params: Any) -> list[dict[str, Any]]:
+    return jobs.run(_table(rows), analyses=[name], parameters={name: params})
+
+
+# -- failures then a success ---------------------------------------------------------
+
+
+def test_a_run_of_failures_then_a_success_is_a_likely_compromise() -> None:
+    guesses = [_login(30 * i, "marie.martin", "51.68.1.2", ok=False) for i in range(8)]
+    found = _run(
+        [*guesses, _login(300, "marie.martin", "51.68.1.2", ok=True)], "failure_then_success"
+    )
+    assert [f["entity"]["value"] for f in found] == ["marie.martin"]
+    assert found[0]["evidence"]["failures"] == 8 and found[0]["severity"] == "high"
+    # seven failures is a user who forgot; no success is brute force, not this
+    assert (
+        _run(
+            [*guesses[:7], _login(300, "marie.martin", "51.68.1.2", ok=True)],
+            "failure_then_success",
+        )
+        == []
+    )
+    assert _run(guesses, "failure_then_success") == []
+
+
+def test_the_success_must_come_from_the_guessing_source_within_the_window() -> None:
+    guesses = [_login(30 * i, "marie.martin", "51.68.1.2", ok=False) for i in range(10)]
+    assert (
+        _run([*guesses, _login(300, "marie.martin", "86.192.3.4", ok=True)], "failure_then_success")
+        == []
+    )
+    late = _login(30 * 9 + 31 * 60, "marie.martin", "51.68.1.2", ok=True)
+    assert _run([*guesses, late], "failure_then_success") == []
+    assert _run([*guesses, late], "failure_then_success", window_minutes=60) != []
+
+
+# -- credential stuffing --------------------------------------------------------------
+
+
+def _stuffing(sources: int, per_source: int) -> list[dict]:
+    return [
+        _login(40 * s + 5 * a, f"leaked{s}-{a}", f"41.58.{s}.9", ok=False)
+        for s in range(sources)
+        for a in range(per_source)
+    ]
+
+
+def test_credential_stuffing_is_many_sources_few_accounts_each() -> None:
+    found = _run(_stuffing(12, 3), "credential_stuffing")
+    assert [f["entity"] for f in found] == [{"field": "service.tenant", "value": "academie"}]
+    evidence = found[0]["evidence"]
+    assert (evidence["distinct_sources"], evidence["distinct_accounts"]) == (12, 36)
+    assert found[0]["severity"] == "medium"  # nothing succeeded
+    # nine sources, or one account each, is not a campaign
+    assert _run(_stuffing(9, 4), "credential_stuffing") == []
+    assert _run(_stuffing(40, 1), "credential_stuffing") == []
+
+
+def test_a_school_nat_address_with_many_accounts_is_not_stuffing() -> None:
+    # 15 NAT addresses, 40 pupils each: a few typos among hundreds of logins
+    rows = []
+    for nat in range(15):
+        for pupil in range(40):
+            account, ip = f"eleve{nat}-{pupil}", f"193.48.{nat}.1"
+            if pupil % 10 == 0:
+                rows.append(_login(60 * pupil, account, ip, ok=False))
+            rows.append(_login(60 * pupil + 20, account, ip, ok=True))
+    assert _run(rows, "credential_stuffing") == []
+
+
+# -- beaconing ----------------------------------------------------------------------
+
+
+def test_beaconing_on_a_real_njrat_capture() -> None:
+    """Stratosphere CTU-Malware-Capture-Botnet-230-1: NjRAT calls 41.108.179.197:1177."""
+    context = ParseContext(tenant="reseau", service="reseau", geo=DEMO_GEO)
+    parsed = parse_file(
+        DATA / "001-zeek-scenario-malicious_labeled-conn.log", format="zeek-conn", context=context
+    )
+    found = jobs.run(parsed.table, analyses=["beaconing"], parameters={})
+    assert [f["entity"]["value"] for f in found] == ["192.168.1.115"]
+    (channel,) = found[0]["evidence"]["channels"]
+    assert (channel["destination"], channel["port"], channel["connections"]) == (
+        "41.108.179.197",
+        1177,
+        237,
+    )
+    # the DNS resolver (330 queries) and the periodic ICMPv6 reports are not beacons
+    assert found[0]["pseudonyms"] == ["192.168.1.115", "41.108.179.197"]
+
+
+def test_regular_calls_fire_and_random_ones_do_not() -> None:
+    rng = random.Random(4)
+    regular = [
+        _flow(300 * i * rng.uniform(0.99, 1.01), "10.1.2.3", "177.32.1.1", 443, 1100)
+        for i in range(40)
+    ]
+    t, browsing = 0.0, []
+    for _ in range(60):
+        t += rng.expovariate(1 / 300)
+        browsing.append(_flow(t, "10.1.2.4", "185.1.1.1", 443, rng.randint(500, 90_000)))
+    found = _run(regular + browsing, "beaconing")
+    assert [f["entity"]["value"] for f in found] == ["10.1.2.3"]
+    assert found[0]["evidence"]["channels"][0]["score"] > 0.95
+    # too few calls, too short a span, or an ignored port: nothing
+    assert _run(regular[:19], "beaconing") == []
+    assert _run(regular, "beaconing", min_duration_minutes=600) == []
+    ntp = [{**f, "destination.port": 123, "network.transport": "udp"} for f in regular]
+    assert _run(ntp, "beaconing") == []
+
+
+# -- large outbound transfers ---------------------------------------------------------
+
+
+def test_a_transfer_far_above_the_host_baseline_fires_once() -> None:
+    usual = [_flow(3600 * h, "10.1.2.3", "185.1.1.1", 443, 2_000_000) for h in range(24)]
+    # 3 GB straddling two hours (0.6 GB then 2.4 GB): the first hour is not the second's baseline
+    start = 3600 * 30 - 900
+    burst = [_flow(start + 150 * i, "10.1.2.3", "41.58.3.3", 443, 250_000_000) for i in range(12)]
+    found = _run(usual + burst, "large_outbound")
+    assert len(found) == 1 and found[0]["entity"]["value"] == "10.1.2.3"
+    assert found[0]["evidence"]["hours_of_history"] == 24
+    assert "41.58.3.3" in found[0]["evidence"]["destinations"]
+    # a backup server sending 2 GB every hour: only its first hours, before any
+    # baseline, fire (one finding); then it is its own baseline
+    backups = [_flow(3600 * h, "10.9.9.9", "172.16.0.5", 443, 2_000_000_000) for h in range(10)]
+    (first,) = _run(backups, "large_outbound")
+    assert first["evidence"]["hours_of_history"] == 0
+    assert first["last_seen"] < (T0 + dt.timedelta(hours=2)).isoformat()
+
+
+# -- web attacks ----------------------------------------------------------------------
+
+
+def _request(seconds: float, ip: str, path: str, status: int, agent: str = "Mozilla/5.0") -> dict:
+    return {
+        "@timestamp": T0 + dt.timedelta(seconds=seconds),
+        "tenant": "region",
+        "event.dataset": "apache-combined",
+        "ocsf.class_uid": 4002,
+        "source.ip": ip,
+        "http.request.method": "GET",
+        "url.path": path,
+        "http.response.status_code": status,
+        "user_agent.original": agent,
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "agent", "kind"),
+    [
+        ("/cgi-bin/../../etc/passwd", "curl/8", "traversal"),
+        ("/static/..%2f..%2fetc%2fpasswd", "curl/8", "traversal"),
+        ("/search/%3Cscript%3Ealert(1)%3C/script%3E", "curl/8", "injection"),
+        ("/items/1%20UNION%20SELECT%20password", "curl/8", "injection"),
+        ("/.git/config", "curl/8", "probe"),
+        ("/wp-login.php", "curl/8", "probe"),
+        ("/", "sqlmap/1.8#stable", "scanner"),
+    ],
+)
+def test_web_attack_kinds(path: str, agent: str, kind: str) -> None:
+    rows = [_request(i, "95.165.1.1", path, 404, agent) for i in range(10)]
+    (found,) = _run(rows, "web_attack")
+    assert found["evidence"]["kinds"] == [kind]
+    assert found["attack_technique"] == (
+        "T1190" if kind in ("traversal", "injection") else "T1595.002"
+    )
+    assert _run(rows[:9], "web_attack") == []
+
+
+def test_missing_icons_and_the_proxy_are_not_web_attacks() -> None:
+    icons = [_request(i, "86.192.1.1", "/favicon.ico", 404) for i in range(50)]
+    proxied = [
+        {**_request(i, "10.1.1.1", "/wp-login.php", 200), "event.dataset": "squid"}
+        for i in range(50)
+    ]
+    assert _run(icons + proxied, "web_attack") == []
+
+
+# -- noise control and parameters ----------------------------------------------------
+
+
+def test_an_allow_listed_entity_is_never_reported() -> None:
+    rows = [_request(i, "195.83.1.50", "/.env", 404, "Nessus") for i in range(30)]
+    assert len(_run(rows, "web_attack")) == 1
+    assert _run(rows, "web_attack", allow=["195.83.1.50"]) == []
+    with pytest.raises(ConfigError, match="allow must be a list of strings"):
+        _run(rows, "web_attack", allow="195.83.1.50")
+
+
+def test_a_misspelt_parameter_is_refused_not_ignored() -> None:
+    with pytest.raises(
+        ConfigError, match=r"analysis beaconing: unknown parameter\(s\) min_conections"
+    ):
+        _run([], "beaconing", min_conections=5)
