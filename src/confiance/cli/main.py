@@ -810,9 +810,9 @@ def pseudonymise(
 
 
 def _register() -> None:
-    from confiance.cli import access, minors, rules
+    from confiance.cli import access, evaluate, minors, rules
 
-    for command in (*minors.COMMANDS, *access.COMMANDS, *rules.COMMANDS):
+    for command in (*minors.COMMANDS, *access.COMMANDS, *rules.COMMANDS, *evaluate.COMMANDS):
         cli.add_command(command)
 
 

@@ -155,30 +155,8 @@ def review_purge(ctx: click.Context, contract_id: str) -> None:
     console.print(f"{deleted} signal(s) deleted at the end of their retention")
 
 
-@click.command("eval")
-@click.option(
-    "--dataset",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    required=True,
-    help="A labelled file (label, kind, text; tab-separated).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["minors-text"]),
-    default="minors-text",
-    show_default=True,
-    help="What the dataset holds.",
-)
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="A local transformer model directory instead of the lexicon (never downloaded).",
-)
-@click.option("--json", "as_json", is_flag=True)
-def evaluate(dataset: Path, fmt: str, model: Path | None, as_json: bool) -> None:
-    """Precision, recall and F1 per signal class on a labelled dataset."""
+def minors_text_report(dataset: Path, model: Path | None, as_json: bool) -> None:
+    """Precision, recall and F1 per signal class on a labelled file of texts."""
     from confiance.detect.minors import load_classifier
     from confiance.detect.minors.evaluation import evaluate as score
     from confiance.detect.minors.evaluation import load_labelled
@@ -206,4 +184,4 @@ def evaluate(dataset: Path, fmt: str, model: Path | None, as_json: bool) -> None
     )
 
 
-COMMANDS = (authority, minors, review, evaluate)
+COMMANDS = (authority, minors, review)

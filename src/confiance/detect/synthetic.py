@@ -170,6 +170,8 @@ class Attack:
     start: str
     end: str
     description: str
+    #: the attacker's addresses: events from them within [start, end] are the attack's
+    sources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -354,6 +356,7 @@ class _Generator:
         start: datetime,
         end: datetime,
         description: str,
+        sources: list[str] | None = None,
     ) -> None:
         number = sum(1 for a in self.attacks if a.type == kind) + 1
         self.attacks.append(
@@ -366,6 +369,7 @@ class _Generator:
                 _iso(start),
                 _iso(end),
                 description,
+                sorted(sources) if sources is not None else [entity],
             )
         )
 
@@ -423,6 +427,7 @@ class _Generator:
             start,
             t,
             "many failed passwords on one account in minutes",
+            [ip],
         )
 
     def port_scan(self, *, horizontal: bool, internal: bool) -> None:
@@ -457,9 +462,8 @@ class _Generator:
         start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(8, 20))
         self._login("sso", start, user.name, user.home_ip, ok=True)
         later = start + timedelta(minutes=rng.uniform(4, 30))
-        self._login(
-            "sso", later, user.name, w.foreign_ip(rng.choice(("113.160", "177.32"))), ok=True
-        )
+        thief = w.foreign_ip(rng.choice(("113.160", "177.32")))
+        self._login("sso", later, user.name, thief, ok=True)
         self._attack(
             "impossible_travel",
             ["academie"],
@@ -468,6 +472,7 @@ class _Generator:
             start,
             later,
             "two successful logins from places thousands of km apart within minutes",
+            [thief],
         )
 
     def failure_then_success(self) -> None:
@@ -490,6 +495,7 @@ class _Generator:
             start,
             t,
             "failed passwords then a successful login from the same source",
+            [ip],
         )
 
     def credential_stuffing(self) -> None:
@@ -502,9 +508,10 @@ class _Generator:
             f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randint(100, 999)}" for _ in range(40)
         ]
         rng.shuffle(leaked)
-        last = start
+        last, bots = start, []
         for number in range(40):
             ip = w.foreign_ip(rng.choice((*_FOREIGN, "37.160")))
+            bots.append(ip)
             for user in leaked[number * 4 : number * 4 + 4]:
                 t = start + timedelta(seconds=rng.uniform(0, span))
                 last = max(last, t)
@@ -519,6 +526,7 @@ class _Generator:
             start,
             last,
             "160 leaked credentials tried from 40 addresses, four each",
+            bots,
         )
 
     def beaconing(self) -> None:
