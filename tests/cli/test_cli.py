@@ -24,6 +24,7 @@ COMMANDS = [
     ["run"],
     ["alerts"],
     ["alerts", "list"],
+    ["alerts", "export"],
     ["reveal"],
     ["ledger"],
     ["ledger", "verify"],
@@ -187,6 +188,23 @@ def test_pseudonymise_gives_what_the_alerts_name(demo_home: tuple[Path, str]) ->
     assert pseudonym in {a["entity"]["value"] for a in alerts if a["detector"] == "port_scan"}
     bad = confiance("pseudonymise", "--tenant", "mallory", "10.0.0.1", home=home)
     assert bad.returncode != 0 and "unknown tenant 'mallory'" in bad.stderr
+
+
+def test_alerts_export_for_a_siem_and_a_ti_platform(
+    demo_home: tuple[Path, str], tmp_path: Path
+) -> None:
+    home, _ = demo_home
+    out = tmp_path / "bundle.json"
+    done = confiance(
+        "alerts", "export", "--as", "soc-commun", "--format", "stix", "--out", str(out), home=home
+    )
+    assert done.returncode == 0, done.stderr
+    bundle = json.loads(out.read_text())
+    assert bundle["type"] == "bundle" and any(o["type"] == "sighting" for o in bundle["objects"])
+    cef = confiance("alerts", "export", "--as", "soc-commun", "--format", "cef", home=home)
+    assert cef.stdout.startswith("CEF:0|confiance|confiance|")
+    refused = confiance("alerts", "export", "--as", "mallory", "--format", "json", home=home)
+    assert refused.returncode == 3
 
 
 def test_denials_exit_with_code_3(demo_home: tuple[Path, str]) -> None:

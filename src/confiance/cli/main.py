@@ -338,6 +338,44 @@ def alerts_list(
         console.print(table)
 
 
+@alerts.command("export")
+@click.option("--as", "who", required=True, help="Tenant or recipient name.")
+@click.option("--contract", "contract_id", default="soc-commun", show_default=True)
+@click.option("--run", "run_id", default=None, help="Run id (default: latest).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "stix", "cef"]),
+    required=True,
+    help="json document, STIX 2.1 bundle, or CEF lines for syslog.",
+)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.pass_context
+def alerts_export(
+    ctx: click.Context, who: str, contract_id: str, run_id: str | None, fmt: str, out: Path | None
+) -> None:
+    """Export the alerts sealed to WHO for a SIEM or a threat-intelligence platform.
+
+    Identifiers stay pseudonyms, and every format says so in a field a machine
+    reads; the attestation travels with each alert.
+    """
+    from confiance.alerts import export
+
+    with errors():
+        found = operations.list_alerts(home_of(ctx), who, contract_id=contract_id, run=run_id)
+        if fmt == "json":
+            text = export.to_json(found, recipient=who)
+        elif fmt == "stix":
+            text = export.to_stix(found)
+        else:
+            text = "\n".join(export.to_cef(found))
+        if out is None:
+            click.echo(text)
+        else:
+            out.write_text(text + "\n", encoding="utf-8")
+            console.print(f"{len(found)} alert(s) written to {out} ({fmt})")
+
+
 @cli.command()
 @click.argument("alert_id")
 @click.option("--as", "owner", required=True, help="Data owner asking.")
