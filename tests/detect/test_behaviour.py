@@ -248,3 +248,84 @@ def test_a_misspelt_parameter_is_refused_not_ignored() -> None:
         ConfigError, match=r"analysis beaconing: unknown parameter\(s\) min_conections"
     ):
         _run([], "beaconing", min_conections=5)
+
+
+# -- cross-tenant incidents -----------------------------------------------------------
+
+
+def _probe(seconds: float, src: str, port: int) -> dict:
+    return {
+        **_flow(seconds, src, "172.16.1.5", port, 44),
+        "event.action": "....S.",
+        "network.packets": 1,
+    }
+
+
+def _campaign(gap_hours: float) -> list[dict]:
+    """One address: a scan of the network operator, then probes of the region's portal."""
+    scan = [_probe(i, "41.58.7.7", port) for i, port in enumerate(range(1, 61))]
+    later = 3600 * gap_hours
+    web = [
+        {**_request(later + i, "41.58.7.7", "/.env", 404), "tenant": "region"} for i in range(12)
+    ]
+    return scan + web
+
+
+def test_one_source_at_two_tenants_is_one_incident_with_a_timeline() -> None:
+    rows = _campaign(gap_hours=3)
+    found = jobs.run(_table(rows), analyses=["port_scan", "web_attack", "incidents"], parameters={})
+    (incident,) = [f for f in found if f["detector"] == "incidents"]
+    assert incident["tenants"] == ["region", "reseau"]
+    assert incident["entity"] == {"field": "source.ip", "value": "41.58.7.7"}
+    timeline = incident["evidence"]["timeline"]
+    assert [e["detector"] for e in timeline] == ["port_scan", "web_attack"]
+    assert sorted(incident["evidence"]["findings"]) == sorted(
+        f["id"] for f in found if f["detector"] != "incidents"
+    )
+    # more than a day apart: two unrelated findings, no incident
+    apart = jobs.run(
+        _table(_campaign(gap_hours=30)),
+        analyses=["port_scan", "web_attack", "incidents"],
+        parameters={},
+    )
+    assert [f["detector"] for f in apart] == ["port_scan", "web_attack"]
+    wider = jobs.run(
+        _table(_campaign(gap_hours=30)),
+        analyses=["port_scan", "web_attack", "incidents"],
+        parameters={"incidents": {"max_gap_hours": 48}},
+    )
+    assert "incidents" in {f["detector"] for f in wider}
+
+
+def test_an_account_taken_over_then_used_at_another_tenant() -> None:
+    guesses = [_login(30 * i, "prof.durand", "51.68.9.9", ok=False) for i in range(9)]
+    taken = _login(300, "prof.durand", "51.68.9.9", ok=True)
+    elsewhere = _login(2400, "prof.durand", "51.68.9.9", ok=True, tenant="region")
+    found = jobs.run(
+        _table([*guesses, taken, elsewhere]),
+        analyses=["failure_then_success", "incidents"],
+        parameters={},
+    )
+    (incident,) = [f for f in found if f["detector"] == "incidents"]
+    assert incident["severity"] == "critical" and incident["tenants"] == ["academie", "region"]
+    assert incident["entity"] == {"field": "user.name", "value": "prof.durand"}
+    assert incident["title"] == "Account taken over at academie, then used at region"
+    assert incident["evidence"]["timeline"][-1]["source"] == "51.68.9.9"
+    # the owner logging in at the region from home is not the intruder
+    own = _login(2400, "prof.durand", "86.192.1.1", ok=True, tenant="region")
+    found = jobs.run(
+        _table([*guesses, taken, own]),
+        analyses=["failure_then_success", "incidents"],
+        parameters={},
+    )
+    assert [f["detector"] for f in found] == ["failure_then_success"]
+
+
+def test_a_single_finding_across_tenants_is_not_wrapped_as_an_incident() -> None:
+    sprays = [
+        _login(20 * i, f"user{i}", "95.165.3.3", ok=False, tenant=("academie", "region")[i % 2])
+        for i in range(40)
+    ]
+    found = jobs.run(_table(sprays), analyses=["password_spraying", "incidents"], parameters={})
+    assert [f["detector"] for f in found] == ["password_spraying"]
+    assert found[0]["tenants"] == ["academie", "region"]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from confiance.detect import generate
-from confiance.detect.labelled import evaluate, finding_sources
+from confiance.detect.finding import finding_sources
+from confiance.detect.labelled import evaluate
 from confiance.errors import ConfigError
 
 DATA = Path(__file__).parent.parent / "data"
@@ -38,22 +39,25 @@ def test_synthetic_week_scores_every_detection_at_three_levels(week: Path) -> No
     report = _eval("--format", "synthetic", "--dataset", str(week))
     attack = report["overall"]["attack"]
     assert (attack["min_recall"], attack["min_precision"]) == (1.0, 1.0)
-    assert attack["detected"] == attack["attacks"] == 24
+    assert attack["detected"] == attack["attacks"] == 30
     for name, scores in report["detections"].items():
         for level in ("flow", "source"):
             assert {"precision", "recall", "f1"} <= set(scores[level]), name
     # each detection is held to its own attack's records: a port scan finds scanners only
+    # (four: three scans and the campaign's)
     scan = report["detections"]["port_scan"]
     assert scan["source"] == {
         "precision": 1.0,
         "recall": 1.0,
         "f1": 1.0,
-        "true_positives": 3,
+        "true_positives": 4,
         "false_positives": 0,
         "false_negatives": 0,
     }
     assert report["overall"]["source"]["recall"] == 1.0
-    assert report["malicious_sources"] == 63  # 24 attacks, the stuffing from 40 addresses
+    assert report["malicious_sources"] == 65  # 30 attacks, the stuffing from 40 addresses
+    # a campaign's scan is a port scan and part of an incident: each detection gets it
+    assert report["detections"]["incidents"]["source"]["recall"] == 1.0
 
 
 def test_stratosphere_labelled_conn_log() -> None:

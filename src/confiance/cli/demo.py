@@ -193,7 +193,7 @@ def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bo
             str(s.detected),
             str(s.findings),
             f"{s.precision:.2f}",
-            f"{s.recall:.2f}" if s.attacks else "— (corroborates)",
+            f"{s.recall:.2f}" if s.attacks else "—",
         )
     stage.done("precision and recall per attack type")
     console.print(table)

@@ -197,12 +197,12 @@ def failure_then_success(
         WITH s AS (
             SELECT account, ip, ts, tenant,
                    count(*) FILTER (outcome = 'failure') OVER (
-                       PARTITION BY account, ip ORDER BY ts
+                       PARTITION BY tenant, account, ip ORDER BY ts
                        RANGE BETWEEN INTERVAL (CAST($w AS INTEGER)) MINUTE PRECEDING
                              AND CURRENT ROW
                    ) AS failures,
                    min(ts) FILTER (outcome = 'failure') OVER (
-                       PARTITION BY account, ip ORDER BY ts
+                       PARTITION BY tenant, account, ip ORDER BY ts
                        RANGE BETWEEN INTERVAL (CAST($w AS INTEGER)) MINUTE PRECEDING
                              AND CURRENT ROW
                    ) AS first_failure,

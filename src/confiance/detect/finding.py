@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,3 +74,17 @@ def merge_windows(
         else:
             spans.append((entity, start, end))
     return spans
+
+
+def finding_sources(finding: Mapping[str, Any]) -> set[str]:
+    """The source addresses a finding names: its entity, or those its evidence lists."""
+    found: set[str] = set()
+    if finding["entity"]["field"] in ("source.ip", "client_ip", "src_ip"):
+        found.add(str(finding["entity"]["value"]))
+    evidence = finding.get("evidence", {})
+    found.update(str(s) for s in evidence.get("sources", []))
+    if isinstance(evidence.get("source"), str):
+        found.add(evidence["source"])
+    for hop in evidence.get("hops", []):  # the place the account was taken to
+        found.update(str(s) for s in hop.get("sources", [])[-1:])
+    return found

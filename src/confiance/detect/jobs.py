@@ -111,14 +111,18 @@ def run(
     events = _restricted_fields_withheld(events, analyses)
     con = _connect(events)
     findings: list[dict[str, Any]] = []
+    # analyses that correlate the others' findings run last
+    ordered = sorted(analyses, key=lambda name: detector(name).uses_findings)
     try:
-        for name in analyses:
+        for name in ordered:
             found, params = detector(name), checked[name]
             allow = set(params.pop(ALLOW, []))
             if found.uses_references:
                 found_now = found.function(con, params, references=references or {})
             elif found.uses_events:
                 found_now = found.function(con, params, events=events)
+            elif found.uses_findings:
+                found_now = found.function(con, params, findings=list(findings))
             else:
                 found_now = found.function(con, params)
             findings.extend(f for f in found_now if f["entity"]["value"] not in allow)

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from confiance.detect.evaluation import CORROBORATING, score_findings
+from confiance.detect.finding import finding_sources
 from confiance.detect.synthetic import SOURCES, Attack, load_ground_truth
 from confiance.errors import ConfigError, IngestError
 from confiance.events import OcsfClass, conform
@@ -50,9 +51,10 @@ class Labelled:
     times: list[float]  # epoch seconds, UTC
     malicious: list[bool]
     attacks: list[Attack] = field(default_factory=list)
-    #: per record, the attack type it belongs to (synthetic only): each detection
-    #: is then scored against its own attacks' records
-    kinds: list[str | None] = field(default_factory=list)
+    #: per record, the attack types it belongs to (synthetic only; a campaign's scan
+    #: is both a port scan and part of an incident): each detection is then scored
+    #: against its own attacks' records
+    kinds: list[frozenset[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -95,10 +97,10 @@ def _synthetic(path: Path) -> Labelled:
         for source in attack.sources:
             spans.setdefault(source, []).append((start, end, attack.type))
     kinds = [
-        next((kind for a, b, kind in spans.get(s or "", ()) if a <= t <= b), None)
+        frozenset(kind for a, b, kind in spans.get(s or "", ()) if a <= t <= b)
         for s, t in zip(sources, times, strict=True)
     ]
-    malicious = [k is not None for k in kinds]
+    malicious = [bool(k) for k in kinds]
     return Labelled(events, [s or "" for s in sources], times, malicious, attacks, kinds=kinds)
 
 
@@ -285,20 +287,6 @@ def _ssh_auth(path: Path, labels: Path) -> Labelled:
 # -- scoring --------------------------------------------------------------------------
 
 
-def finding_sources(finding: Mapping[str, Any]) -> set[str]:
-    """The source addresses a finding names: its entity, or those its evidence lists."""
-    found: set[str] = set()
-    if finding["entity"]["field"] in ("source.ip", "client_ip", "src_ip"):
-        found.add(str(finding["entity"]["value"]))
-    evidence = finding.get("evidence", {})
-    found.update(str(s) for s in evidence.get("sources", []))
-    if isinstance(evidence.get("source"), str):
-        found.add(evidence["source"])
-    for hop in evidence.get("hops", []):  # the place the account was taken to
-        found.update(str(s) for s in hop.get("sources", [])[-1:])
-    return found
-
-
 def _ratios(tp: int, fp: int, fn: int) -> dict[str, Any]:
     precision = tp / (tp + fp) if tp + fp else None
     recall = tp / (tp + fn) if tp + fn else None
@@ -344,7 +332,7 @@ def _levels(
     flags, named = _flagged(data, findings)
     truth: list[bool | None] = list(data.malicious)
     if detection is not None and data.kinds and detection not in CORROBORATING:
-        truth = [None if k not in (None, detection) else k == detection for k in data.kinds]
+        truth = [None if k and detection not in k else bool(k) for k in data.kinds]
     tp = sum(1 for f, m in zip(flags, truth, strict=True) if f and m)
     fp = sum(1 for f, m in zip(flags, truth, strict=True) if f and m is False)
     fn = sum(1 for f, m in zip(flags, truth, strict=True) if m and not f)

@@ -62,6 +62,11 @@ def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
     return findings
 
 
+#: an interquartile range under this share of the median is regular whatever its skew
+#: (at that scale the skew measures timestamp rounding, not behaviour)
+_TIGHT = 0.05
+
+
 def beaconing(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ATT&CK T1071: a host calling the same destination and port at regular intervals.
 
@@ -70,7 +75,9 @@ def beaconing(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
     [0, 1] in the manner of RITA's beacon analysis: the mean of how symmetric
     the intervals are (1 − |Bowley skewness|), how little they spread (1 −
     median absolute deviation / median) and, with half that weight, the same
-    two for the bytes sent. A channel fires at ``min_score`` or more. Malware
+    two for the bytes sent (a spread whose interquartile range is under 5 % of
+    the median counts as symmetric: the skew of 297/299/303 s is rounding).
+    A channel fires at ``min_score`` or more. Malware
     sleeping with a large random jitter escapes by design; regular legitimate
     traffic (DNS, NTP, monitoring agents) does not, hence ``ignore_ports`` and
     the ``allow`` list. One finding per source, listing its regular channels.
@@ -99,10 +106,10 @@ def beaconing(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
             GROUP BY s.src, s.dst, s.dport
         ), scored AS (
             SELECT s.*, d.gap_mad,
-                   CASE WHEN g[3] = g[1] THEN 1
+                   CASE WHEN g[3] - g[1] <= $tight * g[2] THEN 1
                         ELSE 1 - abs((g[1] + g[3] - 2 * g[2]) / (g[3] - g[1])) END AS gap_skew,
                    greatest(0, 1 - d.gap_mad / g[2]) AS gap_spread,
-                   CASE WHEN b[3] = b[1] THEN 1
+                   CASE WHEN b[3] - b[1] <= $tight * b[2] THEN 1
                         ELSE 1 - abs((b[1] + b[3] - 2 * b[2]) / (b[3] - b[1])) END AS size_skew,
                    CASE WHEN b[2] = 0 THEN 1 ELSE greatest(0, 1 - d.size_mad / b[2]) END
                        AS size_spread
@@ -117,6 +124,7 @@ def beaconing(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
             "ignore": [int(x) for x in p["ignore_ports"]],
             "min_connections": int(p["min_connections"]),
             "min_minutes": float(p["min_duration_minutes"]),
+            "tight": _TIGHT,
         },
     ).fetchall()
     by_source: dict[str, list[tuple[Any, ...]]] = {}

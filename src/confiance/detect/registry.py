@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from confiance.contracts import ContractClass
-from confiance.detect import authentication, network, sigma, web
+from confiance.detect import authentication, incidents, network, sigma, web
 from confiance.detect.minors import detectors
 from confiance.errors import ConfigError
 from confiance.runtime.measurement import code_digest
@@ -29,6 +29,8 @@ class Detector:
     uses_references: bool = False
     #: takes the run's events as an Arrow table (it runs them in its own engine)
     uses_events: bool = False
+    #: takes the findings of the run's other analyses (it runs after them)
+    uses_findings: bool = False
     #: modules of data (a lexicon) its digest covers besides its code
     data_modules: tuple[str, ...] = ()
     #: a directory of rule files (package-relative) its digest covers too
@@ -116,6 +118,13 @@ DETECTORS: dict[str, Detector] = {
             {"min_level": "low", "exclude": []},
             uses_events=True,
             rule_dir=sigma.RULE_DIR,
+        ),
+        Detector(
+            incidents.DETECTOR,
+            incidents.correlate,
+            "",  # an incident carries its findings' techniques
+            {"max_gap_hours": 24, "min_tenants": 2, "follow_hours": 24},
+            uses_findings=True,
         ),
         Detector(
             "blocklist_access",

@@ -373,10 +373,12 @@ class _Generator:
             )
         )
 
-    def spraying(self, *, both: bool) -> None:
+    def spraying(
+        self, *, both: bool, ip: str | None = None, start: datetime | None = None
+    ) -> datetime:
         w, rng = self.world, self.rng
-        ip = w.foreign_ip()
-        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(1, 20))
+        ip = ip or w.foreign_ip()
+        start = start or WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(1, 20))
         targets = [("sso", u.name) for u in rng.sample(w.academie, 90)]
         targets += [
             ("sso", f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randint(100, 999)}")
@@ -408,6 +410,7 @@ class _Generator:
             t,
             f"one address tries a few passwords on {len(targets)} accounts",
         )
+        return t
 
     def brute_force(self, source: str) -> None:
         w, rng = self.world, self.rng
@@ -430,10 +433,17 @@ class _Generator:
             [ip],
         )
 
-    def port_scan(self, *, horizontal: bool, internal: bool) -> None:
+    def port_scan(
+        self,
+        *,
+        horizontal: bool,
+        internal: bool,
+        src: str | None = None,
+        start: datetime | None = None,
+    ) -> datetime:
         w, rng = self.world, self.rng
-        src = w.client_ip(rng.randrange(w.schools)) if internal else w.foreign_ip("95.165")
-        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(0, 23))
+        src = src or (w.client_ip(rng.randrange(w.schools)) if internal else w.foreign_ip("95.165"))
+        start = start or WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(0, 23))
         t = start
         if horizontal:
             targets = [(f"172.16.{rng.randint(1, 9)}.{h}", 445) for h in range(1, 255)]
@@ -455,6 +465,7 @@ class _Generator:
             t,
             f"{kind} scan of {len(targets)} address:port pairs",
         )
+        return t
 
     def impossible_travel(self) -> None:
         w, rng = self.world, self.rng
@@ -475,10 +486,10 @@ class _Generator:
             [thief],
         )
 
-    def failure_then_success(self) -> None:
+    def failure_then_success(self, user: str | None = None) -> tuple[str, datetime]:
         """Guessing that works: a run of failures, then a login, from a French VPS."""
         w, rng = self.world, self.rng
-        user = rng.choice(w.academie).name
+        user = user or rng.choice(w.academie).name
         ip = w.foreign_ip("51.68")  # a hosting provider in France: no impossible travel
         start = WEEK_START + timedelta(days=rng.randint(0, 6), hours=rng.uniform(0, 23))
         t = start
@@ -497,6 +508,7 @@ class _Generator:
             "failed passwords then a successful login from the same source",
             [ip],
         )
+        return ip, t
 
     def credential_stuffing(self) -> None:
         """A leaked list tried from a botnet: each address a few accounts, all failing."""
@@ -538,7 +550,7 @@ class _Generator:
         t = start
         for _ in range(rng.randint(60, 90)):
             t += timedelta(seconds=300 * rng.uniform(0.98, 1.02))
-            packets = rng.randint(7, 8)  # a heartbeat: nearly the same size each time
+            packets = 8  # a heartbeat: nearly the same size each time
             self.records["flows"].append(
                 (
                     t,
@@ -591,11 +603,11 @@ class _Generator:
             "large_outbound", ["reseau"], "ip", src, start, t, "about 3 GB sent abroad in an hour"
         )
 
-    def web_attack(self) -> None:
+    def web_attack(self, ip: str | None = None, start: datetime | None = None) -> datetime:
         """A scanner probing the regional portal for leaked files and exploitable pages."""
         w, rng = self.world, self.rng
-        ip = w.foreign_ip("95.165")
-        start = WEEK_START + timedelta(days=rng.randint(0, 6), hours=rng.uniform(0, 23))
+        ip = ip or w.foreign_ip("95.165")
+        start = start or WEEK_START + timedelta(days=rng.randint(0, 6), hours=rng.uniform(0, 23))
         t = start
         agent = "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)"
         for _ in range(rng.randint(60, 120)):
@@ -606,6 +618,50 @@ class _Generator:
             )
         self._attack(
             "web_attack", ["region"], "ip", ip, start, t, "probes for admin pages and leaked files"
+        )
+        return t
+
+    # -- campaigns across tenants (what pooling is for) ---------------------
+    def campaign(self) -> None:
+        """One address: a port scan of the network, a web attack on the portal, then spraying."""
+        w, rng = self.world, self.rng
+        ip = w.foreign_ip("41.58")
+        start = WEEK_START + timedelta(days=rng.randint(0, 3), hours=rng.uniform(0, 10))
+        t = self.port_scan(horizontal=False, internal=False, src=ip, start=start)
+        t = self.web_attack(ip=ip, start=t + timedelta(hours=rng.uniform(1, 3)))
+        t = self.spraying(both=False, ip=ip, start=t + timedelta(hours=rng.uniform(1, 3)))
+        self._attack(
+            "incidents",
+            ["academie", "region", "reseau"],
+            "ip",
+            ip,
+            start,
+            t,
+            "one address scans the network, attacks the portal, then sprays the SSO",
+        )
+
+    def takeover(self) -> None:
+        """A teacher's account guessed at the SSO, then used on the region's portal."""
+        rng = self.rng
+        teacher = rng.choice(self.world.academie[:200]).name  # an account at both tenants
+        ip, t = self.failure_then_success(teacher)
+        start = t - timedelta(minutes=5)
+        t += timedelta(minutes=rng.uniform(20, 90))
+        self._login("web", t, teacher, ip, ok=True, agent="python-requests/2.32.3")
+        for path in ("/agents/conges", "/marches-publics", "/api/notifications"):
+            t += timedelta(seconds=rng.uniform(5, 30))
+            self.records["web"].append(
+                (t, _apache(t, ip, teacher, "GET", path, 200, 4096, "python-requests/2.32.3"))
+            )
+        self._attack(
+            "incidents",
+            ["academie", "region"],
+            "account",
+            teacher,
+            start,
+            t,
+            "an account taken over at the SSO, then used on the region's portal",
+            [ip],
         )
 
     # -- background ------------------------------------------------------
@@ -853,6 +909,8 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
         gen.beaconing()
         gen.large_outbound()
         gen.web_attack()
+    gen.campaign()
+    gen.takeover()
     safeguarding = _safeguarding(gen, seed)  # its own random stream: the rest is unchanged
     injected = sum(len(r) for r in gen.records.values())
     budget = events - injected
