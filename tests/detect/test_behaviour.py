@@ -329,3 +329,95 @@ def test_a_single_finding_across_tenants_is_not_wrapped_as_an_incident() -> None
     found = jobs.run(_table(sprays), analyses=["password_spraying", "incidents"], parameters={})
     assert [f["detector"] for f in found] == ["password_spraying"]
     assert found[0]["tenants"] == ["academie", "region"]
+
+
+# -- anomaly scoring ------------------------------------------------------------------
+
+
+def _ordinary_month(accounts: int = 60, days: int = 6) -> list[dict]:
+    rng = random.Random(11)
+    rows = []
+    for a in range(accounts):
+        home = f"86.192.{a}.{rng.randint(1, 250)}"
+        for d in range(days):
+            for _ in range(rng.randint(1, 3)):
+                rows.append(
+                    {
+                        **_login(86400 * d + rng.uniform(8, 18) * 3600, f"agent{a}", home, ok=True),
+                        "source.as.number": 3215,
+                        "source.geo.country_iso_code": "FR",
+                    }
+                )
+    return rows
+
+
+def _odd_day() -> list[dict]:
+    """agent7, day 5: 25 logins from five networks in five countries, many failing."""
+    rows = []
+    for i in range(25):
+        asn, country = [(29465, "NG"), (12389, "RU"), (26599, "BR"), (45899, "VN"), (16276, "FR")][
+            i % 5
+        ]
+        rows.append(
+            {
+                **_login(86400 * 5 + 3600 * 2 + 60 * i, "agent7", f"41.58.{i}.1", ok=i % 3 == 0),
+                "source.as.number": asn,
+                "source.geo.country_iso_code": country,
+            }
+        )
+    return rows
+
+
+def test_anomaly_scoring_explains_the_odd_day_against_the_account_itself() -> None:
+    rows = _ordinary_month() + _odd_day()
+    found = _run(rows, "anomaly")
+    assert [(f["entity"]["value"], f["evidence"]["day"]) for f in found] == [
+        ("agent7", "2026-11-07")
+    ]
+    explanation = found[0]["evidence"]["explanation"]
+    assert explanation[0]["baseline"] == "entity" and abs(explanation[0]["deviation"]) >= 4
+    assert {e["feature"] for e in explanation} & {"sources", "countries", "networks", "failures"}
+    assert found[0]["evidence"]["features"]["countries"] == 5
+    # seeded: the same events give the same scores
+    assert _run(rows, "anomaly") == found
+    # the ordinary month alone, or too few entity-days to learn from: nothing
+    assert _run(_ordinary_month(), "anomaly") == []
+    assert _run(_ordinary_month(accounts=5, days=3) + _odd_day(), "anomaly") == []
+
+
+def test_an_anomaly_a_rule_already_reports_is_not_reported_twice() -> None:
+    rows = _ordinary_month() + _odd_day()
+    # a brute-force rule on agent7 (25 logins, 16 failing) with a low threshold
+    found = jobs.run(
+        _table(rows),
+        analyses=["brute_force", "anomaly"],
+        parameters={"brute_force": {"min_failures": 10, "window_minutes": 60}},
+    )
+    assert [f["detector"] for f in found] == ["brute_force"]
+
+
+def test_an_analyst_benign_verdict_quiets_similar_days() -> None:
+    rows = _ordinary_month() + _odd_day()
+    (odd,) = _run(rows, "anomaly")
+    verdict = pa.table(
+        {"kind": ["account"], "tenant": ["academie"]}
+        | {k: [float(v)] for k, v in odd["evidence"]["features"].items()}
+    )
+    quiet = jobs.run(
+        _table(rows),
+        analyses=["anomaly"],
+        parameters={},
+        references={"anomaly_feedback": verdict},
+    )
+    assert quiet == []
+    # feedback for another tenant changes nothing here
+    other = verdict.set_column(1, "tenant", pa.array(["region"]))
+    assert _run(rows, "anomaly") == jobs.run(
+        _table(rows), analyses=["anomaly"], parameters={}, references={"anomaly_feedback": other}
+    )
+
+
+def test_the_anomaly_model_is_opt_in() -> None:
+    from confiance.detect import detectors_of
+
+    assert "anomaly" not in detectors_of() and "anomaly" in detectors_of(opt_in=True)

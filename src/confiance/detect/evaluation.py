@@ -34,8 +34,9 @@ class Score:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-#: detectors whose findings corroborate attacks of other types (Sigma rules)
-CORROBORATING = frozenset({"sigma"})
+#: detectors that hunt no attack type of their own (Sigma rules, the anomaly model):
+#: a finding of theirs is right when it names any attack
+CORROBORATING = frozenset({"sigma", "anomaly"})
 
 
 def _matches(finding: Mapping[str, Any], attack: Attack, entity: str) -> bool:

@@ -54,7 +54,9 @@ def fetch_one(
     con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, Any]
 ) -> tuple[Any, ...]:
     """The single row of an aggregate query (which always returns one)."""
-    row = con.execute(sql, parameters).fetchone()
+    cursor = con.execute(sql, parameters)
+    row = cursor.fetchone()
+    cursor.fetchall()  # finish the result, or the connection refuses other work
     assert row is not None
     return tuple(row)
 

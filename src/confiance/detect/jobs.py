@@ -117,14 +117,14 @@ def run(
         for name in ordered:
             found, params = detector(name), checked[name]
             allow = set(params.pop(ALLOW, []))
+            extra: dict[str, Any] = {}
             if found.uses_references:
-                found_now = found.function(con, params, references=references or {})
-            elif found.uses_events:
-                found_now = found.function(con, params, events=events)
-            elif found.uses_findings:
-                found_now = found.function(con, params, findings=list(findings))
-            else:
-                found_now = found.function(con, params)
+                extra["references"] = references or {}
+            if found.uses_events:
+                extra["events"] = events
+            if found.uses_findings:
+                extra["findings"] = list(findings)
+            found_now = found.function(con, params, **extra)
             findings.extend(f for f in found_now if f["entity"]["value"] not in allow)
     finally:
         con.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from confiance.contracts import ContractClass
-from confiance.detect import authentication, incidents, network, sigma, web
+from confiance.detect import anomaly, authentication, incidents, network, sigma, web
 from confiance.detect.minors import detectors
 from confiance.errors import ConfigError
 from confiance.runtime.measurement import code_digest
@@ -31,6 +31,8 @@ class Detector:
     uses_events: bool = False
     #: takes the findings of the run's other analyses (it runs after them)
     uses_findings: bool = False
+    #: in the default joint-SOC contract (an opt-in analysis is named on purpose)
+    default: bool = True
     #: modules of data (a lexicon) its digest covers besides its code
     data_modules: tuple[str, ...] = ()
     #: a directory of rule files (package-relative) its digest covers too
@@ -120,6 +122,15 @@ DETECTORS: dict[str, Detector] = {
             rule_dir=sigma.RULE_DIR,
         ),
         Detector(
+            anomaly.DETECTOR,
+            anomaly.anomalies,
+            "",  # behaviour out of the ordinary, no technique of its own
+            {"min_score": 0.6, "max_share": 0.002, "min_deviation": 4.0, "feedback_radius": 1.0},
+            uses_references=True,
+            uses_findings=True,
+            default=False,  # its precision on the synthetic week is low: opt in
+        ),
+        Detector(
             incidents.DETECTOR,
             incidents.correlate,
             "",  # an incident carries its findings' techniques
@@ -166,9 +177,16 @@ def detector_code_digest(name: str) -> str:
     return code_digest(found.module_path, *found.data_paths)
 
 
-def detectors_of(contract_class: ContractClass = ContractClass.STANDARD) -> list[str]:
-    """Names of the detectors a contract of that class may run (registry order)."""
-    return [n for n, d in DETECTORS.items() if d.contract_class is contract_class]
+def detectors_of(
+    contract_class: ContractClass = ContractClass.STANDARD, *, opt_in: bool = False
+) -> list[str]:
+    """Names of the detectors a contract of that class runs by default (registry
+    order); with ``opt_in``, also those a contract must name on purpose."""
+    return [
+        n
+        for n, d in DETECTORS.items()
+        if d.contract_class is contract_class and (d.default or opt_in)
+    ]
 
 
 def class_requirements() -> tuple[dict[str, ContractClass], set[str]]:
