@@ -82,6 +82,7 @@ SELECT a.tenant, a.entity, a.day,
        count(*) FILTER (local_hour < 6) / count(*) AS night_share,
        min(ts) AS first_seen, max(ts) AS last_seen, list(DISTINCT ip) AS seen_sources
 FROM a GROUP BY a.tenant, a.entity, a.day
+ORDER BY a.tenant, a.entity, a.day
 """
 
 _HOSTS = """
@@ -94,6 +95,7 @@ SELECT tenant, src AS entity, CAST(ts AS DATE) AS day,
            AS probe_share,
        min(ts) AS first_seen, max(ts) AS last_seen, [src] AS seen_sources
 FROM flows GROUP BY ALL
+ORDER BY tenant, entity, day
 """
 
 #: features compared on a log scale (counts and volumes)
@@ -245,7 +247,7 @@ def _finding(
     first: datetime = rows["first_seen"][i].as_py()
     last: datetime = rows["last_seen"][i].as_py()
     top = explanation[0]
-    sources = [str(s) for s in (rows["seen_sources"][i].as_py() or [])][:20]
+    sources = sorted(str(s) for s in (rows["seen_sources"][i].as_py() or []))[:20]
     return finding(
         detector=DETECTOR,
         title=f"Unusual day for this {kind}: {top['feature']} {top['value']} "

@@ -25,7 +25,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(
         """
-        CREATE TEMP VIEW auth AS
+        CREATE TEMP TABLE auth AS
         SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account,
                "source.ip" AS ip,
                "event.outcome" AS outcome, "source.geo.location.lat" AS lat,
@@ -38,7 +38,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
     )
     con.execute(
         """
-        CREATE TEMP VIEW flows AS
+        CREATE TEMP TABLE flows AS
         SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS src,
                "destination.ip" AS dst,
                "destination.port" AS dport, "network.packets" AS packets,
@@ -49,7 +49,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
     )
     con.execute(
         """
-        CREATE TEMP VIEW web AS
+        CREATE TEMP TABLE web AS
         SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account,
                "source.ip" AS ip, "url.domain" AS domain, "url.path" AS path,
                "url.search_terms" AS terms
@@ -62,7 +62,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
     )
     con.execute(
         """
-        CREATE TEMP VIEW access AS
+        CREATE TEMP TABLE access AS
         SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS ip,
                "http.request.method" AS method, "url.path" AS path,
                "http.response.status_code" AS status, "user_agent.original" AS agent

@@ -117,7 +117,7 @@ DETECTORS: dict[str, Detector] = {
             "sigma",
             sigma.sigma_rules,
             "",  # each rule names its own techniques
-            {"min_level": "low", "exclude": []},
+            {"min_level": "low", "exclude": [], "engine": "duckdb"},
             uses_events=True,
             rule_dir=sigma.RULE_DIR,
         ),
