@@ -71,6 +71,8 @@ COMMANDS = [
     ["rules", "list"],
     ["rules", "test"],
     ["pseudonymise"],
+    ["intel"],
+    ["intel", "import"],
 ]
 
 
@@ -118,7 +120,8 @@ def test_demo_prints_every_stage_and_the_scores(demo_home: tuple[Path, str]) -> 
         assert stage in out
     assert "SIMULATED" in out and "UNSAFE demo" in out
     for attack in ("password_spraying", "brute_force", "port_scan", "impossible_travel",
-                   "beaconing", "credential_stuffing", "web_attack"):  # fmt: skip
+                   "beaconing", "credential_stuffing", "web_attack", "threat_intel",
+                   "incidents"):  # fmt: skip
         assert attack in out
     for path in (
         "config.yaml",

@@ -17,6 +17,7 @@ from confiance.detect import (
     score_findings,
 )
 from confiance.detect.finding import merge_windows
+from confiance.detect.labelled import synthetic_references
 from confiance.detect.synthetic import SOURCES
 from confiance.errors import ConfigError
 from confiance.ingest import DEMO_GEO, parse_file
@@ -39,7 +40,9 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
 
 def test_every_detector_finds_its_attacks_without_false_positives(week: tuple) -> None:
     events, inputs = week
-    findings = jobs.run(events, analyses=CYBER, parameters={})
+    findings = jobs.run(
+        events, analyses=CYBER, parameters={}, references=synthetic_references(inputs)
+    )
     scores = score_findings(
         findings,
         load_ground_truth(inputs / "ground-truth.json"),

@@ -15,6 +15,7 @@ from rich.table import Table
 from confiance.consortium import operations
 from confiance.consortium import safeguarding as sg
 from confiance.consortium.home import SOC, TENANTS, Home
+from confiance.detect.synthetic import INTEL_FEED
 from confiance.errors import ConfigError
 
 
@@ -106,6 +107,13 @@ def _stages(home: Home, *, events: int, seed: int, console: Console, as_json: bo
             f"quarantine {r.quarantined} ({reasons}) in "
             f"{', '.join(r.quarantine_files) or '-'}"
         )
+
+    feed = home.inputs_dir() / INTEL_FEED[0] / INTEL_FEED[1]
+    imported = operations.import_intel(home, INTEL_FEED[0], feed)
+    console.print(
+        f"             {INTEL_FEED[0]}: {imported['indicators']} threat-intelligence indicators "
+        f"from its CERT's MISP feed, addresses pseudonymised like its logs"
+    )
 
     stage = _Stage(console, 4, "contract")
     operations.new_contract(home, "soc-commun")

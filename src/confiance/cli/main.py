@@ -847,6 +847,33 @@ def pseudonymise(
         console.print(f"{value}\t{pseudonym}", markup=False, highlight=False)
 
 
+@cli.group()
+def intel() -> None:
+    """Threat-intelligence feeds (MISP JSON, STIX 2.1) matched inside the runtime."""
+
+
+@intel.command("import")
+@click.option("--tenant", required=True, help="The member that subscribes to the feed.")
+@click.argument("feed", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def intel_import(ctx: click.Context, tenant: str, feed: Path, as_json: bool) -> None:
+    """Store FEED as TENANT's reference dataset (addresses pseudonymised like its logs).
+
+    The next joint-SOC contract (`contract new`) names it, so the parties sign
+    that the feed is used; the `threat_intel` analysis matches it.
+    """
+    with errors():
+        report = operations.import_intel(home_of(ctx), tenant, feed)
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"{report['indicators']} indicators ({report['ip']} addresses, {report['domain']} "
+        f"domains) from {report['feed']} stored for {tenant}, encrypted and erasure-coded"
+    )
+
+
 def _register() -> None:
     from confiance.cli import access, evaluate, minors, rules
 

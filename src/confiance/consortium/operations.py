@@ -317,6 +317,45 @@ def pseudonyms_of(home: Home, tenant: str, kind: str, values: Sequence[str]) -> 
     return {value: service.one(identifier, value) for value in values}
 
 
+def import_intel(home: Home, tenant: str, path: Path) -> dict[str, Any]:
+    """A tenant's threat-intelligence feed (MISP JSON or STIX 2.1), stored as its
+    reference dataset: addresses pseudonymised like its logs, encrypted, erasure-coded.
+    The next joint-SOC contract names it; the ledger records the import."""
+    from confiance.detect import intel
+
+    home.require_tenant(tenant)
+    indicators = intel.load_feed(path)
+    service = Pseudonymiser(_pseudonym_service(home, tenant))
+    now = _now()
+    table = intel.reference_table(
+        indicators,
+        feed=path.name,
+        pseudonymise_ip=lambda value: service.one(IdentifierKind.IP, value),
+        created=now,
+    )
+    day = now[:10]
+    size = _store_dataset(home, home.object_store(), tenant, intel.REFERENCE, day, table)
+    counts = {k: sum(1 for i in indicators if i.kind == k) for k in ("ip", "domain")}
+    home.record(tenant, "intel.imported", {"feed": path.name, "day": day, **counts})
+    return {
+        "tenant": tenant,
+        "feed": path.name,
+        "indicators": len(indicators),
+        "bytes": size,
+    } | counts
+
+
+def _intel_datasets(home: Home) -> list[dict[str, str]]:
+    from confiance.detect import intel
+
+    with home.meta.connect() as con:
+        rows = con.execute(
+            "SELECT DISTINCT tenant FROM datasets WHERE source = ? ORDER BY tenant",
+            (intel.REFERENCE,),
+        ).fetchall()
+    return [{"tenant": str(t), "source": intel.REFERENCE} for (t,) in rows]
+
+
 def _quarantine(home: Home, tenant: str, source: str, records: list[dict[str, Any]]) -> Path:
     """Keep bad lines encrypted under the tenant's KEK, readable by the tenant only."""
     keystore = home.kek_store(tenant)
@@ -511,7 +550,8 @@ def new_contract(home: Home, contract_id: str = "soc-commun", *, today: date | N
             {"tenant": t, "source": s["source"]}
             for t in home.config["tenants"]
             for s in home.config["sources"].get(t, [])
-        ],
+        ]
+        + _intel_datasets(home),  # the threat-intelligence feeds members imported
         "analyses": [{"detector": a, "code_digest": detector_code_digest(a)} for a in analyses],
         "runtime_measurement": measure_image(Path(confiance.__file__).parent, runtime_config(home)),
         "recipients": [

@@ -55,6 +55,8 @@ class Labelled:
     #: is both a port scan and part of an incident): each detection is then scored
     #: against its own attacks' records
     kinds: list[frozenset[str]] = field(default_factory=list)
+    #: reference tables of the run (a threat-intelligence feed)
+    references: dict[str, pa.Table] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -101,7 +103,29 @@ def _synthetic(path: Path) -> Labelled:
         for s, t in zip(sources, times, strict=True)
     ]
     malicious = [bool(k) for k in kinds]
-    return Labelled(events, [s or "" for s in sources], times, malicious, attacks, kinds=kinds)
+    return Labelled(
+        events,
+        [s or "" for s in sources],
+        times,
+        malicious,
+        attacks,
+        kinds=kinds,
+        references=synthetic_references(path),
+    )
+
+
+def synthetic_references(path: Path) -> dict[str, pa.Table]:
+    """The week's threat-intelligence feed, as the run sees it (in clear here)."""
+    from confiance.detect import intel
+    from confiance.detect.synthetic import INTEL_FEED
+
+    feed = path / INTEL_FEED[0] / INTEL_FEED[1]
+    if not feed.is_file():
+        return {}
+    table = intel.reference_table(
+        intel.load_feed(feed), feed=feed.name, pseudonymise_ip=lambda ip: ip, created=""
+    )
+    return {intel.REFERENCE: table}
 
 
 def _zeek_records(path: Path) -> Iterator[dict[str, str]]:
@@ -410,7 +434,9 @@ def evaluate(
     except (OSError, EOFError) as exc:  # a truncated or corrupt compressed file
         raise ConfigError(f"{path}: cannot be read ({exc})") from None
     names = list(analyses) if analyses else detectors_of()
-    findings = jobs.run(data.events, analyses=names, parameters=parameters or {})
+    findings = jobs.run(
+        data.events, analyses=names, parameters=parameters or {}, references=data.references
+    )
     return {"dataset": str(path), "format": fmt, "events": data.events.num_rows} | score(
         data, findings, names
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from confiance.contracts import ContractClass
-from confiance.detect import anomaly, authentication, incidents, network, sigma, web
+from confiance.detect import anomaly, authentication, incidents, intel, network, sigma, web
 from confiance.detect.minors import detectors
 from confiance.errors import ConfigError
 from confiance.runtime.measurement import code_digest
@@ -113,6 +113,13 @@ DETECTORS: dict[str, Detector] = {
             {"min_bytes": 1_000_000_000, "factor": 20},
         ),
         Detector("web_attack", web.web_attack, "T1190", {"min_requests": 10}),
+        Detector(
+            "threat_intel",
+            intel.threat_intel,
+            "T1071",
+            {"severity": "high"},
+            uses_references=True,
+        ),
         Detector(
             "sigma",
             sigma.sigma_rules,

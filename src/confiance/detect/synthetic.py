@@ -345,6 +345,8 @@ class _Generator:
         self.world = _World(self.rng)
         self.records: dict[str, list[Record]] = {s: [] for s in SOURCES}
         self.attacks: list[Attack] = []
+        #: command servers the beacons call, which a CERT's feed lists
+        self.c2: list[str] = []
 
     # -- attacks ---------------------------------------------------------
     def _attack(
@@ -570,6 +572,16 @@ class _Generator:
             )
         self._attack(
             "beaconing", ["reseau"], "ip", src, start, t, "one host calls one server every 300 s"
+        )
+        self.c2.append(dst)
+        self._attack(
+            "threat_intel",
+            ["reseau"],
+            "ip",
+            src,
+            start,
+            t,
+            "one host calls a command server the CERT's feed lists",
         )
 
     def large_outbound(self) -> None:
@@ -881,6 +893,47 @@ def _safeguarding(gen: _Generator, seed: int) -> list[dict[str, str]]:
     return truth
 
 
+#: where the network operator keeps the feed of its CERT (MISP JSON export)
+INTEL_FEED = ("reseau", "cert-feed.misp.json")
+
+
+def _intel_feed(gen: _Generator) -> dict[str, object]:
+    """A MISP export as a regional CERT would publish it: the command servers the
+    beacons call, among indicators that never appear in the week."""
+    rng = random.Random(4241)
+    decoys = [f"203.0.113.{rng.randint(1, 254)}" for _ in range(20)]
+    attributes = (
+        [
+            {"type": "ip-dst", "category": "Network activity", "to_ids": True, "value": ip}
+            for ip in [*gen.c2, *decoys]
+        ]
+        + [
+            {"type": "domain", "category": "Network activity", "to_ids": True, "value": d}
+            for d in ("update-check.example", "cdn-telemetry.example")
+        ]
+        + [
+            # context, not for detection (to_ids false): never matched
+            {
+                "type": "ip-src",
+                "category": "Network activity",
+                "to_ids": False,
+                "value": "192.0.2.7",
+            }
+        ]
+    )
+    return {
+        "response": [
+            {
+                "Event": {
+                    "info": "CERT régional : serveurs de commande d'un RAT visant les lycées",
+                    "threat_level_id": "2",
+                    "Attribute": attributes,
+                }
+            }
+        ]
+    }
+
+
 def _malformed(rng: random.Random, line: str) -> str:
     if rng.random() < 0.5:
         return line[: rng.randint(5, max(6, len(line) // 2))]
@@ -952,6 +1005,8 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
         "attacks": [asdict(a) for a in gen.attacks],
         "safeguarding": safeguarding,
     }
+    feed = inputs / INTEL_FEED[0] / INTEL_FEED[1]
+    feed.write_text(json.dumps(_intel_feed(gen), indent=1, ensure_ascii=False), encoding="utf-8")
     authority = inputs / "autorite" / "liste-autorite.txt"
     authority.parent.mkdir(parents=True, exist_ok=True)
     authority.write_text("\n".join(AUTHORITY_LIST) + "\n", encoding="utf-8")
