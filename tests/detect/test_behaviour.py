@@ -421,3 +421,66 @@ def test_the_anomaly_model_is_opt_in() -> None:
     from confiance.detect import detectors_of
 
     assert "anomaly" not in detectors_of() and "anomaly" in detectors_of(opt_in=True)
+
+
+# -- DNS ------------------------------------------------------------------------------
+
+
+def _query(seconds: float, client: str, qname: str, qtype: str = "A") -> dict:
+    return {
+        "@timestamp": T0 + dt.timedelta(seconds=seconds),
+        "tenant": "reseau",
+        "event.dataset": "bind-querylog",
+        "ocsf.class_uid": 4003,
+        "source.ip": client,
+        "dns.question.name": qname,
+        "dns.question.type": qtype,
+    }
+
+
+def test_entropy_in_bits_per_character() -> None:
+    from confiance.detect.dns import entropy
+
+    assert (entropy(""), entropy("aaaa"), entropy("abcd"), entropy("aabb")) == (0, 0, 2, 1)
+
+
+def test_dns_tunnelling_is_many_long_random_names_under_one_domain() -> None:
+    rng = random.Random(3)
+    base32 = "abcdefghijklmnopqrstuvwxyz234567"
+    names = ["".join(rng.choice(base32) for _ in range(50)) for _ in range(120)]
+    tunnel = [
+        _query(10 * i, "10.1.1.1", f"{n}.t.relay.example", "TXT") for i, n in enumerate(names)
+    ]
+    (found,) = _run(tunnel, "dns_tunnelling")
+    assert found["entity"]["value"] == "10.1.1.1"
+    assert found["evidence"]["domains"] == ["relay.example"]
+    assert found["evidence"]["query_types"] == ["TXT"]
+    # fewer names, short labels, or random names spread over many domains: nothing
+    assert _run(tunnel[:99], "dns_tunnelling") == []
+    video = [
+        _query(10 * i, "10.1.1.2", f"r{i % 9}---sn-{n[:8]}.googlevideo.com")
+        for i, n in enumerate(names)
+    ]
+    assert _run(video, "dns_tunnelling") == []
+    # the Public Suffix List knows bbc.co.uk is a domain, not a subdomain of co.uk
+    british = [_query(10 * i, "10.1.1.3", f"{n}.bbc.co.uk") for i, n in enumerate(names)]
+    assert _run(british, "dns_tunnelling")[0]["evidence"]["domains"] == ["bbc.co.uk"]
+
+
+def test_generated_domains_in_a_burst() -> None:
+    rng = random.Random(5)
+    letters = "bcdfghjklmnpqrstvwxz"
+    generated = [
+        _query(20 * i, "10.2.2.2", "".join(rng.choice(letters) for _ in range(14)) + ".com")
+        for i in range(40)
+    ]
+    (found,) = _run(generated, "dga")
+    assert found["evidence"]["distinct_domains"] == 40
+    real = [
+        "wikipedia.org", "education.gouv.fr", "pronote.index-education.net", "khanacademy.org",
+        "geogebra.org", "service-public.fr", "ouest-france.fr", "larousse.fr", "lemonde.fr",
+        "instagram.com", "googlevideo.com", "microsoftonline.com", "cloudflare.com",
+    ]  # fmt: skip
+    ordinary = [_query(5 * i, "10.2.2.3", f"www.{d}") for i, d in enumerate(real * 3)]
+    assert _run(ordinary, "dga") == []
+    assert _run(generated[:24], "dga") == []

@@ -122,11 +122,17 @@ DEFAULT_SOURCES = {
     ],
     "reseau": [
         {
+            "source": "dns",
+            "format": "bind-querylog",
+            "file": "inputs/reseau/resolver-query.log",
+            "service": "resolveur",
+        },
+        {
             "source": "flows",
             "format": "nfdump-csv",
             "file": "inputs/reseau/flows.csv",
             "service": "coeur-reseau",
-        }
+        },
     ],
 }
 RUNTIME_JOB = "confiance.detect.jobs"

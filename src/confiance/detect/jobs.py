@@ -70,6 +70,14 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         WHERE "ocsf.class_uid" = 4002 AND "event.dataset" <> 'squid' AND "source.ip" IS NOT NULL
         """
     )
+    con.execute(
+        """
+        CREATE TEMP TABLE dns AS
+        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS ip,
+               lower("dns.question.name") AS qname, "dns.question.type" AS qtype
+        FROM events WHERE "dns.question.name" IS NOT NULL AND "source.ip" IS NOT NULL
+        """
+    )
     # Views expose naive UTC timestamps (DuckDB would need pytz for aware ones).
     return con
 

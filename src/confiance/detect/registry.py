@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from confiance.contracts import ContractClass
-from confiance.detect import anomaly, authentication, incidents, intel, network, sigma, web
+from confiance.detect import anomaly, authentication, dns, incidents, intel, network, sigma, web
 from confiance.detect.minors import detectors
 from confiance.errors import ConfigError
 from confiance.runtime.measurement import code_digest
@@ -113,6 +113,13 @@ DETECTORS: dict[str, Detector] = {
             {"min_bytes": 1_000_000_000, "factor": 20},
         ),
         Detector("web_attack", web.web_attack, "T1190", {"min_requests": 10}),
+        Detector(
+            "dns_tunnelling",
+            dns.dns_tunnelling,
+            "T1071.004",
+            {"min_names": 100, "min_label_length": 30, "min_entropy": 3.5},
+        ),
+        Detector("dga", dns.dga, "T1568.002", {"min_domains": 25}),
         Detector(
             "threat_intel",
             intel.threat_intel,

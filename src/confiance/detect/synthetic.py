@@ -24,10 +24,11 @@ MIN_EVENTS = 5_000
 
 #: Each source: (tenant, file under inputs/<tenant>/, format, share of events).
 SOURCES = {
-    "sso": ("academie", "ent-sso.jsonl", "keycloak-json", 0.35),
-    "web": ("region", "portail-access.log", "apache-combined", 0.20),
-    "proxy": ("lycees", "squid-access.log", "squid", 0.25),
-    "flows": ("reseau", "flows.csv", "nfdump-csv", 0.20),
+    "sso": ("academie", "ent-sso.jsonl", "keycloak-json", 0.32),
+    "web": ("region", "portail-access.log", "apache-combined", 0.18),
+    "proxy": ("lycees", "squid-access.log", "squid", 0.22),
+    "dns": ("reseau", "resolver-query.log", "bind-querylog", 0.12),
+    "flows": ("reseau", "flows.csv", "nfdump-csv", 0.16),
 }
 
 _FIRST = [
@@ -303,6 +304,15 @@ def _squid(
     return (
         f"{t.timestamp():.3f} {187:>6} {client} {action}/{code} {size} {method} {url} "
         f"{user or '-'} HIER_DIRECT/{peer} {ctype}"
+    )
+
+
+def _bind(t: datetime, client: str, qname: str, qtype: str, port: int) -> str:
+    local = t.astimezone(PARIS)
+    stamp = f"{local.day:02d}-{_MONTHS[local.month - 1]}-{local.year} {local:%H:%M:%S}"
+    return (
+        f"{stamp}.{local.microsecond // 1000:03d} client @0x7fa0d607f200 {client}#{port} "
+        f"({qname}): query: {qname} IN {qtype} +E(0)K (172.16.0.53)"
     )
 
 
@@ -701,6 +711,7 @@ class _Generator:
             "sso": self._sso_session,
             "web": self._web_session,
             "proxy": self._proxy_request,
+            "dns": self._dns_query,
             "flows": self._flow_record,
         }
         target = len(self.records[source]) + count
@@ -787,6 +798,61 @@ class _Generator:
                     "-" if blocked else peer,
                 ),
             )
+        )
+
+    def _dns_query(self) -> None:
+        """A school workstation resolving what pupils and teachers use, video CDNs
+        (whose host names look random) and reverse lookups included."""
+        w, rng = self.world, self.rng
+        client = w.client_ip(rng.randrange(w.schools))
+        t = w.busy_time(school_hours=True)
+        roll = rng.random()
+        if roll < 0.08:  # a video chunk: r4---sn-25glenez.googlevideo.com
+            letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+            node = "".join(rng.choice(letters) for _ in range(8))
+            qname = f"r{rng.randint(1, 9)}---sn-{node}.googlevideo.com"
+        elif roll < 0.12:
+            qname = f"{rng.randint(1, 254)}.{rng.randint(0, 15)}.10.in-addr.arpa"
+        else:
+            domain = rng.choice(_DOMAINS)
+            qname = domain if rng.random() < 0.7 else f"static.{domain.split('.', 1)[-1]}"
+        qtype = rng.choices(("A", "AAAA", "HTTPS", "PTR"), weights=(60, 30, 8, 2))[0]
+        self.records["dns"].append((t, _bind(t, client, qname, qtype, rng.randint(1024, 65535))))
+
+    def dns_tunnelling(self) -> None:
+        """A host smuggling data out in the labels of TXT queries to one domain."""
+        w, rng = self.world, self.rng
+        client = w.client_ip(rng.randrange(w.schools))
+        domain = rng.choice(("t.cdn-sync.example", "ns.backup-relay.example"))
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(8, 15))
+        t = start
+        alphabet = "abcdefghijklmnopqrstuvwxyz234567"  # base32, as iodine and dnscat2 use
+        for _ in range(rng.randint(300, 600)):
+            t += timedelta(seconds=rng.uniform(0.5, 8))
+            label = "".join(rng.choice(alphabet) for _ in range(rng.randint(40, 60)))
+            qname = f"{label}.{domain}"
+            self.records["dns"].append(
+                (t, _bind(t, client, qname, "TXT", rng.randint(1024, 65535)))
+            )
+        self._attack(
+            "dns_tunnelling", ["reseau"], "ip", client, start, t, f"data in TXT queries to {domain}"
+        )
+
+    def dga(self) -> None:
+        """Malware looking for its command server among algorithmically generated names."""
+        w, rng = self.world, self.rng
+        client = w.client_ip(rng.randrange(w.schools))
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(8, 15))
+        t = start
+        for _ in range(rng.randint(120, 250)):
+            t += timedelta(seconds=rng.uniform(1, 12))
+            name = "".join(
+                rng.choice("bcdfghjklmnpqrstvwxzaeiou") for _ in range(rng.randint(10, 18))
+            )
+            qname = f"{name}.{rng.choice(('com', 'net', 'info', 'biz', 'org'))}"
+            self.records["dns"].append((t, _bind(t, client, qname, "A", rng.randint(1024, 65535))))
+        self._attack(
+            "dga", ["reseau"], "ip", client, start, t, "a burst of random-looking domain names"
         )
 
     def _flow_record(self) -> None:
@@ -964,6 +1030,9 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
         gen.web_attack()
     gen.campaign()
     gen.takeover()
+    for _ in range(2):
+        gen.dns_tunnelling()
+        gen.dga()
     safeguarding = _safeguarding(gen, seed)  # its own random stream: the rest is unchanged
     injected = sum(len(r) for r in gen.records.values())
     budget = events - injected
@@ -980,7 +1049,7 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
         bad = max(1, len(lines) // 4000)
         for index in gen.rng.sample(range(len(lines)), bad):
             lines[index] = _malformed(gen.rng, lines[index])
-        malformed[tenant] = bad
+        malformed[tenant] = malformed.get(tenant, 0) + bad  # a tenant may have two sources
         path = inputs / tenant / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", encoding="utf-8", newline="\n") as handle:

@@ -1,0 +1,174 @@
+"""DNS detections: tunnelling in query names, algorithmically generated domains.
+
+Names are split at the registered domain with the Public Suffix List (the
+``publicsuffixlist`` package, which ships the list: nothing is fetched), so
+``r4---sn-25glenez.googlevideo.com`` is a long label under ``googlevideo.com``
+and ``bbc.co.uk`` is one domain, not a subdomain of ``co.uk``. Features are
+computed once per distinct name, not per query.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from confiance.detect.finding import fetch_one, finding, merge_windows
+
+_VOWELS = set("aeiouy")
+
+
+@functools.cache
+def _psl() -> Any:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy of the characters of ``text``, in bits per character."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
+
+
+def _names(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per distinct query name: its registered domain, the label left of it (the
+    subdomain), and the features the detections read."""
+    psl = _psl()
+    names = [row[0] for row in con.execute("SELECT DISTINCT qname FROM dns").fetchall()]
+    rows: dict[str, list[Any]] = {
+        k: [] for k in ("qname", "registered", "sub_length", "sub_entropy", "sld_random")
+    }
+    for name in names:
+        registered = psl.privatesuffix(name) if name else None
+        sub = name[: -len(registered) - 1] if registered and name != registered else ""
+        sld = registered.split(".", 1)[0] if registered else ""
+        letters = [c for c in sld if c.isalpha()]
+        vowels = sum(1 for c in letters if c in _VOWELS) / len(letters) if letters else 1.0
+        random_looking = len(sld) >= 10 and entropy(sld) >= 2.5 and vowels <= 0.3
+        rows["qname"].append(name)
+        rows["registered"].append(registered)
+        rows["sub_length"].append(len(sub.replace(".", "")))
+        rows["sub_entropy"].append(entropy(sub.replace(".", "")))
+        rows["sld_random"].append(random_looking)
+    return pa.table(rows)
+
+
+def dns_tunnelling(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1071.004 / T1048.003: data carried in the names of DNS queries.
+
+    Per client, registered domain and hour: at least ``min_names`` distinct
+    names whose subdomains are long (``min_label_length`` characters on
+    average) and random (``min_entropy`` bits per character on average), as
+    iodine, dnscat2 and exfiltration kits write them. Video CDNs, whose host
+    names look random, ask for a handful of names an hour; anti-virus and
+    telemetry services that encode lookups in names are the known false
+    positives: allow-list their domain's clients or raise ``min_names``.
+    """
+    con.register("names", _names(con))
+    windows = con.execute(
+        """
+        SELECT d.ip, time_bucket(INTERVAL 1 HOUR, d.ts) AS w
+        FROM dns d JOIN names n USING (qname) WHERE n.registered IS NOT NULL
+        GROUP BY d.ip, n.registered, w
+        HAVING count(DISTINCT d.qname) >= $min_names
+           AND avg(n.sub_length) >= $min_length AND avg(n.sub_entropy) >= $min_entropy
+        """,
+        {
+            "min_names": int(p["min_names"]),
+            "min_length": float(p["min_label_length"]),
+            "min_entropy": float(p["min_entropy"]),
+        },
+    ).fetchall()
+    findings = []
+    for ip, start, end in merge_windows(windows, width=timedelta(hours=1)):
+        tenants, domains, names, queries, types, first, last = fetch_one(
+            con,
+            """
+            SELECT list(DISTINCT d.tenant), list(DISTINCT n.registered),
+                   count(DISTINCT d.qname), count(*), list(DISTINCT d.qtype), min(d.ts), max(d.ts)
+            FROM dns d JOIN names n USING (qname)
+            WHERE d.ip = $ip AND d.ts >= $s AND d.ts < $e AND n.sub_length >= $min_length
+            """,
+            {"ip": ip, "s": start, "e": end, "min_length": float(p["min_label_length"])},
+        )
+        findings.append(
+            finding(
+                detector="dns_tunnelling",
+                title=f"DNS tunnelling: {names} random names under {', '.join(sorted(domains))}",
+                severity="high",
+                technique="T1071.004",
+                tenants=tenants,
+                entity_field="source.ip",
+                entity=ip,
+                first_seen=first,
+                last_seen=last,
+                evidence={
+                    "domains": sorted(domains)[:5],
+                    "distinct_names": names,
+                    "queries": queries,
+                    "query_types": sorted(t for t in types if t),
+                },
+                pseudonyms=[],
+            )
+        )
+    con.unregister("names")
+    return findings
+
+
+def dga(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1568.002: a burst of algorithmically generated domain names.
+
+    Per client and hour: at least ``min_domains`` distinct registered domains
+    whose own label looks random (ten characters or more, entropy of 2.5 bits or
+    more, at most 30 % vowels), as malware cycling through its generated names
+    for a live command server asks. Names that are random but few (a CDN, a
+    tracker) stay below the threshold; a host that resolves many such names
+    legitimately (a security scanner, a mail filter checking links) is the
+    known false positive.
+    """
+    con.register("names", _names(con))
+    windows = con.execute(
+        """
+        SELECT d.ip, time_bucket(INTERVAL 1 HOUR, d.ts) AS w
+        FROM dns d JOIN names n USING (qname) WHERE n.sld_random
+        GROUP BY d.ip, w HAVING count(DISTINCT n.registered) >= $min_domains
+        """,
+        {"min_domains": int(p["min_domains"])},
+    ).fetchall()
+    findings = []
+    for ip, start, end in merge_windows(windows, width=timedelta(hours=1)):
+        tenants, domains, first, last = fetch_one(
+            con,
+            """
+            SELECT list(DISTINCT d.tenant), list(DISTINCT n.registered), min(d.ts), max(d.ts)
+            FROM dns d JOIN names n USING (qname)
+            WHERE d.ip = $ip AND d.ts >= $s AND d.ts < $e AND n.sld_random
+            """,
+            {"ip": ip, "s": start, "e": end},
+        )
+        findings.append(
+            finding(
+                detector="dga",
+                title=f"Generated domain names: {len(domains)} random-looking domains in a burst",
+                severity="high",
+                technique="T1568.002",
+                tenants=tenants,
+                entity_field="source.ip",
+                entity=ip,
+                first_seen=first,
+                last_seen=last,
+                evidence={"distinct_domains": len(domains), "sample": sorted(domains)[:10]},
+                pseudonyms=[],
+            )
+        )
+    con.unregister("names")
+    return findings
