@@ -484,3 +484,21 @@ def test_generated_domains_in_a_burst() -> None:
     ordinary = [_query(5 * i, "10.2.2.3", f"www.{d}") for i, d in enumerate(real * 3)]
     assert _run(ordinary, "dga") == []
     assert _run(generated[:24], "dga") == []
+
+
+def test_a_suppression_window_hides_only_what_lies_within_it() -> None:
+    rows = [_request(i, "195.83.1.50", "/.env", 404, "Nessus") for i in range(30)]
+    day = T0.date().isoformat()
+    inside = f"195.83.1.50@{day}T09:00:00+00:00/{day}T11:00:00+00:00"
+    assert _run(rows, "web_attack", suppress=[inside]) == []
+    before = f"195.83.1.50@{day}T08:00:00+00:00/{day}T10:00:10+00:00"  # ends mid-scan
+    assert len(_run(rows, "web_attack", suppress=[before])) == 1
+    other = f"10.0.0.1@{day}T09:00:00+00:00/{day}T11:00:00+00:00"
+    assert len(_run(rows, "web_attack", suppress=[other])) == 1
+    for bad, message in (
+        ("195.83.1.50", "is not VALUE@START/END"),
+        (f"195.83.1.50@{day}T11:00:00+00:00/{day}T09:00:00+00:00", "START before END"),
+        (f"195.83.1.50@{day}T09:00:00/{day}T11:00:00", "give a time zone"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            _run(rows, "web_attack", suppress=[bad])

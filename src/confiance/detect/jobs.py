@@ -13,7 +13,14 @@ import duckdb
 import pyarrow as pa
 
 from confiance.contracts import Contract, ContractClass
-from confiance.detect.registry import ALLOW, class_requirements, detector, parameters_for
+from confiance.detect.registry import (
+    ALLOW,
+    SUPPRESS,
+    class_requirements,
+    detector,
+    parameters_for,
+    suppressions,
+)
 from confiance.events import EVENT_SCHEMA, FIELD_POLICY, FieldTreatment
 
 
@@ -125,6 +132,7 @@ def run(
         for name in ordered:
             found, params = detector(name), checked[name]
             allow = set(params.pop(ALLOW, []))
+            windows = suppressions(name, {SUPPRESS: params.pop(SUPPRESS, [])})
             extra: dict[str, Any] = {}
             if found.uses_references:
                 extra["references"] = references or {}
@@ -133,7 +141,11 @@ def run(
             if found.uses_findings:
                 extra["findings"] = list(findings)
             found_now = found.function(con, params, **extra)
-            findings.extend(f for f in found_now if f["entity"]["value"] not in allow)
+            findings.extend(
+                f
+                for f in found_now
+                if f["entity"]["value"] not in allow and not any(w.covers(f) for w in windows)
+            )
     finally:
         con.close()
     return sorted(findings, key=lambda f: (f["first_seen"], f["detector"], f["id"]))

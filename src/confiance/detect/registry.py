@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,8 +218,51 @@ def default_parameters() -> dict[str, dict[str, Any]]:
     return {name: dict(d.defaults) for name, d in DETECTORS.items()}
 
 
-#: a parameter every detector takes: entity values (as the run sees them) never reported
+#: parameters every detector takes: entity values (as the run sees them) never
+#: reported, and reported nowhere within a window ("VALUE@START/END", ISO 8601:
+#: the scanner's address during the pentest week)
 ALLOW = "allow"
+SUPPRESS = "suppress"
+_COMMON = (ALLOW, SUPPRESS)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    value: str
+    start: datetime
+    end: datetime
+
+    def covers(self, finding: Mapping[str, Any]) -> bool:
+        """The finding is this entity's and lies wholly within the window (a finding
+        that runs past it may hold what the window was not meant to hide)."""
+        return (
+            finding["entity"]["value"] == self.value
+            and datetime.fromisoformat(finding["first_seen"]) >= self.start
+            and datetime.fromisoformat(finding["last_seen"]) <= self.end
+        )
+
+
+def _suppression(name: str, entry: str) -> Suppression:
+    value, _, window = entry.rpartition("@")
+    start, _, end = window.partition("/")
+    begin: datetime | None
+    until: datetime | None
+    try:
+        begin, until = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    except ValueError:
+        begin = until = None
+    if not value or begin is None or until is None or until <= begin:
+        raise ConfigError(
+            f"analysis {name}: {SUPPRESS} entry {entry!r} is not VALUE@START/END "
+            "(ISO 8601 times, START before END)"
+        )
+    if begin.tzinfo is None or until.tzinfo is None:
+        raise ConfigError(f"analysis {name}: {SUPPRESS} entry {entry!r}: give a time zone")
+    return Suppression(value, begin, until)
+
+
+def suppressions(name: str, given: Mapping[str, Any]) -> list[Suppression]:
+    return [_suppression(name, entry) for entry in given.get(SUPPRESS, [])]
 
 
 def parameters_for(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,13 +272,15 @@ def parameters_for(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
     detection the contract's signatories believe runs and does not.
     """
     found = detector(name)
-    unknown = sorted(set(given) - set(found.defaults) - {ALLOW})
+    unknown = sorted(set(given) - set(found.defaults) - set(_COMMON))
     if unknown:
         raise ConfigError(
             f"analysis {name}: unknown parameter(s) {', '.join(unknown)} "
-            f"(known: {', '.join([*found.defaults, ALLOW])})"
+            f"(known: {', '.join([*found.defaults, *_COMMON])})"
         )
-    allow = given.get(ALLOW, [])
-    if not isinstance(allow, list) or not all(isinstance(v, str) for v in allow):
-        raise ConfigError(f"analysis {name}: parameter {ALLOW} must be a list of strings")
+    for key in _COMMON:
+        listed = given.get(key, [])
+        if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+            raise ConfigError(f"analysis {name}: parameter {key} must be a list of strings")
+    suppressions(name, given)  # refused now, before any key is released, if malformed
     return dict(found.defaults) | dict(given)
