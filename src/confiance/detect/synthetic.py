@@ -553,6 +553,15 @@ class _Generator:
             bots,
         )
 
+    def _https(
+        self, t: datetime, src: str, dst: str, packets: int, size: int, duration: float
+    ) -> None:
+        """One established HTTPS flow from ``src`` to ``dst``."""
+        sport = self.rng.randint(32768, 60999)
+        self.records["flows"].append(
+            (t, _flow(t, src, dst, sport, 443, "TCP", ".AP.SF", packets, size, duration))
+        )
+
     def beaconing(self) -> None:
         """An infected pupil workstation calling its command server every five minutes."""
         w, rng = self.world, self.rng
@@ -562,24 +571,8 @@ class _Generator:
         t = start
         for _ in range(rng.randint(60, 90)):
             t += timedelta(seconds=300 * rng.uniform(0.98, 1.02))
-            packets = 8  # a heartbeat: nearly the same size each time
-            self.records["flows"].append(
-                (
-                    t,
-                    _flow(
-                        t,
-                        src,
-                        dst,
-                        rng.randint(32768, 60999),
-                        443,
-                        "TCP",
-                        ".AP.SF",
-                        packets,
-                        packets * rng.randint(140, 150),
-                        rng.uniform(0.2, 1.5),
-                    ),
-                )
-            )
+            # a heartbeat: nearly the same size each time
+            self._https(t, src, dst, 8, 8 * rng.randint(140, 150), rng.uniform(0.2, 1.5))
         self._attack(
             "beaconing", ["reseau"], "ip", src, start, t, "one host calls one server every 300 s"
         )
@@ -604,23 +597,7 @@ class _Generator:
         for _ in range(12):
             t += timedelta(seconds=rng.uniform(60, 200))
             size = rng.randint(200, 300) * 1_000_000
-            self.records["flows"].append(
-                (
-                    t,
-                    _flow(
-                        t,
-                        src,
-                        dst,
-                        rng.randint(32768, 60999),
-                        443,
-                        "TCP",
-                        ".AP.SF",
-                        size // 1400,
-                        size,
-                        rng.uniform(30, 60),
-                    ),
-                )
-            )
+            self._https(t, src, dst, size // 1400, size, rng.uniform(30, 60))
         self._attack(
             "large_outbound", ["reseau"], "ip", src, start, t, "about 3 GB sent abroad in an hour"
         )
