@@ -61,8 +61,9 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         m=int(store_cfg["m"]),
     )
     tables = []
-    references: dict[str, pa.Table] = {}
-    newest: dict[str, str] = {}
+    # per reference name and owner, the newest version (two members may each
+    # bring a threat-intelligence feed: both count, each in its latest version)
+    newest: dict[tuple[str, str], tuple[str, pa.Table]] = {}
     inputs = []
     for dataset in job["datasets"]:
         dek = bytearray(
@@ -91,10 +92,18 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
                     f"in a {dataset['source']!r} dataset"
                 )
             created = metadata.get(b"created", b"").decode()
-            if name not in newest or created > newest[name]:
-                references[name], newest[name] = table, created
+            key = (name, str(dataset["tenant"]))
+            if key not in newest or created > newest[key][0]:
+                newest[key] = (created, table)
         inputs.append({"dataset": dataset["id"], "sha256": hashlib.sha256(blob).hexdigest()})
     events = pa.concat_tables(tables) if tables else pa.table({})
+    references: dict[str, pa.Table] = {}
+    for (name, _owner), (_created, table) in sorted(newest.items()):
+        references[name] = (
+            pa.concat_tables([references[name], table], promote_options="default")
+            if name in references
+            else table
+        )
     module = _job_module(job["config"])
     module.admit(contract)
     defaults = job["config"].get("parameters", {})
