@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from confiance.detect.finding import finding, finding_sources
 
@@ -134,11 +135,7 @@ def _feedback_matrix(
     table = references.get(FEEDBACK_TABLE)
     if table is None or table.num_rows == 0 or not set(features) <= set(table.column_names):
         return np.empty((0, len(features)))
-    rows = table.filter(
-        pa.compute.and_(
-            pa.compute.equal(table["kind"], kind), pa.compute.equal(table["tenant"], tenant)
-        )
-    )
+    rows = table.filter(pc.and_(pc.equal(table["kind"], kind), pc.equal(table["tenant"], tenant)))
     return _matrix(rows, features)
 
 
@@ -171,7 +168,7 @@ def anomalies(
     ):
         everything = con.sql(sql).to_arrow_table()
         for tenant in sorted(set(everything["tenant"].to_pylist())):
-            rows = everything.filter(pa.compute.equal(everything["tenant"], tenant))
+            rows = everything.filter(pc.equal(everything["tenant"], tenant))
             if rows.num_rows < _MIN_ROWS:
                 continue
             x = _matrix(rows, features)

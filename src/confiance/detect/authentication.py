@@ -233,6 +233,17 @@ def failure_then_success(
     ]
 
 
+#: per tenant, source and hour, the sources that failed on two accounts or more and
+#: almost never succeeded (at most ``$ratio`` of their attempts)
+_STUFFERS = """
+    SELECT tenant, ip, time_bucket(INTERVAL 1 HOUR, ts) AS w,
+           count(DISTINCT account) FILTER (outcome = 'failure') AS failed_accounts
+    FROM auth GROUP BY tenant, ip, w
+    HAVING count(DISTINCT account) FILTER (outcome = 'failure') >= 2
+       AND count(*) FILTER (outcome = 'success') <= $ratio * count(*)
+"""
+
+
 def credential_stuffing(
     con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
@@ -247,16 +258,9 @@ def credential_stuffing(
     A school NAT address carries many accounts but mostly successes.
     """
     windows = con.execute(
-        """
-        WITH per_source AS (
-            SELECT tenant, ip, time_bucket(INTERVAL 1 HOUR, ts) AS w,
-                   count(DISTINCT account) FILTER (outcome = 'failure') AS failed_accounts,
-                   count(*) FILTER (outcome = 'success') AS successes, count(*) AS attempts
-            FROM auth GROUP BY tenant, ip, w
-        )
-        SELECT tenant, w FROM per_source
-        WHERE failed_accounts >= 2 AND successes <= $ratio * attempts
-        GROUP BY tenant, w
+        f"""
+        WITH s AS ({_STUFFERS})
+        SELECT tenant, w FROM s GROUP BY tenant, w
         HAVING count(*) >= $min_sources AND sum(failed_accounts) >= $min_accounts
         """,
         {
@@ -269,19 +273,12 @@ def credential_stuffing(
     for tenant, start, end in merge_windows(windows, width=timedelta(hours=1)):
         sources, accounts, failures, successes, first, last = fetch_one(
             con,
-            """
-            WITH per_source AS (
-                SELECT ip, time_bucket(INTERVAL 1 HOUR, ts) AS w,
-                       count(DISTINCT account) FILTER (outcome = 'failure') AS failed_accounts,
-                       count(*) FILTER (outcome = 'success') AS successes, count(*) AS attempts
-                FROM auth WHERE tenant = $t AND ts >= $s AND ts < $e GROUP BY ip, w
-            ), bad AS (
-                SELECT DISTINCT ip FROM per_source
-                WHERE failed_accounts >= 2 AND successes <= $ratio * attempts
-            )
+            f"""
+            WITH s AS ({_STUFFERS})
             SELECT list(DISTINCT ip), list(DISTINCT account), count(*) FILTER (outcome = 'failure'),
                    count(*) FILTER (outcome = 'success'), min(ts), max(ts)
-            FROM auth WHERE tenant = $t AND ts >= $s AND ts < $e AND ip IN (SELECT ip FROM bad)
+            FROM auth WHERE tenant = $t AND ts >= $s AND ts < $e
+              AND ip IN (SELECT ip FROM s WHERE tenant = $t AND w >= $s AND w < $e)
             """,
             {"t": tenant, "s": start, "e": end, "ratio": p["max_success_ratio"]},
         )

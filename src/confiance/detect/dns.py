@@ -62,6 +62,16 @@ def _names(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return pa.table(rows)
 
 
+def _ensure_names(con: duckdb.DuckDBPyConnection) -> None:
+    """The per-name table ``names``, built once per run whichever detection asks first."""
+    if not con.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE table_name = 'names' AND temporary"
+    ).fetchall():
+        con.register("computed_names", _names(con))
+        con.execute("CREATE TEMP TABLE names AS SELECT * FROM computed_names")
+        con.unregister("computed_names")
+
+
 def dns_tunnelling(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ATT&CK T1071.004 / T1048.003: data carried in the names of DNS queries.
 
@@ -73,7 +83,7 @@ def dns_tunnelling(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
     telemetry services that encode lookups in names are the known false
     positives: allow-list their domain's clients or raise ``min_names``.
     """
-    con.register("names", _names(con))
+    _ensure_names(con)
     windows = con.execute(
         """
         SELECT d.ip, time_bucket(INTERVAL 1 HOUR, d.ts) AS w
@@ -120,7 +130,6 @@ def dns_tunnelling(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
                 pseudonyms=[],
             )
         )
-    con.unregister("names")
     return findings
 
 
@@ -135,7 +144,7 @@ def dga(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, 
     legitimately (a security scanner, a mail filter checking links) is the
     known false positive.
     """
-    con.register("names", _names(con))
+    _ensure_names(con)
     windows = con.execute(
         """
         SELECT d.ip, time_bucket(INTERVAL 1 HOUR, d.ts) AS w
@@ -170,5 +179,4 @@ def dga(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, 
                 pseudonyms=[],
             )
         )
-    con.unregister("names")
     return findings

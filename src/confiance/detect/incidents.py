@@ -198,9 +198,7 @@ def _incident(
         entity_field=field,
         entity=value,
         first_seen=_when(timeline[0]["time"]),
-        last_seen=max(_when(f["last_seen"]) for f in parts)
-        if not follow
-        else max(_when(timeline[-1]["time"]), *(_when(f["last_seen"]) for f in parts)),
+        last_seen=max([_when(f["last_seen"]) for f in parts] + [_when(e["time"]) for e in follow]),
         evidence={
             "findings": sorted(f["id"] for f in parts),
             "detectors": detectors,

@@ -163,36 +163,38 @@ def threat_intel(
     if feed is None or feed.num_rows == 0:
         return []
     con.register("intel", feed)
-    rows = con.execute(
-        """
-        WITH ip AS (SELECT value, any_value(label) AS label FROM intel WHERE kind = 'ip'
-                    GROUP BY value),
-             dom AS (SELECT value, any_value(label) AS label FROM intel WHERE kind = 'domain'
-                     GROUP BY value),
-        hits AS (
-            SELECT 'outbound' AS direction, f.src AS host, f.dst AS indicator, ip.label,
-                   f.tenant, f.ts FROM flows f JOIN ip ON f.dst = ip.value
-            UNION ALL
-            SELECT 'inbound', f.src, f.src, ip.label, f.tenant, f.ts
-            FROM flows f JOIN ip ON f.src = ip.value
-            UNION ALL
-            SELECT 'inbound', a.ip, a.ip, ip.label, a.tenant, a.ts
-            FROM auth a JOIN ip ON a.ip = ip.value
-            UNION ALL
-            SELECT 'inbound', w.ip, w.ip, ip.label, w.tenant, w.ts
-            FROM access w JOIN ip ON w.ip = ip.value
-            UNION ALL
-            SELECT 'lookup', w.ip, dom.value, dom.label, w.tenant, w.ts
-            FROM web w JOIN dom
-              ON lower(w.domain) = dom.value OR ends_with(lower(w.domain), '.' || dom.value)
-        )
-        SELECT direction, host, indicator, any_value(label), list(DISTINCT tenant), count(*),
-               min(ts), max(ts)
-        FROM hits WHERE host IS NOT NULL
-        GROUP BY direction, host, indicator ORDER BY min(ts), host
-        """
-    ).fetchall()
-    con.unregister("intel")
+    try:
+        rows = con.execute(
+            """
+            WITH ip AS (SELECT value, any_value(label) AS label FROM intel WHERE kind = 'ip'
+                        GROUP BY value),
+                 dom AS (SELECT value, any_value(label) AS label FROM intel WHERE kind = 'domain'
+                         GROUP BY value),
+            hits AS (
+                SELECT 'outbound' AS direction, f.src AS host, f.dst AS indicator, ip.label,
+                       f.tenant, f.ts FROM flows f JOIN ip ON f.dst = ip.value
+                UNION ALL
+                SELECT 'inbound', f.src, f.src, ip.label, f.tenant, f.ts
+                FROM flows f JOIN ip ON f.src = ip.value
+                UNION ALL
+                SELECT 'inbound', a.ip, a.ip, ip.label, a.tenant, a.ts
+                FROM auth a JOIN ip ON a.ip = ip.value
+                UNION ALL
+                SELECT 'inbound', w.ip, w.ip, ip.label, w.tenant, w.ts
+                FROM access w JOIN ip ON w.ip = ip.value
+                UNION ALL
+                SELECT 'lookup', w.ip, dom.value, dom.label, w.tenant, w.ts
+                FROM web w JOIN dom
+                  ON lower(w.domain) = dom.value OR ends_with(lower(w.domain), '.' || dom.value)
+            )
+            SELECT direction, host, indicator, any_value(label), list(DISTINCT tenant), count(*),
+                   min(ts), max(ts)
+            FROM hits WHERE host IS NOT NULL
+            GROUP BY direction, host, indicator ORDER BY min(ts), host
+            """
+        ).fetchall()
+    finally:
+        con.unregister("intel")
     findings = []
     for direction, host, indicator, label, tenants, count, first, last in rows:
         what = {

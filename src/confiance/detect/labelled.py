@@ -314,11 +314,9 @@ def _ssh_auth(path: Path, labels: Path) -> Labelled:
 def _ratios(tp: int, fp: int, fn: int) -> dict[str, Any]:
     precision = tp / (tp + fp) if tp + fp else None
     recall = tp / (tp + fn) if tp + fn else None
-    f1 = (
-        2 * precision * recall / (precision + recall)
-        if precision is not None and recall is not None and precision + recall
-        else (0.0 if precision is not None and recall is not None else None)
-    )
+    f1 = None
+    if precision is not None and recall is not None:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "precision": None if precision is None else round(precision, 4),
         "recall": None if recall is None else round(recall, 4),
