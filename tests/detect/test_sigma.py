@@ -69,10 +69,20 @@ def test_every_shipped_sigmahq_rule_loads_unchanged() -> None:
     assert kinds == {"event", "correlation"}
     # every rule whose log source we ingest runs; the others say why not
     for rule in shipped.rules:
-        assert rule.runs == (rule.source is not None)
-        if not rule.runs:
+        if rule.source is None:
+            assert not rule.runs
             assert "no dataset of ours carries its log source" in rule.notes[0]
-    assert {r.source for r in shipped.rules if r.runs} == {"sshd", "proxy", "webserver", "dns"}
+        elif not rule.runs:
+            assert "so it would match nearly every event: loaded, not run" in rule.notes[0]
+    assert sum(r.runs for r in shipped.rules) == 60
+    assert {r.source for r in shipped.rules if r.runs} == {
+        "sshd",
+        "proxy",
+        "webserver",
+        "dns",
+        "zeek_dns",
+        "zeek_http",
+    }
     # the Detection Rule License: every rule keeps its author
     assert all(r.author for r in shipped.rules)
 
@@ -315,8 +325,18 @@ _CARRIER = {
     "cs-host": "url.domain",
     "query": "dns.question.name",
     "cs-method": "http.request.method",
+    "host": "url.domain",
+    "user_agent": "user_agent.original",
+    "method": "http.request.method",
+    "qtype_name": "dns.question.type",
 }
-_DATASET = {"proxy": "squid", "webserver": "apache-combined", "dns": "bind-querylog"}
+_DATASET = {
+    "proxy": "squid",
+    "webserver": "apache-combined",
+    "dns": "bind-querylog",
+    "zeek_dns": "zeek-dns",
+    "zeek_http": "zeek-http",
+}
 
 
 def _events_from_the_rules_own_literals() -> pa.Table:
@@ -377,3 +397,77 @@ def test_the_duckdb_engine_finds_exactly_what_the_sqlite_reference_finds() -> No
 )
 def test_rule_sql_is_carried_to_duckdb_with_sqlite_semantics(sqlite: str, duckdb: str) -> None:
     assert sigma.duckdb_sql(f"SELECT * FROM t WHERE {sqlite}") == f"SELECT * FROM t WHERE {duckdb}"
+
+
+def test_zeek_dns_and_http_rules_run_unchanged_on_parsed_zeek_logs(tmp_path: Path) -> None:
+    """SigmaHQ's Zeek rules over what our Zeek parsers read, not over hand-made rows."""
+    context = ParseContext(tenant="reseau", service="zeek", geo=DEMO_GEO)
+    dns = tmp_path / "dns.log"
+    dns.write_text(
+        '{"ts":1789370531.1,"id.orig_h":"10.3.14.22","id.orig_p":5353,"id.resp_h":"10.3.0.53",'
+        '"id.resp_p":53,"proto":"udp","query":"seed7.nkn.org","qtype_name":"A"}\n'
+        '{"ts":1789370532.1,"id.orig_h":"10.3.14.23","id.orig_p":5354,"id.resp_h":"10.3.0.53",'
+        '"id.resp_p":53,"proto":"udp","query":"www.ac-normandie.fr","qtype_name":"A"}\n'
+    )
+    http = tmp_path / "http.log"
+    http.write_text(
+        '{"ts":1789370533.1,"id.orig_h":"10.3.14.24","id.orig_p":50000,"id.resp_h":"198.51.100.7",'
+        '"id.resp_p":80,"method":"GET","host":"cdn.example.top","uri":"/update.exe?x=1",'
+        '"user_agent":"Mozilla/5.0","status_code":200}\n'
+    )
+    events = pa.concat_tables(
+        [
+            parse_file(dns, format="zeek-dns", context=context).table,
+            parse_file(http, format="zeek-http", context=context).table,
+        ]
+    )
+    found = sigma.run_rules(sigma.shipped_rules(), events)
+    by_title = {f["title"]: f for f in found}
+    assert "New Kind of Network (NKN) Detection" in by_title
+    assert "HTTP Request to Low Reputation TLD or Suspicious File Extension" in by_title
+    # Zeek's Z bit is not carried: its rule, which negates it, would fire on every query
+    assert "Suspicious DNS Z Flag Bit Set" not in by_title and len(found) == 2
+    assert by_title["New Kind of Network (NKN) Detection"]["entity"]["value"] == "10.3.14.22"
+    reference = sigma.run_rules(sigma.shipped_rules(), events, engine="sqlite")
+    assert sorted(reference, key=lambda f: f["id"]) == sorted(found, key=lambda f: f["id"])
+
+
+def test_duckdb_first_seen_keeps_microseconds_like_sqlite() -> None:
+    """Regression: DuckDB's strftime dropped sub-second times, so a finding's first
+    sighting (and hence its id) differed between the two engines."""
+    row = _event(
+        "squid",
+        **{"url.domain": "example.org", "url.path": "/", "user_agent.original": "sqlmap/1.7"},
+    ) | {"@timestamp": T0 + dt.timedelta(microseconds=123456)}
+    fast = sigma.run_rules(sigma.shipped_rules(), _events([row]), engine="duckdb")
+    reference = sigma.run_rules(sigma.shipped_rules(), _events([row]), engine="sqlite")
+    assert fast == reference
+    assert fast[0]["first_seen"] == "2026-11-02T10:00:00.123456+00:00"
+
+
+def test_a_rule_negating_a_field_we_never_carry_does_not_run_but_a_filter_on_one_does(
+    tmp_path: Path,
+) -> None:
+    essential = tmp_path / "z.yml"
+    essential.write_text(
+        "title: Z set\nid: 7b1a0c8e-0d57-4f0e-9f55-2f1f3b1d1a01\n"
+        "logsource: {product: zeek, service: dns}\n"
+        "detection:\n  unset: {Z: 0}\n  named: {query|contains: '.'}\n"
+        "  condition: not unset and named\nlevel: medium\n"
+    )
+    filtered = tmp_path / "f.yml"
+    filtered.write_text(
+        "title: Pool\nid: 7b1a0c8e-0d57-4f0e-9f55-2f1f3b1d1a02\n"
+        "logsource: {product: zeek, service: dns}\n"
+        "detection:\n  selection: {query|endswith: 'minexmr.com'}\n"
+        "  exclude_sinkhole: {answers: '0.0.0.0'}\n"
+        "  condition: selection and not exclude_sinkhole\nlevel: high\n"
+    )
+    loaded = {r.title: r for r in sigma.load_rules([tmp_path]).rules}
+    assert not loaded["Z set"].runs
+    assert loaded["Z set"].notes == (
+        "negates fields we never carry (Z) outside its filters, so it would match nearly "
+        "every event: loaded, not run",
+    )
+    assert loaded["Pool"].runs
+    assert loaded["Pool"].notes[-1] == "its filters on answers never apply: it may match more"

@@ -171,7 +171,7 @@ def test_arbitrary_bytes_never_crash_and_every_line_is_accounted_for(
     body = lines[1 if fmt == "nfdump-csv" else 0 :]
     if fmt == "nfdump-csv" and body and body[-1] == b"No matching flows":
         body = body[:-1]  # nfdump's own closing line when nothing matched
-    if fmt == "zeek-conn":
+    if fmt.startswith("zeek-"):
         body = [line for line in body if not line.startswith(b"#")]  # Zeek's metadata lines
     counted = sum(1 for line in body if line.strip())
     ignored = sum(parsed.ignored.values())
@@ -236,3 +236,61 @@ def test_bind_query_log(tmp_path: Path) -> None:
     )
     assert rows[1]["ocsf.class_uid"] == 4003
     assert [q.reason for q in parsed.quarantined] == ["does not match the bind-querylog format"]
+
+
+def test_zeek_json_lines_with_iso_times_and_an_nxdomain(tmp_path: Path) -> None:
+    """Zeek's JSON writer, with ``JSON::TS_ISO8601`` times, and a sample of each log."""
+    lines = [
+        PARSERS["zeek-dns"].sample,
+        '{"ts":"2026-11-22T09:15:32.123456Z","id.orig_h":"10.3.14.22","id.orig_p":5353,'
+        '"id.resp_h":"10.3.0.53","id.resp_p":53,"proto":"udp",'
+        '"query":"Qx7vz0pkd.Example.ORG.","qtype_name":"TXT","rcode_name":"NXDOMAIN"}',
+        '{"ts":"2026-11-22T09:15:33Z","id.orig_h":"10.3.14.22","id.orig_p":5354,'
+        '"id.resp_h":"10.3.0.53","id.resp_p":53,"proto":"udp",'
+        '"query":"4.3.2.10.in-addr.arpa","qtype_name":"PTR"}',
+    ]
+    parsed = parse_file(
+        _file(tmp_path, "dns.log", "\n".join(lines) + "\n"), format="zeek-dns", context=CONTEXT
+    )
+    rows = parsed.table.to_pylist()
+    assert not parsed.quarantined and len(rows) == 3
+    assert rows[1]["@timestamp"] == datetime(2026, 11, 22, 9, 15, 32, 123456, tzinfo=UTC)
+    assert (rows[1]["dns.question.name"], rows[1]["event.outcome"]) == (
+        "qx7vz0pkd.example.org",
+        "failure",
+    )
+    # a reverse lookup keeps only its zone; no answer means no outcome
+    assert (rows[2]["dns.question.name"], rows[2]["event.outcome"]) == ("in-addr.arpa", None)
+    http = parse_file(
+        _file(tmp_path, "http.log", PARSERS["zeek-http"].sample + "\n"),
+        format="zeek-http",
+        context=CONTEXT,
+    )
+    assert http.table.to_pylist()[0]["url.domain"] == "gatyfus.com"
+
+
+def test_zeek_http_drops_the_query_string_and_keeps_only_search_words(tmp_path: Path) -> None:
+    line = (
+        '{"ts":1789370531.1,"id.orig_h":"10.3.14.22","id.orig_p":50000,'
+        '"id.resp_h":"142.250.0.1","id.resp_p":80,"method":"GET","host":"www.google.fr:80",'
+        '"uri":"/search?q=devoirs+maths&client=firefox&sessionid=SECRET","status_code":200,'
+        '"username":"eleve.dupont","password":"hunter2"}'
+    )
+    parsed = parse_file(_file(tmp_path, "h.log", line + "\n"), format="zeek-http", context=CONTEXT)
+    row = parsed.table.to_pylist()[0]
+    assert (row["url.domain"], row["url.path"]) == ("www.google.fr", "/search")
+    assert row["url.search_terms"] == "devoirs maths" and row["user.name"] == "eleve.dupont"
+    flat = str(row)
+    assert "SECRET" not in flat and "hunter2" not in flat
+
+
+def test_zeek_impossible_iso_time_is_quarantined_not_a_crash(tmp_path: Path) -> None:
+    good = '{"ts":"2026-11-22T09:15:33Z","id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2"}'
+    bad = good.replace("11-22", "13-45")
+    parsed = parse_file(
+        _file(tmp_path, "d.log", f"{good}\n{bad}\n"), format="zeek-dns", context=CONTEXT
+    )
+    assert parsed.table.num_rows == 1
+    assert [(q.line, q.reason) for q in parsed.quarantined] == [
+        (2, "field ts: not an epoch or ISO 8601 time")
+    ]

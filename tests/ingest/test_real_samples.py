@@ -75,3 +75,47 @@ def test_a_zeek_header_without_addresses_is_refused(tmp_path: Path) -> None:
     bad.write_text("#separator \\x09\n#fields\tts\tuid\n1.0\tC1\n")
     with pytest.raises(IngestError, match=r"conn\.log: Zeek #fields header lacks id\.orig_h"):
         parse_file(bad, format="zeek-conn", context=CONTEXT)
+
+
+def test_zeek_http_tsv_keeps_paths_never_query_strings() -> None:
+    name = "005-zeek-scenario-malicious_http.log"
+    parsed = parse_file(DATA / name, format="zeek-http", context=CONTEXT)
+    records = [
+        line.split("\t")
+        for line in (DATA / name).read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert parsed.table.num_rows == len(records) == 992 and not parsed.quarantined
+    rows = parsed.table.to_pylist()
+    first = rows[0]
+    assert (first["url.domain"], first["url.path"], first["http.request.method"]) == (
+        "gatyfus.com",
+        "/login.php",
+        "GET",
+    )
+    assert (first["http.response.status_code"], first["event.outcome"]) == (302, "success")
+    assert (first["source.bytes"], first["destination.bytes"]) == (6, 154)
+    assert first["ocsf.class_uid"] == 4002 and first["destination.port"] == 80
+    # Zeek writes "-" for a request that got no answer: no status, not a zero
+    assert sum(r["http.response.status_code"] is None for r in rows) == sum(
+        fields[15] == "-" for fields in records
+    )
+    assert len({r["url.domain"] for r in rows}) == len({fields[8] for fields in records})
+
+
+def test_zeek_dns_tsv_and_json_agree() -> None:
+    name = "003-zeek-scenario-malicious_dns.log"
+    tsv = parse_file(DATA / name, format="zeek-dns", context=CONTEXT).table.to_pylist()
+    assert len(tsv) == 1
+    row = tsv[0]
+    assert (row["dns.question.name"], row["dns.question.type"], row["event.outcome"]) == (
+        "infinitedata-pa.googleapis.com",
+        "A",
+        "success",
+    )
+    assert (row["source.ip"], row["destination.ip"], row["destination.port"]) == (
+        "10.8.0.61",
+        "8.8.8.8",
+        53,
+    )
+    assert row["@timestamp"] == datetime(2020, 8, 7, 8, 49, 24, 509987, tzinfo=UTC)

@@ -185,6 +185,46 @@ SOURCES: tuple[Source, ...] = (
         f"{_or_empty(_col('dns.question.name'))} || ' ' || {_or_empty(_col('dns.question.type'))}",
     ),
     Source(
+        "zeek_dns",
+        "zeek",
+        "dns",
+        None,
+        ("zeek-dns",),
+        {
+            "query": _col("dns.question.name"),
+            "qtype_name": _col("dns.question.type"),
+            "id.orig_h": _col("source.ip"),
+            "id.orig_p": _col("source.port"),
+            "id.resp_h": _col("destination.ip"),
+            "id.resp_p": _col("destination.port"),
+            "proto": _col("network.transport"),
+        },
+        f"{_or_empty(_col('dns.question.name'))} || ' ' || {_or_empty(_col('dns.question.type'))}",
+    ),
+    Source(
+        "zeek_http",
+        "zeek",
+        "http",
+        None,
+        ("zeek-http",),
+        {
+            **_HTTP_FIELDS,
+            "host": _col("url.domain"),
+            "uri": _col("url.path"),
+            "method": _col("http.request.method"),
+            "user_agent": _col("user_agent.original"),
+            "status_code": _col("http.response.status_code"),
+            "username": _col("user.name"),
+            "id.orig_h": _col("source.ip"),
+            "id.resp_h": _col("destination.ip"),
+            "id.resp_p": _col("destination.port"),
+        },
+        (
+            f"{_or_empty(_col('http.request.method'))} || ' ' || {_URL}"
+            f" || ' ' || {_or_empty(_col('user_agent.original'))}"
+        ),
+    ),
+    Source(
         "zeek_conn",
         "zeek",
         "conn",
@@ -367,6 +407,40 @@ def _message(error: Exception) -> str:
     return re.sub(r" in [^\n]*?\.ya?ml(?::\d+)*$", "", str(error).split("\n")[0])
 
 
+def _filter_fields(rule: SigmaRule) -> set[str]:
+    """Fields tested only by the rule's filters (``filter_*``, ``exclude_*`` by
+    SigmaHQ's naming convention), never by what it selects."""
+    from sigma.rule import SigmaDetection, SigmaDetectionItem
+
+    def fields(item: SigmaDetection | SigmaDetectionItem) -> set[str]:
+        if isinstance(item, SigmaDetectionItem):
+            return {item.field} if item.field else set()
+        return set().union(*(fields(i) for i in item.detection_items))
+
+    named = rule.detection.detections.items()
+    filtering = set().union(
+        *(fields(d) for n, d in named if n.lower().startswith(("filter", "exclude")))
+    )
+    selecting = set().union(
+        *(fields(d) for n, d in named if not n.lower().startswith(("filter", "exclude")))
+    )
+    return filtering - selecting
+
+
+def _negated(sql: str, fields: Sequence[str]) -> list[str]:
+    """Those of ``fields`` that the rule's query tests under a NOT."""
+    import sqlglot
+    from sqlglot import exp
+
+    wanted = {f.lower() for f in fields}
+    found = {
+        column.name
+        for column in sqlglot.parse_one(sql, read="sqlite").find_all(exp.Column)
+        if column.name.lower() in wanted and column.find_ancestor(exp.Not) is not None
+    }
+    return sorted(found)
+
+
 def _loaded(entry: Mapping[str, Any], rule: SigmaRule | SigmaCorrelationRule) -> LoadedRule:
     from sigma.correlations import SigmaCorrelationRule
     from sigma.rule import SigmaRule
@@ -388,8 +462,20 @@ def _loaded(entry: Mapping[str, Any], rule: SigmaRule | SigmaCorrelationRule) ->
     else:
         internal = {_ID, _TIME, _TEXT}
         missing = sorted(f for f in required if f not in source.fields and f not in internal)
-        if missing:
+        negated = _negated(sql, missing) if sql and missing else []
+        filters = _filter_fields(rule) if isinstance(rule, SigmaRule) else set()
+        essential = [f for f in negated if f not in filters]
+        if essential:
+            # "not (Z = 0)" holds for every event where Z is empty: it would fire on all
+            notes.append(
+                f"negates fields we never carry ({', '.join(essential)}) outside its "
+                "filters, so it would match nearly every event: loaded, not run"
+            )
+            sql = ""
+        elif missing:
             notes.append(f"fields we never carry (always empty): {', '.join(missing)}")
+            if negated:
+                notes.append(f"its filters on {', '.join(negated)} never apply: it may match more")
         pseudonymised = sorted(
             f for f in required if f in source.fields and _STANDS_FOR.get(f) in _PSEUDONYMISED
         )
@@ -452,7 +538,8 @@ def _views(
     time = (
         _TIME
         if _TIME in present
-        else f"strftime(timezone('UTC', \"@timestamp\"), '{_TIME_FORMAT}') AS {_TIME}"
+        # Arrow's %S carries the microseconds; DuckDB's needs %f for them
+        else f"strftime(timezone('UTC', \"@timestamp\"), '{_TIME_FORMAT}.%f') AS {_TIME}"
     )
     statements = []
     for source in sources:

@@ -8,178 +8,37 @@ every other line, its position and the reason (which field failed).
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from confiance.errors import IngestError
-from confiance.events import OcsfClass, conform
-from confiance.ingest.geo import GeoTable
+from confiance.events import OcsfClass
+from confiance.ingest.columns import (
+    IGNORED,
+    PLAIN,
+    BadRows,
+    Framing,
+    ParseContext,
+    Parser,
+    Rows,
+    common,
+    dash_to_null,
+    local_time,
+    login_category,
+    outcome_from_status,
+    question_name,
+    to_float,
+    to_int,
+    url_path,
+    valid_ips,
+)
 from confiance.ingest.search import extract_search_terms
+from confiance.ingest.zeek import ZeekConn, ZeekDns, ZeekHttp
 
-BadRows = list[tuple[int, str]]
-
-
-#: A bad-row reason with this prefix marks a well-formed line that records no
-#: event (counted as ignored, with its reason), not an unparseable one.
-IGNORED = "ignored: "
-
-
-@dataclass(frozen=True)
-class ParseContext:
-    tenant: str
-    service: str
-    geo: GeoTable
-    timezone: str = "Europe/Paris"
-    #: for formats without a year (RFC 3164 syslog): the latest plausible time
-    now: datetime.datetime | None = None
-
-
-@dataclass(frozen=True)
-class Framing:
-    """How a format marks the lines of a file that are not records."""
-
-    #: the first line names the columns (nfdump CSV)
-    header_first_line: bool = False
-    #: lines starting with this are the format's own metadata (Zeek's ``#…``)
-    metadata_prefix: bytes | None = None
-    #: among metadata lines, the one that names the columns (Zeek's ``#fields``)
-    header_prefix: bytes | None = None
-    #: index where the format's closing lines begin (nfdump's statistics)
-    trailer: Callable[[list[bytes]], int] | None = None
-
-
-PLAIN = Framing()
-
-
-class Parser(Protocol):
-    name: str
-    description: str
-    sample: str
-    framing: Framing
-
-    def parse(
-        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
-    ) -> tuple[pa.Table, BadRows]:
-        """Normalised events of the readable lines, and (position, reason) of the others.
-
-        ``header`` is the line that names the columns, for formats whose
-        framing has one.
-        """
-        ...
-
-
-class _Rows:
-    """Tracks which rows are still good and why the others were rejected."""
-
-    def __init__(self, n: int) -> None:
-        self.ok: pa.Array = pa.array([True] * n, pa.bool_())
-        self.bad: BadRows = []
-
-    def reject(self, bad: BadRows) -> None:
-        """Mark rows rejected by a per-line check (with their own reasons)."""
-        if bad:
-            mask = [True] * len(self.ok)
-            for index, _ in bad:
-                mask[index] = False
-            self.ok = pc.and_(self.ok, pa.array(mask, pa.bool_()))
-            self.bad.extend(bad)
-
-    def only_good(self, values: pa.Array) -> pa.Array:
-        """``values`` where the row is still good, null elsewhere."""
-        return pc.if_else(self.ok, values, pa.scalar(None, values.type))
-
-    def require(self, valid: pa.Array, reason: str) -> None:
-        valid = pc.fill_null(valid, False)
-        failed = pc.and_(self.ok, pc.invert(valid))
-        for index in pc.indices_nonzero(failed).to_pylist():
-            self.bad.append((index, reason))
-        self.ok = pc.and_(self.ok, valid)
-
-    def finish(self, columns: Mapping[str, pa.Array]) -> tuple[pa.Table, BadRows]:
-        table = pa.table(dict(columns)).filter(self.ok)
-        return conform(table), sorted(self.bad)
-
-
-def _common(
-    n: int, context: ParseContext, *, dataset: str, ocsf: OcsfClass, category: str | None
-) -> dict[str, pa.Array]:
-    """Columns that are the same on every row a parser emits."""
-    columns = {
-        "tenant": pa.array([context.tenant] * n, pa.string()),
-        "event.dataset": pa.array([dataset] * n, pa.string()),
-        "ocsf.class_uid": pa.array([int(ocsf)] * n, pa.int32()),
-        "service.name": pa.array([context.service] * n, pa.string()),
-    }
-    if category is not None:
-        columns["event.category"] = pa.array([category] * n, pa.string())
-    return columns
-
-
-def _local_time(local: pa.Array, context: ParseContext) -> pa.Array:
-    """Naive local times of the source's time zone, as UTC instants.
-
-    Unparseable times (null) become a placeholder: their rows are already
-    quarantined. Ambiguous (the repeated autumn hour) and nonexistent (the
-    skipped spring hour) local times take Arrow's "earliest" resolution.
-    """
-    return pc.assume_timezone(
-        pc.fill_null(local, pa.scalar(0, pa.timestamp("us"))),
-        context.timezone,
-        ambiguous="earliest",
-        nonexistent="earliest",
-    )
-
-
-def _valid_ips(values: pa.Array) -> pa.Array:
-    """True where the value is a syntactically valid IPv4/IPv6 address."""
-    distinct = pc.unique(values).drop_null()
-    good = []
-    for value in distinct.to_pylist():
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            continue
-        good.append(value)
-    return pc.is_in(values, value_set=pa.array(good, pa.string()))
-
-
-def _dash_to_null(values: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(values, "-"), pa.scalar(None, pa.string()), values)
-
-
-def _int(values: pa.Array, kind: pa.DataType | None = None) -> pa.Array:
-    """Digits to integers; anything else becomes null."""
-    digits = pc.match_substring_regex(values, r"^\d{1,18}$")
-    clean = pc.if_else(digits, values, pa.scalar(None, pa.string()))
-    return pc.cast(clean, kind or pa.int64())
-
-
-def _float(values: pa.Array) -> pa.Array:
-    """Decimal numbers to float64; anything else becomes null."""
-    numeric = pc.match_substring_regex(values, r"^-?\d{1,18}(\.\d{1,9})?$")
-    clean = pc.if_else(numeric, values, pa.scalar(None, pa.string()))
-    return pc.cast(clean, pa.float64())
-
-
-def _outcome_from_status(status: pa.Array) -> pa.Array:
-    return pc.case_when(
-        pc.make_struct(
-            pc.less(status, 400),
-            pc.is_in(status, value_set=pa.array([401, 403], pa.int32())),
-        ),
-        pa.scalar("success"),
-        pa.scalar("failure"),
-        pa.scalar("unknown"),
-    )
-
-
-_LOGIN_PATH = r"(?i)/(auth|login|signin|connexion|cas/login)"
+__all__ = ["IGNORED", "PARSERS", "ParseContext", "Parser", "parser_for"]
 
 
 class ApacheCombined:
@@ -200,31 +59,30 @@ class ApacheCombined:
         self, lines: pa.Array, *, context: ParseContext, header: str | None = None
     ) -> tuple[pa.Table, BadRows]:
         fields = pc.extract_regex(lines, self._pattern)
-        rows = _Rows(len(lines))
+        rows = Rows(len(lines))
         rows.require(fields.is_valid(), f"does not match the {self.name} format")
         time = pc.strptime(
             fields.field("time"), format="%d/%b/%Y:%H:%M:%S %z", unit="us", error_is_null=True
         )
         rows.require(time.is_valid(), "field @timestamp: unparseable time")
         ip = fields.field("ip")
-        rows.require(_valid_ips(ip), "field source.ip: not an IP address")
-        status = _int(fields.field("status"), pa.int32())
-        path = pc.extract_regex(fields.field("target"), r"^(?P<p>[^?#]*)").field("p")
+        rows.require(valid_ips(ip), "field source.ip: not an IP address")
+        status = to_int(fields.field("status"), pa.int32())
+        path = url_path(fields.field("target"))
         method = fields.field("method")
-        is_login = pc.and_(pc.equal(method, "POST"), pc.match_substring_regex(path, _LOGIN_PATH))
         n = len(lines)
-        columns: dict[str, Any] = _common(
+        columns: dict[str, Any] = common(
             n, context, dataset=self.name, ocsf=OcsfClass.HTTP_ACTIVITY, category=None
         ) | {
             "@timestamp": pc.cast(time, pa.timestamp("us", tz="UTC")),
-            "event.category": pc.if_else(is_login, "authentication", "web"),
+            "event.category": login_category(method, path, otherwise="web"),
             "event.action": method,
-            "event.outcome": _outcome_from_status(status),
-            "user.name": _dash_to_null(fields.field("user")),
+            "event.outcome": outcome_from_status(status),
+            "user.name": dash_to_null(fields.field("user")),
             "source.ip": ip,
             "http.request.method": method,
             "http.response.status_code": status,
-            "destination.bytes": _int(fields.field("size")),
+            "destination.bytes": to_int(fields.field("size")),
             "url.path": path,
             "user_agent.original": fields.field("agent"),
         }
@@ -250,32 +108,32 @@ class SquidNative:
         self, lines: pa.Array, *, context: ParseContext, header: str | None = None
     ) -> tuple[pa.Table, BadRows]:
         fields = pc.extract_regex(lines, self._pattern)
-        rows = _Rows(len(lines))
+        rows = Rows(len(lines))
         rows.require(fields.is_valid(), f"does not match the {self.name} format")
         client = fields.field("client")
-        rows.require(_valid_ips(client), "field source.ip: not an IP address")
-        seconds = _float(fields.field("ts"))
+        rows.require(valid_ips(client), "field source.ip: not an IP address")
+        seconds = to_float(fields.field("ts"))
         time = pc.cast(pc.multiply(seconds, 1_000_000.0), pa.int64(), safe=False)
         peer = fields.field("peer")
         url = fields.field("url")
         parts = pc.extract_regex(
             url, r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?P<host>[^/:?#]*)(?::\d+)?(?P<path>/[^?#]*)?"
         )
-        status = _int(fields.field("code"), pa.int32())
+        status = to_int(fields.field("code"), pa.int32())
         n = len(lines)
-        columns: dict[str, Any] = _common(
+        columns: dict[str, Any] = common(
             n, context, dataset=self.name, ocsf=OcsfClass.HTTP_ACTIVITY, category="web"
         ) | {
             "@timestamp": pc.cast(time, pa.timestamp("us", tz="UTC")),
             "event.action": fields.field("action"),
             "event.outcome": pc.if_else(pc.less(status, 400), "success", "failure"),
-            "user.name": _dash_to_null(fields.field("user")),
+            "user.name": dash_to_null(fields.field("user")),
             "source.ip": client,
-            "destination.ip": pc.if_else(_valid_ips(peer), peer, pa.scalar(None, pa.string())),
+            "destination.ip": pc.if_else(valid_ips(peer), peer, pa.scalar(None, pa.string())),
             "http.request.method": fields.field("method"),
             "http.response.status_code": status,
-            "destination.bytes": _int(fields.field("size")),
-            "event.duration": pc.multiply(_int(fields.field("elapsed")), 1_000_000),
+            "destination.bytes": to_int(fields.field("size")),
+            "event.duration": pc.multiply(to_int(fields.field("elapsed")), 1_000_000),
             "url.domain": pc.utf8_lower(parts.field("host")),
             "url.path": parts.field("path"),
             "url.search_terms": extract_search_terms(url),
@@ -338,20 +196,20 @@ class NfdumpCsv:
         if header is None:
             raise IngestError("nfdump CSV needs its header line")
         fields = pc.extract_regex(lines, self.header_pattern(header))
-        rows = _Rows(len(lines))
+        rows = Rows(len(lines))
         rows.require(fields.is_valid(), f"does not match the {self.name} header")
         stamp = pc.replace_substring_regex(fields.field("ts"), r"\.\d+$", "")
         local = pc.strptime(stamp, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
         rows.require(local.is_valid(), "field @timestamp: unparseable time")
-        time = _local_time(local, context)
+        time = local_time(local, context)
         sa, da = fields.field("sa"), fields.field("da")
-        rows.require(_valid_ips(sa), "field source.ip: not an IP address")
-        rows.require(_valid_ips(da), "field destination.ip: not an IP address")
-        sp, dp = _int(fields.field("sp"), pa.int32()), _int(fields.field("dp"), pa.int32())
+        rows.require(valid_ips(sa), "field source.ip: not an IP address")
+        rows.require(valid_ips(da), "field destination.ip: not an IP address")
+        sp, dp = to_int(fields.field("sp"), pa.int32()), to_int(fields.field("dp"), pa.int32())
         rows.require(sp.is_valid(), "field source.port: not a port")
         rows.require(dp.is_valid(), "field destination.port: not a port")
         duration = pc.cast(
-            pc.multiply(_float(fields.field("td")), 1e9),
+            pc.multiply(to_float(fields.field("td")), 1e9),
             pa.int64(),
             safe=False,
         )
@@ -364,7 +222,7 @@ class NfdumpCsv:
             pc.utf8_lower(proto),
         )
         n = len(lines)
-        columns: dict[str, Any] = _common(
+        columns: dict[str, Any] = common(
             n, context, dataset=self.name, ocsf=OcsfClass.NETWORK_ACTIVITY, category="network"
         ) | {
             "@timestamp": time,
@@ -374,8 +232,8 @@ class NfdumpCsv:
             "destination.ip": da,
             "destination.port": dp,
             "network.transport": transport,
-            "network.packets": _int(fields.field("ipkt")),
-            "source.bytes": _int(fields.field("ibyt")),
+            "network.packets": to_int(fields.field("ipkt")),
+            "source.bytes": to_int(fields.field("ibyt")),
             "event.duration": duration,
         }
         columns.update(context.geo.columns(rows.only_good(sa)))
@@ -415,12 +273,12 @@ class KeycloakJson:
             users.append(u)
             ips.append(i)
         ip_array = pa.array(ips, pa.string())
-        rows = _Rows(len(lines))
+        rows = Rows(len(lines))
         rows.reject(bad)
-        rows.require(_valid_ips(ip_array), "field source.ip (ipAddress): not an IP address")
+        rows.require(valid_ips(ip_array), "field source.ip (ipAddress): not an IP address")
         kind_array = pa.array(kinds, pa.string())
         n = len(lines)
-        columns: dict[str, Any] = _common(
+        columns: dict[str, Any] = common(
             n, context, dataset=self.name, ocsf=OcsfClass.AUTHENTICATION, category="authentication"
         ) | {
             "@timestamp": pc.cast(
@@ -492,7 +350,7 @@ class OpensshSyslog:
         self, lines: pa.Array, *, context: ParseContext, header: str | None = None
     ) -> tuple[pa.Table, BadRows]:
         head = pc.extract_regex(lines, self._header)
-        rows = _Rows(len(lines))
+        rows = Rows(len(lines))
         rows.require(head.is_valid(), "not an sshd syslog line")
         body = pc.extract_regex(head.field("msg"), self._outcome)
         rows.require(body.is_valid(), IGNORED + "sshd line that records no authentication outcome")
@@ -508,17 +366,17 @@ class OpensshSyslog:
                 unit="us",
                 error_is_null=True,
             )
-            return _local_time(local, context)
+            return local_time(local, context)
 
         this_year = at(now.year)
         limit = pa.scalar(now + datetime.timedelta(days=1), pa.timestamp("us", tz="UTC"))
         # RFC 3164 has no year: the latest year that does not put the line in the future
         time = pc.if_else(pc.greater(this_year, limit), at(now.year - 1), this_year)
         ip = body.field("ip")
-        rows.require(_valid_ips(ip), "field source.ip: not an IP address")
+        rows.require(valid_ips(ip), "field source.ip: not an IP address")
         success = pc.equal(body.field("verb"), "Accepted")
         n = len(lines)
-        columns: dict[str, Any] = _common(
+        columns: dict[str, Any] = common(
             n, context, dataset=self.name, ocsf=OcsfClass.AUTHENTICATION, category="authentication"
         ) | {
             "@timestamp": time,
@@ -528,7 +386,7 @@ class OpensshSyslog:
                 pc.equal(body.field("user"), ""), pa.scalar(None, pa.string()), body.field("user")
             ),
             "source.ip": ip,
-            "source.port": _int(body.field("port"), pa.int32()),
+            "source.port": to_int(body.field("port"), pa.int32()),
         }
         columns.update(context.geo.columns(rows.only_good(ip)))
         return rows.finish(columns)
@@ -559,152 +417,33 @@ class BindQuerylog:
         self, lines: pa.Array, *, context: ParseContext, header: str | None = None
     ) -> tuple[pa.Table, BadRows]:
         fields = pc.extract_regex(lines, self._pattern)
-        rows = _Rows(len(lines))
+        rows = Rows(len(lines))
         rows.require(fields.is_valid(), "does not match the bind-querylog format")
         client = fields.field("client")
-        rows.require(_valid_ips(client), "field source.ip: not an IP address")
+        rows.require(valid_ips(client), "field source.ip: not an IP address")
         local = pc.strptime(
             fields.field("ts"), format="%d-%b-%Y %H:%M:%S", unit="us", error_is_null=True
         )
         rows.require(pc.is_valid(local), "field @timestamp: not a date")
         stamp = pc.add(
-            _local_time(local, context),
-            pc.cast(pc.multiply(_int(fields.field("ms")), 1000), pa.duration("us")),
+            local_time(local, context),
+            pc.cast(pc.multiply(to_int(fields.field("ms")), 1000), pa.duration("us")),
         )
-        qname = pc.utf8_lower(pc.utf8_rtrim(fields.field("qname"), characters="."))
-        qname = pc.replace_substring_regex(qname, r"^.*\.(in-addr|ip6)\.arpa$", r"\1.arpa")
+        qname = question_name(fields.field("qname"))
         server = fields.field("server")
         n = len(lines)
-        columns: dict[str, Any] = _common(
+        columns: dict[str, Any] = common(
             n, context, dataset=self.name, ocsf=OcsfClass.DNS_ACTIVITY, category="network"
         ) | {
             "@timestamp": stamp,
             "event.action": pa.array(["dns-query"] * n, pa.string()),
             "source.ip": client,
-            "source.port": _int(fields.field("port"), pa.int32()),
-            "destination.ip": pc.if_else(_valid_ips(server), server, pa.scalar(None, pa.string())),
+            "source.port": to_int(fields.field("port"), pa.int32()),
+            "destination.ip": pc.if_else(valid_ips(server), server, pa.scalar(None, pa.string())),
             "dns.question.name": qname,
             "dns.question.type": fields.field("qtype"),
         }
         columns.update(context.geo.columns(rows.only_good(client)))
-        return rows.finish(columns)
-
-
-class ZeekConn:
-    """Zeek conn.log, TSV (with its ``#fields`` header) or JSON lines."""
-
-    framing = Framing(metadata_prefix=b"#", header_prefix=b"#fields\t")
-    name = "zeek-conn"
-    description = "Zeek conn.log, TSV or JSON"
-    sample = (
-        '{"ts":1664464850.117582,"id.orig_h":"172.16.1.11","id.orig_p":35356,'
-        '"id.resp_h":"172.16.1.1","id.resp_p":443,"proto":"tcp","conn_state":"S0",'
-        '"history":"S","orig_pkts":1,"orig_ip_bytes":44,"resp_pkts":0}'
-    )
-    _wanted = (
-        "ts",
-        "id.orig_h",
-        "id.orig_p",
-        "id.resp_h",
-        "id.resp_p",
-        "proto",
-        "duration",
-        "orig_bytes",
-        "resp_bytes",
-        "conn_state",
-        "history",
-        "orig_pkts",
-    )
-
-    @staticmethod
-    def _group(name: str) -> str:
-        return "f_" + name.replace(".", "_").replace("-", "_")
-
-    def parse(
-        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
-    ) -> tuple[pa.Table, BadRows]:
-        """TSV under its ``#fields`` header, or JSON lines when there is none."""
-        return self._json(lines, context) if header is None else self._tsv(header, lines, context)
-
-    def _tsv(
-        self, fields_line: str, lines: pa.Array, context: ParseContext
-    ) -> tuple[pa.Table, BadRows]:
-        names = fields_line.rstrip("\n").split("\t")[1:]
-        missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p") if c not in names]
-        if missing:
-            raise IngestError(f"Zeek #fields header lacks {', '.join(missing)}")
-        pattern = (
-            "^"
-            + "\t".join(
-                f"(?P<{self._group(n)}>[^\t]*)" if n in self._wanted else "[^\t]*" for n in names
-            )
-            + "$"
-        )
-        fields = pc.extract_regex(lines, pattern)
-        values = {n: fields.field(self._group(n)) for n in names if n in self._wanted}
-        for n in self._wanted:
-            if n not in values:
-                values[n] = pa.nulls(len(lines), pa.string())
-        return self._columns(values, fields.is_valid(), len(lines), context)
-
-    def _json(self, lines: pa.Array, context: ParseContext) -> tuple[pa.Table, BadRows]:
-        records: dict[str, list[str | None]] = {n: [] for n in self._wanted}
-        ok = []
-        for line in lines.to_pylist():
-            try:
-                event = json.loads(line)
-                good = isinstance(event, dict)
-            except ValueError:
-                good, event = False, {}
-            ok.append(good)
-            for n in self._wanted:
-                value = event.get(n) if good else None
-                records[n].append(None if value is None else str(value))
-        values = {n: pa.array(v, pa.string()) for n, v in records.items()}
-        return self._columns(values, pa.array(ok, pa.bool_()), len(lines), context)
-
-    def _columns(
-        self, values: dict[str, pa.Array], valid: pa.Array, n: int, context: ParseContext
-    ) -> tuple[pa.Table, BadRows]:
-        rows = _Rows(n)
-        rows.require(valid, f"does not match the {self.name} format")
-        unset = {"-", "(empty)", ""}
-
-        def clean(column: pa.Array) -> pa.Array:
-            return pc.if_else(
-                pc.is_in(column, value_set=pa.array(list(unset))),
-                pa.scalar(None, pa.string()),
-                column,
-            )
-
-        seconds = _float(clean(values["ts"]))
-        rows.require(seconds.is_valid(), "field ts: not an epoch time")
-        src, dst = clean(values["id.orig_h"]), clean(values["id.resp_h"])
-        rows.require(_valid_ips(src), "field source.ip (id.orig_h): not an IP address")
-        rows.require(_valid_ips(dst), "field destination.ip (id.resp_h): not an IP address")
-        history = clean(values["history"])
-        columns: dict[str, Any] = _common(
-            n, context, dataset=self.name, ocsf=OcsfClass.NETWORK_ACTIVITY, category="network"
-        ) | {
-            "@timestamp": pc.cast(
-                pc.cast(pc.multiply(seconds, 1e6), pa.int64(), safe=False),
-                pa.timestamp("us", tz="UTC"),
-            ),
-            # Zeek's history (S = SYN only …) plays the part of TCP flags
-            "event.action": pc.coalesce(history, clean(values["conn_state"])),
-            "source.ip": src,
-            "source.port": _int(clean(values["id.orig_p"]), pa.int32()),
-            "destination.ip": dst,
-            "destination.port": _int(clean(values["id.resp_p"]), pa.int32()),
-            "network.transport": clean(values["proto"]),
-            "network.packets": _int(clean(values["orig_pkts"])),
-            "source.bytes": _int(clean(values["orig_bytes"])),
-            "destination.bytes": _int(clean(values["resp_bytes"])),
-            "event.duration": pc.cast(
-                pc.multiply(_float(clean(values["duration"])), 1e9), pa.int64(), safe=False
-            ),
-        }
-        columns.update(context.geo.columns(rows.only_good(src)))
         return rows.finish(columns)
 
 
@@ -717,6 +456,8 @@ PARSERS: dict[str, Parser] = {
         NfdumpCsv(),
         OpensshSyslog(),
         ZeekConn(),
+        ZeekDns(),
+        ZeekHttp(),
         BindQuerylog(),
     )
 }

@@ -1,0 +1,198 @@
+"""Vectorised building blocks shared by the parsers: the parse context, how a
+format frames its lines, the parser protocol, and conversions of whole Arrow
+arrays (times, addresses, numbers) that mark the rows they cannot read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from confiance.events import OcsfClass, conform
+from confiance.ingest.geo import GeoTable
+
+BadRows = list[tuple[int, str]]
+
+
+#: A bad-row reason with this prefix marks a well-formed line that records no
+#: event (counted as ignored, with its reason), not an unparseable one.
+IGNORED = "ignored: "
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    tenant: str
+    service: str
+    geo: GeoTable
+    timezone: str = "Europe/Paris"
+    #: for formats without a year (RFC 3164 syslog): the latest plausible time
+    now: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a format marks the lines of a file that are not records."""
+
+    #: the first line names the columns (nfdump CSV)
+    header_first_line: bool = False
+    #: lines starting with this are the format's own metadata (Zeek's ``#…``)
+    metadata_prefix: bytes | None = None
+    #: among metadata lines, the one that names the columns (Zeek's ``#fields``)
+    header_prefix: bytes | None = None
+    #: index where the format's closing lines begin (nfdump's statistics)
+    trailer: Callable[[list[bytes]], int] | None = None
+
+
+PLAIN = Framing()
+
+
+class Parser(Protocol):
+    name: str
+    description: str
+    sample: str
+    framing: Framing
+
+    def parse(
+        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
+    ) -> tuple[pa.Table, BadRows]:
+        """Normalised events of the readable lines, and (position, reason) of the others.
+
+        ``header`` is the line that names the columns, for formats whose
+        framing has one.
+        """
+        ...
+
+
+class Rows:
+    """Tracks which rows are still good and why the others were rejected."""
+
+    def __init__(self, n: int) -> None:
+        self.ok: pa.Array = pa.array([True] * n, pa.bool_())
+        self.bad: BadRows = []
+
+    def reject(self, bad: BadRows) -> None:
+        """Mark rows rejected by a per-line check (with their own reasons)."""
+        if bad:
+            mask = [True] * len(self.ok)
+            for index, _ in bad:
+                mask[index] = False
+            self.ok = pc.and_(self.ok, pa.array(mask, pa.bool_()))
+            self.bad.extend(bad)
+
+    def only_good(self, values: pa.Array) -> pa.Array:
+        """``values`` where the row is still good, null elsewhere."""
+        return pc.if_else(self.ok, values, pa.scalar(None, values.type))
+
+    def require(self, valid: pa.Array, reason: str) -> None:
+        valid = pc.fill_null(valid, False)
+        failed = pc.and_(self.ok, pc.invert(valid))
+        for index in pc.indices_nonzero(failed).to_pylist():
+            self.bad.append((index, reason))
+        self.ok = pc.and_(self.ok, valid)
+
+    def finish(self, columns: Mapping[str, pa.Array]) -> tuple[pa.Table, BadRows]:
+        table = pa.table(dict(columns)).filter(self.ok)
+        return conform(table), sorted(self.bad)
+
+
+def common(
+    n: int, context: ParseContext, *, dataset: str, ocsf: OcsfClass, category: str | None
+) -> dict[str, pa.Array]:
+    """Columns that are the same on every row a parser emits."""
+    columns = {
+        "tenant": pa.array([context.tenant] * n, pa.string()),
+        "event.dataset": pa.array([dataset] * n, pa.string()),
+        "ocsf.class_uid": pa.array([int(ocsf)] * n, pa.int32()),
+        "service.name": pa.array([context.service] * n, pa.string()),
+    }
+    if category is not None:
+        columns["event.category"] = pa.array([category] * n, pa.string())
+    return columns
+
+
+def local_time(local: pa.Array, context: ParseContext) -> pa.Array:
+    """Naive local times of the source's time zone, as UTC instants.
+
+    Unparseable times (null) become a placeholder: their rows are already
+    quarantined. Ambiguous (the repeated autumn hour) and nonexistent (the
+    skipped spring hour) local times take Arrow's "earliest" resolution.
+    """
+    return pc.assume_timezone(
+        pc.fill_null(local, pa.scalar(0, pa.timestamp("us"))),
+        context.timezone,
+        ambiguous="earliest",
+        nonexistent="earliest",
+    )
+
+
+def valid_ips(values: pa.Array) -> pa.Array:
+    """True where the value is a syntactically valid IPv4/IPv6 address."""
+    distinct = pc.unique(values).drop_null()
+    good = []
+    for value in distinct.to_pylist():
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            continue
+        good.append(value)
+    return pc.is_in(values, value_set=pa.array(good, pa.string()))
+
+
+def dash_to_null(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, "-"), pa.scalar(None, pa.string()), values)
+
+
+def to_int(values: pa.Array, kind: pa.DataType | None = None) -> pa.Array:
+    """Digits to integers; anything else becomes null."""
+    digits = pc.match_substring_regex(values, r"^\d{1,18}$")
+    clean = pc.if_else(digits, values, pa.scalar(None, pa.string()))
+    return pc.cast(clean, kind or pa.int64())
+
+
+def to_float(values: pa.Array) -> pa.Array:
+    """Decimal numbers to float64; anything else becomes null."""
+    numeric = pc.match_substring_regex(values, r"^-?\d{1,18}(\.\d{1,9})?$")
+    clean = pc.if_else(numeric, values, pa.scalar(None, pa.string()))
+    return pc.cast(clean, pa.float64())
+
+
+def outcome_from_status(status: pa.Array) -> pa.Array:
+    return pc.case_when(
+        pc.make_struct(
+            pc.less(status, 400),
+            pc.is_in(status, value_set=pa.array([401, 403], pa.int32())),
+        ),
+        pa.scalar("success"),
+        pa.scalar("failure"),
+        pa.scalar("unknown"),
+    )
+
+
+_LOGIN_PATH = r"(?i)/(auth|login|signin|connexion|cas/login)"
+
+
+def url_path(target: pa.Array) -> pa.Array:
+    """The path of a request target; the query string and fragment are never carried."""
+    return pc.extract_regex(target, r"^(?P<p>[^?#]*)").field("p")
+
+
+def login_category(method: pa.Array, path: pa.Array, *, otherwise: str) -> pa.Array:
+    """``authentication`` for a POST to a login endpoint, ``otherwise`` for the rest."""
+    is_login = pc.and_(pc.equal(method, "POST"), pc.match_substring_regex(path, _LOGIN_PATH))
+    return pc.if_else(pc.fill_null(is_login, False), "authentication", otherwise)
+
+
+def question_name(names: pa.Array) -> pa.Array:
+    """A queried name in lower case without its final dot.
+
+    For a reverse lookup only the zone is kept (``in-addr.arpa``,
+    ``ip6.arpa``): the address it names never leaves its owner in clear.
+    """
+    lowered = pc.utf8_lower(pc.utf8_rtrim(names, characters="."))
+    return pc.replace_substring_regex(lowered, r"^.*\.(in-addr|ip6)\.arpa$", r"\1.arpa")
