@@ -73,6 +73,15 @@ EVENT_SCHEMA = pa.schema(
         pa.field("user_agent.original", pa.string()),
         pa.field("email.from.address", pa.string()),
         pa.field("email.to.address", pa.string()),
+        # the domain of the sender's address (DMARC's RFC5322.From), kept in
+        # clear: look-alikes of a member's domain are found on it
+        pa.field("email.from.domain", pa.string()),
+        pa.field("email.attachments.file.extension", pa.string()),
+        # SPF and DKIM results as DMARC evaluated them (aligned), OCSF email_auth
+        pa.field("email.auth.spf", pa.string()),
+        pa.field("email.auth.dkim", pa.string()),
+        # how many occurrences the row stands for (OCSF ``count``); null means one
+        pa.field("event.count", pa.int64()),
     ]
 )
 

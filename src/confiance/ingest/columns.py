@@ -47,6 +47,9 @@ class Framing:
     header_prefix: bytes | None = None
     #: index where the format's closing lines begin (nfdump's statistics)
     trailer: Callable[[list[bytes]], int] | None = None
+    #: the whole file is one document (an XML report), given to the parser as a
+    #: single string; the positions of its bad rows are line numbers in it
+    document: bool = False
 
 
 PLAIN = Framing()
@@ -177,6 +180,13 @@ def outcome_from_status(status: pa.Array) -> pa.Array:
 _LOGIN_PATH = r"(?i)/(auth|login|signin|connexion|cas/login)"
 
 
+def group(fields: pa.Array, name: str) -> pa.Array:
+    """A named group of :func:`pyarrow.compute.extract_regex`'s result: null where
+    the line did not match or the optional group took no part in the match."""
+    values = pc.struct_field(fields, name)
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+
+
 def url_path(target: pa.Array) -> pa.Array:
     """The path of a request target; the query string and fragment are never carried."""
     return pc.extract_regex(target, r"^(?P<p>[^?#]*)").field("p")
@@ -196,3 +206,50 @@ def question_name(names: pa.Array) -> pa.Array:
     """
     lowered = pc.utf8_lower(pc.utf8_rtrim(names, characters="."))
     return pc.replace_substring_regex(lowered, r"^.*\.(in-addr|ip6)\.arpa$", r"\1.arpa")
+
+
+_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+
+
+def _iso_or_none(value: str | None) -> datetime.datetime | None:
+    try:
+        return None if value is None else datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def iso_time(values: pa.Array) -> pa.Array:
+    """RFC 3339 times with an offset (``…T09:15:32.123456+01:00``) as UTC; null elsewhere."""
+    shaped = pc.fill_null(pc.match_substring_regex(values, _ISO), False)
+    candidates = pc.if_else(shaped, values, pa.scalar(None, pa.string()))
+    try:
+        return pc.cast(candidates, pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:  # a well-shaped but impossible date: read one by one
+        return pa.array(
+            [_iso_or_none(v) for v in candidates.to_pylist()], pa.timestamp("us", tz="UTC")
+        )
+
+
+def rfc3164_time(
+    month: pa.Array, day: pa.Array, clock: pa.Array, context: ParseContext
+) -> pa.Array:
+    """A BSD syslog time (``Dec 10 06:55:48``, local, no year) as UTC.
+
+    RFC 3164 has no year: the latest year that does not put the line more than
+    a day in the future of ``context.now`` is taken.
+    """
+    now = context.now or datetime.datetime.now(datetime.UTC)
+    stamps = pc.binary_join_element_wise(month, pc.utf8_lpad(day, 2, "0"), clock, " ")
+
+    def at(year: int) -> pa.Array:
+        local = pc.strptime(
+            pc.binary_join_element_wise(str(year), stamps, " "),
+            format="%Y %b %d %H:%M:%S",
+            unit="us",
+            error_is_null=True,
+        )
+        return local_time(local, context)
+
+    this_year = at(now.year)
+    limit = pa.scalar(now + datetime.timedelta(days=1), pa.timestamp("us", tz="UTC"))
+    return pc.if_else(pc.greater(this_year, limit), at(now.year - 1), this_year)

@@ -7,7 +7,6 @@ every other line, its position and the reason (which field failed).
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any
 
@@ -30,11 +29,13 @@ from confiance.ingest.columns import (
     login_category,
     outcome_from_status,
     question_name,
+    rfc3164_time,
     to_float,
     to_int,
     url_path,
     valid_ips,
 )
+from confiance.ingest.mail import DmarcAggregate, PostfixSyslog
 from confiance.ingest.search import extract_search_terms
 from confiance.ingest.zeek import ZeekConn, ZeekDns, ZeekHttp
 
@@ -354,24 +355,7 @@ class OpensshSyslog:
         rows.require(head.is_valid(), "not an sshd syslog line")
         body = pc.extract_regex(head.field("msg"), self._outcome)
         rows.require(body.is_valid(), IGNORED + "sshd line that records no authentication outcome")
-        now = context.now or datetime.datetime.now(datetime.UTC)
-        stamps = pc.binary_join_element_wise(
-            head.field("mon"), pc.utf8_lpad(head.field("day"), 2, "0"), head.field("time"), " "
-        )
-
-        def at(year: int) -> pa.Array:
-            local = pc.strptime(
-                pc.binary_join_element_wise(str(year), stamps, " "),
-                format="%Y %b %d %H:%M:%S",
-                unit="us",
-                error_is_null=True,
-            )
-            return local_time(local, context)
-
-        this_year = at(now.year)
-        limit = pa.scalar(now + datetime.timedelta(days=1), pa.timestamp("us", tz="UTC"))
-        # RFC 3164 has no year: the latest year that does not put the line in the future
-        time = pc.if_else(pc.greater(this_year, limit), at(now.year - 1), this_year)
+        time = rfc3164_time(head.field("mon"), head.field("day"), head.field("time"), context)
         ip = body.field("ip")
         rows.require(valid_ips(ip), "field source.ip: not an IP address")
         success = pc.equal(body.field("verb"), "Accepted")
@@ -458,6 +442,8 @@ PARSERS: dict[str, Parser] = {
         ZeekConn(),
         ZeekDns(),
         ZeekHttp(),
+        PostfixSyslog(),
+        DmarcAggregate(),
         BindQuerylog(),
     )
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -16,6 +18,8 @@ from confiance.ingest.parsers import IGNORED, ParseContext, parser_for
 
 #: Lines longer than this are quarantined, never parsed.
 MAX_LINE_BYTES = 64 * 1024
+#: A zip member larger than this is refused (a zip bomb is not a report).
+MAX_ARCHIVE_MEMBER_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,30 @@ def _read_bytes(path: Path) -> bytes:
             return gzip.decompress(raw)
         if raw.startswith(b"BZh"):
             return bz2.decompress(raw)
-    except (OSError, EOFError, ValueError):
+        if raw.startswith(b"PK\x03\x04"):
+            return _single_member(path, raw)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
         raise IngestError(f"{path}: corrupt compressed file") from None
     return raw
+
+
+def _single_member(path: Path, raw: bytes) -> bytes:
+    """The one file of a zip archive (how DMARC reports arrive), read within a bound."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            raise IngestError(f"{path}: a zip archive must hold one file, not {len(members)}")
+        (member,) = members
+        if member.file_size > MAX_ARCHIVE_MEMBER_BYTES:
+            raise IngestError(
+                f"{path}: {member.filename} expands to {member.file_size} bytes "
+                f"(limit {MAX_ARCHIVE_MEMBER_BYTES})"
+            )
+        with archive.open(member) as stream:
+            data = stream.read(MAX_ARCHIVE_MEMBER_BYTES + 1)
+        if len(data) > MAX_ARCHIVE_MEMBER_BYTES:
+            raise IngestError(f"{path}: {member.filename} expands beyond its declared size")
+        return data
 
 
 def open_text(path: Path) -> IO[str]:
@@ -92,6 +117,8 @@ def parse_file(
     data = _read_bytes(path)
     if b"\x00" in data[:4096]:
         raise IngestError(f"{path}: binary content, not a {format} log")
+    if parser.framing.document:
+        return _parse_document(path, format, data, context)
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
         raw_lines.pop()
@@ -143,3 +170,24 @@ def parse_file(
     )
     quarantined.sort(key=lambda q: q.line)
     return ParsedFile(path, format, len(raw_lines), table, quarantined, ignored)
+
+
+def _parse_document(path: Path, format: str, data: bytes, context: ParseContext) -> ParsedFile:
+    """A file that is one document (an XML report): its bad records keep their line."""
+    parser = parser_for(format)
+    text = _decode(data)
+    try:
+        table, bad = parser.parse(pa.array([text], pa.string()), context=context)
+    except IngestError as exc:
+        raise IngestError(f"{path}: {exc}") from None
+    source_lines = text.split("\n")
+    quarantined = [
+        QuarantinedLine(
+            str(path),
+            line,
+            reason,
+            source_lines[line - 1][:256] if line <= len(source_lines) else "",
+        )
+        for line, reason in bad
+    ]
+    return ParsedFile(path, format, len(source_lines), table, quarantined)

@@ -4,7 +4,6 @@ as JSON lines: one reader for both layouts, one column mapping per log.
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any, ClassVar
 
@@ -19,6 +18,7 @@ from confiance.ingest.columns import (
     ParseContext,
     Rows,
     common,
+    iso_time,
     login_category,
     outcome_from_status,
     question_name,
@@ -35,15 +35,6 @@ _UNSET = pa.array(["-", "(empty)", ""], pa.string())
 
 def _clean(column: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_in(column, value_set=_UNSET), pa.scalar(None, pa.string()), column)
-
-
-def _iso_or_none(value: str | None) -> datetime.datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 class _ZeekLog:
@@ -104,18 +95,7 @@ class _ZeekLog:
             pc.cast(pc.multiply(seconds, 1e6), pa.int64(), safe=False),
             pa.timestamp("us", tz="UTC"),
         )
-        iso_like = pc.match_substring_regex(
-            ts, r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
-        )
-        candidates = pc.if_else(pc.fill_null(iso_like, False), ts, pa.scalar(None, pa.string()))
-        try:
-            iso = pc.cast(candidates, pa.timestamp("us", tz="UTC"))
-        except pa.ArrowInvalid:  # a well-shaped but impossible date: read one by one
-            iso = pa.array(
-                [_iso_or_none(value) for value in candidates.to_pylist()],
-                pa.timestamp("us", tz="UTC"),
-            )
-        return pc.coalesce(epoch, iso)
+        return pc.coalesce(epoch, iso_time(ts))
 
     def _tsv(self, fields_line: str, lines: pa.Array) -> tuple[dict[str, pa.Array], pa.Array]:
         names = fields_line.rstrip("\n").split("\t")[1:]
