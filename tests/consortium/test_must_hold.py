@@ -206,6 +206,7 @@ def test_malformed_lines_are_counted_and_kept_encrypted(home: Home) -> None:
             and record["file"].endswith(
                 (
                     "ent-sso.jsonl",
+                    "mail.log",
                     "portail-access.log",
                     "squid-access.log",
                     "flows.csv",
@@ -340,7 +341,8 @@ def test_kek_rotation_rewraps_without_reencrypting_and_survives_interruption(hom
             "SELECT count(*) FROM datasets WHERE tenant = 'academie'"
         ).fetchone()[0]
     counts = operations.rotate_kek(home, "academie")
-    assert counts["datasets"] == datasets > 0 and counts["quarantine_files"] == 1
+    # one quarantine file per source with bad lines: its sign-on and its mail server
+    assert counts["datasets"] == datasets > 0 and counts["quarantine_files"] == 2
     assert bytes(home.keystore("academie")._secrets[SecretName.KEK]) != old_kek
     assert all(p.read_bytes() == data for p, data in snapshot.items())  # no data re-encrypted
     home.close()  # reopen everything from disk
@@ -435,7 +437,16 @@ def test_datasets_outside_the_contracts_days_are_never_released(home: Home) -> N
         for e in home.ledger().entries()
         if e.kind == "key.released" and e.actor == "academie" and e.body["run"] == report.run
     ]
-    assert len(released) == 1 and len(released[0]["datasets"]) == 1
+    with home.meta.connect() as con:
+        that_day = {
+            r[0]
+            for r in con.execute(
+                "SELECT id FROM datasets WHERE tenant = 'academie' AND day = ?", (days[1],)
+            )
+        }
+    # its sign-on and mail server logs of that day, nothing of any other day
+    assert len(released) == 1 and set(released[0]["datasets"]) == that_day
+    assert len(that_day) == 2
 
 
 def test_analysis_parameters_signed_in_the_contract_apply(home: Home) -> None:

@@ -98,8 +98,12 @@ def test_findings_carry_pseudonymisable_fields_only(week: tuple) -> None:
             "evidence",
             "pseudonyms",
         }
-        # a tenant under credential stuffing is no pseudonym; every other entity is
-        entity_is_pseudonym = finding["entity"]["field"] != "service.tenant"
+        # a tenant under credential stuffing and a phishing sender's domain are no
+        # pseudonyms; every other entity is
+        entity_is_pseudonym = finding["entity"]["field"] not in (
+            "service.tenant",
+            "email.from.domain",
+        )
         assert (finding["entity"]["value"] in finding["pseudonyms"]) is entity_is_pseudonym
         json.dumps(finding)
 

@@ -102,7 +102,19 @@ DEFAULT_SOURCES = {
             "format": "keycloak-json",
             "file": "inputs/academie/ent-sso.jsonl",
             "service": "ent",
-        }
+        },
+        {
+            "source": "mail",
+            "format": "postfix",
+            "file": "inputs/academie/mail.log",
+            "service": "messagerie",
+        },
+        {
+            "source": "dmarc",
+            "format": "dmarc-aggregate",
+            "file": "inputs/academie/dmarc-aggregate.xml",
+            "service": "messagerie",
+        },
     ],
     "region": [
         {

@@ -61,7 +61,9 @@ def score_findings(
     since findings only ever carry pseudonyms.
     """
     entities = {
-        a.id: a.entity if a.entity_kind == "tenant" else pseudonym(a.entity_kind, a.entity)
+        a.id: a.entity
+        if a.entity_kind in ("tenant", "domain")
+        else pseudonym(a.entity_kind, a.entity)
         for a in attacks
     }
     types = sorted({a.type for a in attacks} | {str(f["detector"]) for f in findings})

@@ -85,6 +85,18 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         FROM events WHERE "dns.question.name" IS NOT NULL AND "source.ip" IS NOT NULL
         """
     )
+    con.execute(
+        """
+        CREATE TEMP TABLE mail AS
+        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "event.dataset" AS dataset,
+               "source.ip" AS ip, "event.action" AS action, "event.outcome" AS outcome,
+               lower("email.from.domain") AS sender_domain, "email.to.address" AS recipient,
+               lower("email.attachments.file.extension") AS extension,
+               "email.auth.spf" AS spf, "email.auth.dkim" AS dkim,
+               coalesce("event.count", 1) AS messages
+        FROM events WHERE "ocsf.class_uid" = 4009
+        """
+    )
     # Views expose naive UTC timestamps (DuckDB would need pytz for aware ones).
     return con
 

@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from confiance.contracts import ContractClass
-from confiance.detect import anomaly, authentication, dns, incidents, intel, network, sigma, web
+from confiance.detect import (
+    anomaly,
+    authentication,
+    dns,
+    incidents,
+    intel,
+    mail,
+    network,
+    sigma,
+    web,
+)
 from confiance.detect.minors import detectors
 from confiance.errors import ConfigError
 from confiance.runtime.measurement import code_digest
@@ -121,6 +131,18 @@ DETECTORS: dict[str, Detector] = {
             {"min_names": 100, "min_label_length": 30, "min_entropy": 3.5},
         ),
         Detector("dga", dns.dga, "T1568.002", {"min_domains": 25}),
+        Detector(
+            "spoofed_sender",
+            mail.spoofed_sender,
+            "T1566",
+            {"min_messages": 20, "min_failure_ratio": 0.9},
+        ),
+        Detector(
+            "phishing_mail",
+            mail.phishing_mail,
+            "T1566",
+            {"own_domains": [], "min_risky_attachments": 1, "min_combo_length": 10},
+        ),
         Detector(
             "threat_intel",
             intel.threat_intel,

@@ -28,8 +28,21 @@ SOURCES = {
     "web": ("region", "portail-access.log", "apache-combined", 0.18),
     "proxy": ("lycees", "squid-access.log", "squid", 0.22),
     "dns": ("reseau", "resolver-query.log", "bind-querylog", 0.12),
-    "flows": ("reseau", "flows.csv", "nfdump-csv", 0.16),
+    "flows": ("reseau", "flows.csv", "nfdump-csv", 0.12),
+    "mail": ("academie", "mail.log", "postfix", 0.04),
+    # one receiver's daily DMARC report for the Académie's domain (its records only)
+    "dmarc": ("academie", "dmarc-aggregate.xml", "dmarc-aggregate", 0.0),
 }
+#: the consortium's own mail domains (the Académie's and the Région's)
+OWN_DOMAINS = ("ac-normandie.fr", "normandie.fr")
+_SENDER_DOMAINS = (
+    "gmail.com", "laposte.net", "orange.fr", "free.fr", "education.gouv.fr", "normandie.fr",
+    "ac-normandie.fr", "tourisme-normandie.fr", "ac-rouen.fr", "onisep.fr", "index-education.com",
+    "calvados.fr", "cned.fr", "ouest-france.fr",
+)  # fmt: skip
+_BENIGN_ATTACHMENTS = ("pdf", "pdf", "pdf", "docx", "xlsx", "odt", "jpg", "png", "zip", "pptx")
+#: the day of the DMARC report (a Wednesday), in UTC as receivers report
+DMARC_DAY = datetime(2026, 9, 16, tzinfo=UTC)
 
 _FIRST = [
     "lea",
@@ -313,6 +326,36 @@ def _bind(t: datetime, client: str, qname: str, qtype: str, port: int) -> str:
     return (
         f"{stamp}.{local.microsecond // 1000:03d} client @0x7fa0d607f200 {client}#{port} "
         f"({qname}): query: {qname} IN {qtype} +E(0)K (172.16.0.53)"
+    )
+
+
+def _postfix(t: datetime, program: str, message: str) -> str:
+    """A Postfix line with rsyslog's RFC 3339 time (Debian's default)."""
+    stamp = t.astimezone(PARIS).isoformat(timespec="microseconds")
+    return f"{stamp} mx1 postfix/{program}[{1000 + int(t.timestamp()) % 9000}]: {message}"
+
+
+def _dmarc_record(ip: str, count: int, disposition: str, dkim: str, spf: str) -> str:
+    return (
+        f"  <record>\n    <row>\n      <source_ip>{ip}</source_ip>\n      <count>{count}</count>\n"
+        f"      <policy_evaluated><disposition>{disposition}</disposition><dkim>{dkim}</dkim>"
+        f"<spf>{spf}</spf></policy_evaluated>\n    </row>\n"
+        f"    <identifiers><header_from>{OWN_DOMAINS[0]}</header_from></identifiers>\n"
+        "  </record>"
+    )
+
+
+def _dmarc_report(records: list[str]) -> str:
+    begin = int(DMARC_DAY.timestamp())
+    return (
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<feedback>\n  <report_metadata>\n'
+        "    <org_name>receiver.example</org_name>\n"
+        "    <email>noreply-dmarc@receiver.example</email>\n"
+        f"    <report_id>{begin}.{OWN_DOMAINS[0]}</report_id>\n"
+        f"    <date_range><begin>{begin}</begin><end>{begin + 86399}</end></date_range>\n"
+        "  </report_metadata>\n  <policy_published>\n"
+        f"    <domain>{OWN_DOMAINS[0]}</domain><p>none</p><pct>100</pct>\n"
+        "  </policy_published>\n" + "\n".join(records) + "\n</feedback>\n"
     )
 
 
@@ -690,6 +733,8 @@ class _Generator:
             "proxy": self._proxy_request,
             "dns": self._dns_query,
             "flows": self._flow_record,
+            "mail": self._mail_message,
+            "dmarc": lambda: None,
         }
         target = len(self.records[source]) + count
         while len(self.records[source]) < target:
@@ -831,6 +876,147 @@ class _Generator:
         self._attack(
             "dga", ["reseau"], "ip", client, start, t, "a burst of random-looking domain names"
         )
+
+    # -- mail --------------------------------------------------------------
+    def _message(
+        self,
+        t: datetime,
+        sender: str,
+        client: str,
+        recipients: list[str],
+        *,
+        attachment: str | None = None,
+        reject_attachment: bool = False,
+    ) -> None:
+        """One inbound message as Postfix logs it: client, sender, checks, deliveries."""
+        rng = self.rng
+        qid = "".join(rng.choice("0123456789ABCDEF") for _ in range(10))
+        lines = [(t, _postfix(t, "smtpd", f"{qid}: client=unknown[{client}]"))]
+        t += timedelta(milliseconds=rng.randint(50, 400))
+        if attachment is not None:
+            verb = "reject" if reject_attachment else "warning"
+            name = f"{rng.choice(('document', 'scan', 'piece-jointe', 'facture'))}.{attachment}"
+            tail = ": 5.7.1 Attachment type not allowed" if reject_attachment else ""
+            lines.append(
+                (
+                    t,
+                    _postfix(
+                        t,
+                        "cleanup",
+                        f'{qid}: {verb}: header Content-Disposition: attachment; filename="{name}"'
+                        f" from unknown[{client}]; from=<{sender}> to=<{recipients[0]}> "
+                        f"proto=ESMTP helo=<mail.example>{tail}",
+                    ),
+                )
+            )
+        if not reject_attachment:
+            lines.append(
+                (
+                    t,
+                    _postfix(
+                        t,
+                        "qmgr",
+                        f"{qid}: from=<{sender}>, size={rng.randint(2_000, 900_000)}, "
+                        f"nrcpt={len(recipients)} (queue active)",
+                    ),
+                )
+            )
+            for recipient in recipients:
+                t += timedelta(milliseconds=rng.randint(100, 900))
+                lines.append(
+                    (
+                        t,
+                        _postfix(
+                            t,
+                            "lmtp",
+                            f"{qid}: to=<{recipient}>, relay=mbox1.ac-normandie.fr[10.0.0.25]"
+                            ":24, delay=0.8, delays=0.1/0/0.2/0.5, dsn=2.0.0, "
+                            "status=sent (250 2.0.0 Ok)",
+                        ),
+                    )
+                )
+        self.records["mail"].extend(lines)
+
+    def _mailbox(self) -> str:
+        return f"{self.rng.choice(self.world.academie).name}@{OWN_DOMAINS[0]}"
+
+    def _mail_message(self) -> None:
+        """Everyday mail to the Académie: partners, parents, newsletters, spam rejected."""
+        w, rng = self.world, self.rng
+        t = w.busy_time()
+        if rng.random() < 0.06:  # spam turned away at the door
+            sender = f"info@{''.join(rng.choice('bcdfgklmnprstvz') for _ in range(7))}.com"
+            ip = w.foreign_ip()
+            self.records["mail"].append(
+                (
+                    t,
+                    _postfix(
+                        t,
+                        "smtpd",
+                        f"NOQUEUE: reject: RCPT from unknown[{ip}]: 554 5.7.1 Service "
+                        f"unavailable; Client host [{ip}] blocked using zen.spamhaus.org; "
+                        f"from=<{sender}> to=<{self._mailbox()}> proto=ESMTP helo=<{ip}>",
+                    ),
+                )
+            )
+            return
+        domain = rng.choice(_SENDER_DOMAINS)
+        sender = f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}@{domain}".lower()
+        client = f"198.51.100.{rng.randint(1, 254)}" if domain != OWN_DOMAINS[0] else "10.0.0.20"
+        recipients = [self._mailbox() for _ in range(rng.choice((1, 1, 1, 2, 3)))]
+        attachment = rng.choice(_BENIGN_ATTACHMENTS) if rng.random() < 0.15 else None
+        self._message(t, sender, client, recipients, attachment=attachment)
+
+    def phishing(self, domain: str, attachment: str | None, recipients: int) -> None:
+        """A phishing campaign into the Académie's mailboxes from one sending server."""
+        w, rng = self.world, self.rng
+        ip = w.foreign_ip()
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(7, 16))
+        t = start
+        for _ in range(recipients):
+            t += timedelta(seconds=rng.uniform(2, 30))
+            sender = f"{rng.choice(('support', 'rh', 'comptabilite', 'dsi'))}@{domain}"
+            self._message(t, sender, ip, [self._mailbox()], attachment=attachment)
+        what = f"{attachment} attachments" if attachment else "a credential-phishing link"
+        self._attack(
+            "phishing_mail",
+            ["academie"],
+            "domain",
+            domain,
+            start,
+            t,
+            f"{recipients} messages from {domain} with {what}",
+            sources=[ip],
+        )
+
+    def dmarc(self) -> None:
+        """The day's DMARC report: the Académie's servers, forwarders, a small
+        misconfigured sender, and two sources sending as ac-normandie.fr."""
+        w, rng = self.world, self.rng
+        records = [
+            _dmarc_record(f"193.48.9.{n}", rng.randint(200, 900), "none", "pass", "pass")
+            for n in (25, 26, 27)
+        ]
+        records += [
+            _dmarc_record(f"198.51.100.{n}", rng.randint(5, 40), "none", "pass", "fail")
+            for n in (201, 202)
+        ]  # forwarders: SPF breaks, DKIM survives
+        records.append(_dmarc_record("198.51.100.230", rng.randint(3, 8), "none", "fail", "fail"))
+        end = DMARC_DAY + timedelta(seconds=86399)
+        for disposition, volume in (("none", (60, 200)), ("quarantine", (30, 80))):
+            ip = w.foreign_ip()
+            records.append(_dmarc_record(ip, rng.randint(*volume), disposition, "fail", "fail"))
+            self._attack(
+                "spoofed_sender",
+                ["academie"],
+                "ip",
+                ip,
+                DMARC_DAY,
+                end,
+                f"mail sent as {OWN_DOMAINS[0]} failing SPF and DKIM ({disposition})",
+            )
+        rng.shuffle(records)
+        self.records["dmarc"].extend((DMARC_DAY, r) for r in records)
 
     def _flow_record(self) -> None:
         w, rng = self.world, self.rng
@@ -977,8 +1163,13 @@ def _intel_feed(gen: _Generator) -> dict[str, object]:
     }
 
 
-def _malformed(rng: random.Random, line: str) -> str:
-    if rng.random() < 0.5:
+def _malformed(rng: random.Random, line: str, *, whole: bool = False) -> str:
+    """A line damaged the way disks and transports damage them: cut short, or garbage.
+
+    ``whole``: garbage only, for formats where a cut line may still read as a
+    line that records no event (a Postfix line cut after its program name).
+    """
+    if not whole and rng.random() < 0.5:
         return line[: rng.randint(5, max(6, len(line) // 2))]
     return "#### corrupted record " + "".join(rng.choice("abcxyz%$") for _ in range(20))
 
@@ -1010,6 +1201,10 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
     for _ in range(2):
         gen.dns_tunnelling()
         gen.dga()
+    gen.phishing("ac-normandle.fr", "html", 40)
+    gen.phishing("ac-normandie.fr-securite.com", None, 120)
+    gen.phishing("factures-en-ligne.example", "iso", 25)
+    gen.dmarc()
     safeguarding = _safeguarding(gen, seed)  # its own random stream: the rest is unchanged
     injected = sum(len(r) for r in gen.records.values())
     budget = events - injected
@@ -1023,12 +1218,16 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
     for source, (tenant, name, _fmt, _share) in SOURCES.items():
         records = sorted(gen.records[source], key=lambda r: r[0])
         lines = [line for _, line in records]
-        bad = max(1, len(lines) // 4000)
-        for index in gen.rng.sample(range(len(lines)), bad):
-            lines[index] = _malformed(gen.rng, lines[index])
-        malformed[tenant] = malformed.get(tenant, 0) + bad  # a tenant may have two sources
         path = inputs / tenant / name
         path.parent.mkdir(parents=True, exist_ok=True)
+        if source == "dmarc":  # one XML document, not lines
+            path.write_text(_dmarc_report(lines), encoding="utf-8")
+            per_source[source] = len(lines)
+            continue
+        bad = max(1, len(lines) // 4000)
+        for index in gen.rng.sample(range(len(lines)), bad):
+            lines[index] = _malformed(gen.rng, lines[index], whole=source == "mail")
+        malformed[tenant] = malformed.get(tenant, 0) + bad  # a tenant may have two sources
         with open(path, "w", encoding="utf-8", newline="\n") as handle:
             if source == "flows":
                 handle.write(_NFDUMP_HEADER + "\n")
