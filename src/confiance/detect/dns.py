@@ -25,7 +25,8 @@ _VOWELS = set("aeiouy")
 
 
 @functools.cache
-def _psl() -> Any:
+def suffix_list() -> Any:
+    """The bundled Public Suffix List, loaded once."""
     from publicsuffixlist import PublicSuffixList
 
     return PublicSuffixList()
@@ -42,7 +43,7 @@ def entropy(text: str) -> float:
 def _names(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Per distinct query name: its registered domain, the label left of it (the
     subdomain), and the features the detections read."""
-    psl = _psl()
+    psl = suffix_list()
     names = [row[0] for row in con.execute("SELECT DISTINCT qname FROM dns").fetchall()]
     rows: dict[str, list[Any]] = {
         k: [] for k in ("qname", "registered", "sub_length", "sub_entropy", "sld_random")

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from confiance.detect.dns import suffix_list
 from confiance.detect.finding import fetch_one, finding
 
 #: attachment types that run code or smuggle it past filters when opened
@@ -36,6 +37,7 @@ _HOMOGLYPHS = str.maketrans(
 _SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"))
 
 
+@functools.cache
 def _skeleton(label: str) -> str:
     """What a label looks like: accents dropped, homoglyphs folded."""
     if label.startswith("xn--"):
@@ -52,15 +54,9 @@ def _skeleton(label: str) -> str:
 
 
 @functools.cache
-def _psl() -> Any:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
 def _split(domain: str) -> tuple[str, str]:
     """(registered domain, its label left of the public suffix)."""
-    registered = _psl().privatesuffix(domain) or domain
+    registered = suffix_list().privatesuffix(domain) or domain
     return registered, registered.split(".", 1)[0]
 
 

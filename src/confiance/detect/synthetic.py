@@ -734,8 +734,7 @@ class _Generator:
             "dns": self._dns_query,
             "flows": self._flow_record,
             "mail": self._mail_message,
-            "dmarc": lambda: None,
-        }
+        }  # the DMARC report has records of the day only (its share is 0)
         target = len(self.records[source]) + count
         while len(self.records[source]) < target:
             fill[source]()

@@ -10,7 +10,6 @@ names never leave the owner: only their extension is kept.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
@@ -30,6 +29,7 @@ from confiance.ingest.columns import (
     group,
     iso_time,
     rfc3164_time,
+    to_int,
     valid_ips,
 )
 
@@ -226,7 +226,7 @@ class PostfixSyslog:
 
 # -- DMARC aggregate reports ---------------------------------------------------
 
-_RECORD_TAG = re.compile(rb"<(?:[\w.-]+:)?record\b")
+_RECORD_TAG = re.compile(r"<(?:[\w.-]+:)?record\b")
 
 
 def _strip_namespaces(root: Any) -> None:
@@ -283,61 +283,52 @@ class DmarcAggregate:
         begin = _text(root, "report_metadata/date_range/begin")
         if begin is None or not begin.isdigit():
             raise IngestError("field report_metadata/date_range/begin: not an epoch time")
-        starts = [
-            document.encode()[: m.start()].count(b"\n") + 1
-            for m in _RECORD_TAG.finditer(document.encode())
-        ]
         records = root.findall("record")
-        values: dict[str, list[Any]] = {
-            k: [] for k in ("ip", "count", "action", "spf", "dkim", "from", "outcome")
+        fields = {
+            "ip": "row/source_ip",
+            "count": "row/count",
+            "action": "row/policy_evaluated/disposition",
+            "spf": "row/policy_evaluated/spf",
+            "dkim": "row/policy_evaluated/dkim",
+            "from": "identifiers/header_from",
         }
-        bad: BadRows = []
-        for index, record in enumerate(records):
-            line = starts[index] if index < len(starts) else 1
-            ip = _text(record, "row/source_ip")
-            count = _text(record, "row/count")
-            header_from = _text(record, "identifiers/header_from")
-            if ip is None or not _is_ip(ip):
-                bad.append((line, "field row/source_ip: not an IP address"))
-                continue
-            if count is None or not count.isdigit():
-                bad.append((line, "field row/count: not a whole number"))
-                continue
-            if header_from is None:
-                bad.append((line, "field identifiers/header_from: missing"))
-                continue
-            spf = _text(record, "row/policy_evaluated/spf")
-            dkim = _text(record, "row/policy_evaluated/dkim")
-            values["ip"].append(ip)
-            values["count"].append(int(count))
-            values["action"].append(_text(record, "row/policy_evaluated/disposition"))
-            values["spf"].append(spf and spf.lower())
-            values["dkim"].append(dkim and dkim.lower())
-            values["from"].append(header_from.lower())
-            values["outcome"].append("success" if "pass" in (spf, dkim) else "failure")
-        n = len(values["ip"])
-        ip_column = pa.array(values["ip"], pa.string())
+        values = {
+            name: pa.array([_text(r, path) for r in records], pa.string())
+            for name, path in fields.items()
+        }
+        n = len(records)
+        rows = Rows(n)
+        rows.require(valid_ips(values["ip"]), "field row/source_ip: not an IP address")
+        count = to_int(values["count"])
+        rows.require(pc.is_valid(count), "field row/count: not a whole number")
+        rows.require(pc.is_valid(values["from"]), "field identifiers/header_from: missing")
+        spf, dkim = pc.utf8_lower(values["spf"]), pc.utf8_lower(values["dkim"])
+        passed = pc.or_(pc.equal(spf, "pass"), pc.equal(dkim, "pass"))
         when = pa.scalar(int(begin) * 1_000_000, pa.timestamp("us", tz="UTC"))
         columns: dict[str, Any] = common(
             n, context, dataset=self.name, ocsf=OcsfClass.EMAIL_ACTIVITY, category="email"
         ) | {
             "@timestamp": pa.array([when.as_py()] * n, pa.timestamp("us", tz="UTC")),
-            "event.action": pa.array(values["action"], pa.string()),
-            "event.outcome": pa.array(values["outcome"], pa.string()),
-            "event.count": pa.array(values["count"], pa.int64()),
-            "source.ip": ip_column,
-            "email.from.domain": pa.array(values["from"], pa.string()),
-            "email.auth.spf": pa.array(values["spf"], pa.string()),
-            "email.auth.dkim": pa.array(values["dkim"], pa.string()),
+            "event.action": values["action"],
+            "event.outcome": pc.if_else(pc.fill_null(passed, False), "success", "failure"),
+            "event.count": count,
+            "source.ip": values["ip"],
+            "email.from.domain": pc.utf8_lower(values["from"]),
+            "email.auth.spf": spf,
+            "email.auth.dkim": dkim,
         }
-        columns.update(context.geo.columns(ip_column))
-        table, _ = Rows(n).finish(columns)
-        return table, bad
+        columns.update(context.geo.columns(rows.only_good(values["ip"])))
+        table, bad = rows.finish(columns)
+        # a bad record is named by the line where it begins
+        starts = _record_lines(document)
+        return table, [(starts[i] if i < len(starts) else 1, reason) for i, reason in bad]
 
 
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+def _record_lines(document: str) -> list[int]:
+    """The line on which each ``<record>`` begins, counted in one pass."""
+    lines, position, found = 1, 0, []
+    for match in _RECORD_TAG.finditer(document):
+        lines += document.count("\n", position, match.start())
+        position = match.start()
+        found.append(lines)
+    return found

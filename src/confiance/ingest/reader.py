@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from confiance.errors import IngestError
 from confiance.events import empty_table
-from confiance.ingest.parsers import IGNORED, ParseContext, parser_for
+from confiance.ingest.parsers import IGNORED, ParseContext, Parser, parser_for
 
 #: Lines longer than this are quarantined, never parsed.
 MAX_LINE_BYTES = 64 * 1024
@@ -118,7 +118,7 @@ def parse_file(
     if b"\x00" in data[:4096]:
         raise IngestError(f"{path}: binary content, not a {format} log")
     if parser.framing.document:
-        return _parse_document(path, format, data, context)
+        return _parse_document(path, parser, data, context)
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
         raw_lines.pop()
@@ -172,9 +172,8 @@ def parse_file(
     return ParsedFile(path, format, len(raw_lines), table, quarantined, ignored)
 
 
-def _parse_document(path: Path, format: str, data: bytes, context: ParseContext) -> ParsedFile:
+def _parse_document(path: Path, parser: Parser, data: bytes, context: ParseContext) -> ParsedFile:
     """A file that is one document (an XML report): its bad records keep their line."""
-    parser = parser_for(format)
     text = _decode(data)
     try:
         table, bad = parser.parse(pa.array([text], pa.string()), context=context)
@@ -190,4 +189,4 @@ def _parse_document(path: Path, format: str, data: bytes, context: ParseContext)
         )
         for line, reason in bad
     ]
-    return ParsedFile(path, format, len(source_lines), table, quarantined)
+    return ParsedFile(path, parser.name, len(source_lines), table, quarantined)

@@ -4,6 +4,7 @@ as JSON lines: one reader for both layouts, one column mapping per log.
 
 from __future__ import annotations
 
+import abc
 import json
 from typing import Any, ClassVar
 
@@ -37,7 +38,7 @@ def _clean(column: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_in(column, value_set=_UNSET), pa.scalar(None, pa.string()), column)
 
 
-class _ZeekLog:
+class _ZeekLog(abc.ABC):
     """What every Zeek log shares: the two layouts, the time and the connection 4-tuple."""
 
     framing = Framing(metadata_prefix=b"#", header_prefix=b"#fields\t")
@@ -84,8 +85,9 @@ class _ZeekLog:
         columns.update(context.geo.columns(rows.only_good(src)))
         return rows.finish(columns)
 
+    @abc.abstractmethod
     def _mapped(self, values: dict[str, pa.Array]) -> dict[str, pa.Array]:
-        raise NotImplementedError
+        """The log's own columns, from its fields (unset markers already null)."""
 
     @staticmethod
     def _time(ts: pa.Array) -> pa.Array:
