@@ -327,8 +327,29 @@ def test_ingesting_a_real_ssh_log_reports_every_line(tmp_path: Path) -> None:
         home=home,
     )
     assert result.returncode == 0, result.stderr
-    assert "2000 lines, 523 events" in result.stdout
+    assert "2000 lines (" in result.stdout and "lines/s), 523 events" in result.stdout
     assert "ignored: sshd line that records no authentication outcome: 1477" in result.stdout
+
+
+def test_ingest_recognises_the_format_of_a_compressed_file(tmp_path: Path) -> None:
+    import zstandard
+
+    home = tmp_path / "home"
+    assert confiance("init", home=home).returncode == 0
+    data = Path(__file__).parent.parent / "data" / "001-zeek-scenario-malicious_labeled-conn.log"
+    packed = tmp_path / "conn.log.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress(data.read_bytes()))
+    result = confiance("ingest", "--tenant", "reseau", str(packed), home=home)
+    assert result.returncode == 0, result.stderr
+    assert f"{packed}: read as zeek-conn" in result.stdout
+    assert (
+        "1000 lines (" in result.stdout and "lines/s), 992 events" in result.stdout
+    )  # 8 lines of Zeek metadata
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("shopping list\nmilk\n")
+    result = confiance("ingest", "--tenant", "reseau", str(unknown), home=home)
+    assert result.returncode == 1
+    assert f"{unknown}: not a format confiance reads" in result.stderr
 
 
 def test_protection_of_minors_from_the_command_line(home) -> None:

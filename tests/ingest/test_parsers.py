@@ -285,7 +285,10 @@ def test_zeek_http_drops_the_query_string_and_keeps_only_search_words(tmp_path: 
 
 
 def test_zeek_impossible_iso_time_is_quarantined_not_a_crash(tmp_path: Path) -> None:
-    good = '{"ts":"2026-11-22T09:15:33Z","id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2"}'
+    good = (
+        '{"ts":"2026-11-22T09:15:33Z","id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2",'
+        '"trans_id":4711}'
+    )
     bad = good.replace("11-22", "13-45")
     parsed = parse_file(
         _file(tmp_path, "d.log", f"{good}\n{bad}\n"), format="zeek-dns", context=CONTEXT

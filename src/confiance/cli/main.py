@@ -13,6 +13,7 @@ import click
 from rich.table import Table
 
 from confiance.cli.console import EXIT_ERROR, console, err, errors, home_of, print_json
+from confiance.cli.progress import IngestProgress
 from confiance.consortium import Home, operations
 from confiance.consortium.home import TENANTS, default_home
 from confiance.errors import (
@@ -80,9 +81,10 @@ def generate(ctx: click.Context, events: int, seed: int) -> None:
         )
 
 
-def _ingest_line(report: operations.IngestReport) -> str:
+def _ingest_line(report: operations.IngestReport, elapsed: float) -> str:
+    rate = f" ({report.lines / elapsed:,.0f} lines/s)" if elapsed > 0 and report.lines else ""
     line = (
-        f"{report.tenant}: {report.lines} lines, {report.events} events in "
+        f"{report.tenant}: {report.lines} lines{rate}, {report.events} events in "
         f"{report.datasets} datasets, {report.quarantined} quarantined"
     )
     if report.quarantined:
@@ -95,8 +97,13 @@ def _ingest_line(report: operations.IngestReport) -> str:
 
 @cli.command()
 @click.option("--tenant", type=str, default=None, help="Tenant (default: every tenant).")
-@click.option("--format", "fmt", default=None, help="Format of FILES (see `confiance formats`).")
-@click.option("--source", default=None, help="Source name of FILES.")
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    help="Format of FILES (see `confiance formats`); recognised from each file if omitted.",
+)
+@click.option("--source", default=None, help="Source name of FILES (default: their format).")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.pass_context
 def ingest(
@@ -106,16 +113,24 @@ def ingest(
     source: str | None,
     files: tuple[Path, ...],
 ) -> None:
-    """Parse, pseudonymise, encrypt and store a tenant's logs."""
+    """Parse, pseudonymise, encrypt and store a tenant's logs.
+
+    FILES may be plain, gzip, bzip2, zstd or single-file zip; without FILES,
+    the tenant's configured sources are read.
+    """
     with errors():
         home = home_of(ctx)
-        if files and (tenant is None or fmt is None):
-            raise ConfigError("FILES need --tenant and --format")
+        if files and tenant is None:
+            raise ConfigError("FILES need --tenant")
         tenants = [tenant] if tenant else list(home.config["tenants"])
         for name in tenants:
-            given = [(source or fmt or "logs", fmt or "", f) for f in files] if files else None
-            report = operations.ingest_tenant(home, name, files=given)
-            console.print(_ingest_line(report))
+            given = [(source or "", fmt or "", f) for f in files] if files else None
+            with IngestProgress(console) as progress:
+                report = operations.ingest_tenant(home, name, files=given, on_batch=progress.batch)
+            for path, recognised in report.formats.items():
+                if not fmt and files:
+                    console.print(f"{path}: read as {recognised}")
+            console.print(_ingest_line(report, progress.elapsed))
 
 
 @cli.command()

@@ -57,6 +57,8 @@ from confiance.errors import (
 )
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
+from confiance.ingest.reader import ParsedBatch, QuarantinedLine, count_reasons, iter_parse
+from confiance.ingest.recognition import recognise
 from confiance.keys import (
     KeyStore,
     SecretName,
@@ -305,6 +307,9 @@ class IngestReport:
     stored_bytes: int = 0
     oprf_evaluations: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
+    #: per file: lines read, and the format it was read as (given or recognised)
+    lines_by_file: dict[str, int] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
 
 
 def _pseudonym_service(home: Home, requester: str) -> ThresholdPseudonymService:
@@ -409,11 +414,15 @@ def ingest_tenant(
     *,
     files: Sequence[tuple[str, str, Path]] | None = None,
     progress: Callable[[str], None] | None = None,
+    on_batch: Callable[[Path, ParsedBatch], None] | None = None,
 ) -> IngestReport:
     """Parse, pseudonymise, encrypt, erasure-code and record a tenant's logs.
 
     ``files`` is a list of (source, format, path); by default the tenant's
-    configured sources. One dataset is written per source and UTC day.
+    configured sources. An empty format is recognised from the file's head; an
+    empty source is named after the format. Files are read batch by batch; a
+    dataset holds one source's events of one UTC day (a large file's day is
+    split over several). ``on_batch`` sees every batch as it is read.
     """
     home.require_tenant(tenant)
     keystore = home.kek_store(tenant)
@@ -427,64 +436,95 @@ def ingest_tenant(
     pseudonymiser = Pseudonymiser(_pseudonym_service(home, tenant), known=reid.entries())
     store = home.object_store()
     report = IngestReport(tenant)
-    for source, fmt, path in files:
+    for given_source, given_format, path in files:
+        fmt = given_format or recognise(path)
+        source = given_source or fmt
         if progress:
-            progress(f"{tenant}: parsing {path.name}")
+            progress(f"{tenant}: parsing {path.name} ({fmt})")
         context = ParseContext(tenant=tenant, service=services.get(source, source), geo=DEMO_GEO)
-        parsed = parse_file(path, format=fmt, context=context)
-        report.lines += parsed.lines
-        report.events += parsed.table.num_rows
-        for reason, count in parsed.ignored.items():
-            report.ignored[reason] = report.ignored.get(reason, 0) + count
-        if parsed.quarantined:
-            report.quarantined += len(parsed.quarantined)
-            for reason, count in parsed.reasons().items():
-                report.reasons[reason] = report.reasons.get(reason, 0) + count
-            qpath = _quarantine(
-                home,
-                tenant,
-                source,
-                [
-                    {"file": q.file, "line": q.line, "reason": q.reason, "raw": q.raw}
-                    for q in parsed.quarantined
-                ],
-            )
-            report.quarantine_files.append(str(qpath.relative_to(home.root)))
-            with home.meta.connect() as con:
-                con.execute(
-                    "INSERT INTO quarantine (tenant, source, lines, path, created) "
-                    "VALUES (?,?,?,?,?)",
-                    (
-                        tenant,
-                        source,
-                        len(parsed.quarantined),
-                        str(qpath.relative_to(home.root)),
-                        _now(),
-                    ),
-                )
-            home.record(
-                tenant,
-                "ingest.quarantined",
-                {
-                    "tenant": tenant,
-                    "source": source,
-                    "lines": len(parsed.quarantined),
-                    "reasons": parsed.reasons(),
-                },
-            )
+        writer = _DatasetWriter(home, store, tenant, source, report)
+        quarantined: list[QuarantinedLine] = []
+        for batch in iter_parse(path, format=fmt, context=context):
+            report.events += batch.table.num_rows
+            for reason, count in batch.ignored.items():
+                report.ignored[reason] = report.ignored.get(reason, 0) + count
+            quarantined.extend(batch.quarantined)
+            if batch.table.num_rows:
+                writer.add(apply_policy(batch.table, pseudonymiser))
+            report.lines_by_file[str(path)] = batch.lines
+            if on_batch:
+                on_batch(path, batch)
+        writer.flush()
+        report.lines += report.lines_by_file.get(str(path), 0)
+        report.formats[str(path)] = fmt
+        if quarantined:
+            _record_quarantine(home, tenant, source, quarantined, report)
         if progress:
-            progress(f"{tenant}: pseudonymising {parsed.table.num_rows} events")
-        table = apply_policy(parsed.table, pseudonymiser)
-        days = pc.strftime(table.column("@timestamp"), format="%Y-%m-%d")
-        for day in sorted(pc.unique(days).to_pylist()):
-            part = table.filter(pc.equal(days, day))
-            report.stored_bytes += _store_dataset(home, store, tenant, source, day, part)
-            report.datasets += 1
-            if progress:
-                progress(f"{tenant}: stored {source} {day}")
+            progress(f"{tenant}: stored {source}")
     reid.update(pseudonymiser.mapping)
     report.oprf_evaluations = pseudonymiser.evaluated
     return report
+
+
+def _record_quarantine(
+    home: Home, tenant: str, source: str, quarantined: list[QuarantinedLine], report: IngestReport
+) -> None:
+    """Keep a file's refused lines encrypted in quarantine, counted in the report and the ledger."""
+    reasons = count_reasons(quarantined)
+    report.quarantined += len(quarantined)
+    for reason, count in reasons.items():
+        report.reasons[reason] = report.reasons.get(reason, 0) + count
+    qpath = _quarantine(
+        home,
+        tenant,
+        source,
+        [{"file": q.file, "line": q.line, "reason": q.reason, "raw": q.raw} for q in quarantined],
+    )
+    relative = str(qpath.relative_to(home.root))
+    report.quarantine_files.append(relative)
+    with home.meta.connect() as con:
+        con.execute(
+            "INSERT INTO quarantine (tenant, source, lines, path, created) VALUES (?,?,?,?,?)",
+            (tenant, source, len(quarantined), relative, _now()),
+        )
+    home.record(
+        tenant,
+        "ingest.quarantined",
+        {"tenant": tenant, "source": source, "lines": len(quarantined), "reasons": reasons},
+    )
+
+
+class _DatasetWriter:
+    """Pseudonymised batches gathered per UTC day and stored as datasets of up to
+    ``FLUSH_ROWS`` events, so that a file of any size is stored in bounded memory."""
+
+    FLUSH_ROWS = 500_000
+
+    def __init__(
+        self, home: Home, store: ObjectStore, tenant: str, source: str, report: IngestReport
+    ) -> None:
+        self.home, self.store, self.tenant, self.source = home, store, tenant, source
+        self.report = report
+        self.days: dict[str, list[pa.Table]] = {}
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        days = pc.strftime(table.column("@timestamp"), format="%Y-%m-%d")
+        for day in pc.unique(days).to_pylist():
+            self.days.setdefault(day, []).append(table.filter(pc.equal(days, day)))
+        self.rows += table.num_rows
+        if self.rows >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for day in sorted(self.days):
+            part = pa.concat_tables(self.days[day])
+            self.report.stored_bytes += _store_dataset(
+                self.home, self.store, self.tenant, self.source, day, part
+            )
+            self.report.datasets += 1
+        self.days.clear()
+        self.rows = 0
 
 
 def _store_dataset(

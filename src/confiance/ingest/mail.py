@@ -20,7 +20,6 @@ from confiance.errors import IngestError
 from confiance.events import OcsfClass
 from confiance.ingest.columns import (
     IGNORED,
-    PLAIN,
     BadRows,
     Framing,
     ParseContext,
@@ -66,7 +65,7 @@ def _joined(qid: pa.Array, known: pa.Table, name: str) -> pa.Array:
 class PostfixSyslog:
     """Postfix lines of a syslog file, BSD (``Nov 22 10:15:32``) or RFC 3339 times."""
 
-    framing = PLAIN
+    framing = Framing(whole=True)
     name = "postfix"
     description = "Postfix mail log lines of a syslog file (mail.log, maillog)"
     sample = (

@@ -25,6 +25,7 @@ from confiance.ingest.columns import (
     Rows,
     common,
     dash_to_null,
+    delimited,
     local_time,
     login_category,
     outcome_from_status,
@@ -183,38 +184,38 @@ class NfdumpCsv:
     )
     required = ("ts", "td", "sa", "da", "sp", "dp", "pr", "flg", "ipkt", "ibyt")
 
-    def header_pattern(self, header: str) -> str:
+    def header_names(self, header: str) -> list[str]:
         names = header.strip().split(",")
         missing = [c for c in self.required if c not in names]
         if missing:
             raise IngestError(f"nfdump CSV header lacks column(s) {', '.join(missing)}")
-        groups = [f"(?P<{name}>[^,]*)" if name in self.required else "[^,]*" for name in names]
-        return "^" + ",".join(groups) + r"\s*$"
+        return names
 
     def parse(
         self, lines: pa.Array, *, context: ParseContext, header: str | None = None
     ) -> tuple[pa.Table, BadRows]:
         if header is None:
             raise IngestError("nfdump CSV needs its header line")
-        fields = pc.extract_regex(lines, self.header_pattern(header))
+        names = self.header_names(header)
+        values, valid = delimited(lines, names=names, wanted=self.required, delimiter=",")
         rows = Rows(len(lines))
-        rows.require(fields.is_valid(), f"does not match the {self.name} header")
-        stamp = pc.replace_substring_regex(fields.field("ts"), r"\.\d+$", "")
+        rows.require(valid, f"does not match the {self.name} header")
+        stamp = pc.replace_substring_regex(values["ts"], r"\.\d+$", "")
         local = pc.strptime(stamp, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
         rows.require(local.is_valid(), "field @timestamp: unparseable time")
         time = local_time(local, context)
-        sa, da = fields.field("sa"), fields.field("da")
+        sa, da = values["sa"], values["da"]
         rows.require(valid_ips(sa), "field source.ip: not an IP address")
         rows.require(valid_ips(da), "field destination.ip: not an IP address")
-        sp, dp = to_int(fields.field("sp"), pa.int32()), to_int(fields.field("dp"), pa.int32())
+        sp, dp = to_int(values["sp"], pa.int32()), to_int(values["dp"], pa.int32())
         rows.require(sp.is_valid(), "field source.port: not a port")
         rows.require(dp.is_valid(), "field destination.port: not a port")
         duration = pc.cast(
-            pc.multiply(to_float(fields.field("td")), 1e9),
+            pc.multiply(to_float(values["td"]), 1e9),
             pa.int64(),
             safe=False,
         )
-        proto = pc.utf8_upper(pc.utf8_trim_whitespace(fields.field("pr")))
+        proto = pc.utf8_upper(pc.utf8_trim_whitespace(values["pr"]))
         transport = pc.fill_null(
             pc.take(
                 pa.array(list(_NFDUMP_PROTOCOLS.values()), pa.string()),
@@ -227,14 +228,14 @@ class NfdumpCsv:
             n, context, dataset=self.name, ocsf=OcsfClass.NETWORK_ACTIVITY, category="network"
         ) | {
             "@timestamp": time,
-            "event.action": fields.field("flg"),
+            "event.action": values["flg"],
             "source.ip": sa,
             "source.port": sp,
             "destination.ip": da,
             "destination.port": dp,
             "network.transport": transport,
-            "network.packets": to_int(fields.field("ipkt")),
-            "source.bytes": to_int(fields.field("ibyt")),
+            "network.packets": to_int(values["ipkt"]),
+            "source.bytes": to_int(values["ibyt"]),
             "event.duration": duration,
         }
         columns.update(context.geo.columns(rows.only_good(sa)))

@@ -1,16 +1,26 @@
-"""Reading a log file into lines, and parsing it with quarantine of bad lines."""
+"""Reading a log file as a stream of line batches, and parsing each batch with
+quarantine of bad lines.
+
+Memory stays bounded whatever the file's size: the file is decompressed as it
+is read, cut into blocks of whole lines, and each block is split into an Arrow
+array of lines without a Python object per line. A line longer than the limit
+is quarantined by its first bytes and skipped, never held whole.
+"""
 
 from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol, cast
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
 
 from confiance.errors import IngestError
 from confiance.events import empty_table
@@ -20,6 +30,17 @@ from confiance.ingest.parsers import IGNORED, ParseContext, Parser, parser_for
 MAX_LINE_BYTES = 64 * 1024
 #: A zip member larger than this is refused (a zip bomb is not a report).
 MAX_ARCHIVE_MEMBER_BYTES = 256 * 1024 * 1024
+#: A file that is one document (an XML report) is read whole up to this size.
+MAX_DOCUMENT_BYTES = MAX_ARCHIVE_MEMBER_BYTES
+#: Bytes of decompressed text per batch: a batch's lines, parsed table and
+#: quarantine fit in a few times this.
+BATCH_BYTES = 16 * 1024 * 1024
+#: Kept of a quarantined line: enough to see what it was, never a whole record.
+QUARANTINE_KEEP = 256
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: Lines kept back to the end for a format's closing lines (nfdump's statistics).
+_TRAILER_LINES = 8
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,20 @@ class QuarantinedLine:
     line: int
     reason: str
     raw: str
+
+
+@dataclass
+class ParsedBatch:
+    """The events and the refused lines of one block of a file."""
+
+    table: pa.Table
+    quarantined: list[QuarantinedLine] = field(default_factory=list)
+    #: well-formed lines that record no event, counted by reason (never silently dropped)
+    ignored: dict[str, int] = field(default_factory=dict)
+    #: lines of the file read so far, this batch included
+    lines: int = 0
+    #: compressed bytes of the file read so far (for a progress bar)
+    position: int = 0
 
 
 @dataclass
@@ -41,46 +76,132 @@ class ParsedFile:
     ignored: dict[str, int] = field(default_factory=dict)
 
     def reasons(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for q in self.quarantined:
-            counts[q.reason] = counts.get(q.reason, 0) + 1
-        return counts
+        return count_reasons(self.quarantined)
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None
-    try:
-        if raw.startswith(b"\x1f\x8b"):
-            return gzip.decompress(raw)
-        if raw.startswith(b"BZh"):
-            return bz2.decompress(raw)
-        if raw.startswith(b"PK\x03\x04"):
-            return _single_member(path, raw)
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
-        raise IngestError(f"{path}: corrupt compressed file") from None
-    return raw
+def count_reasons(quarantined: list[QuarantinedLine]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for q in quarantined:
+        counts[q.reason] = counts.get(q.reason, 0) + 1
+    return counts
 
 
-def _single_member(path: Path, raw: bytes) -> bytes:
-    """The one file of a zip archive (how DMARC reports arrive), read within a bound."""
-    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) != 1:
-            raise IngestError(f"{path}: a zip archive must hold one file, not {len(members)}")
-        (member,) = members
-        if member.file_size > MAX_ARCHIVE_MEMBER_BYTES:
-            raise IngestError(
-                f"{path}: {member.filename} expands to {member.file_size} bytes "
-                f"(limit {MAX_ARCHIVE_MEMBER_BYTES})"
-            )
-        with archive.open(member) as stream:
-            data = stream.read(MAX_ARCHIVE_MEMBER_BYTES + 1)
-        if len(data) > MAX_ARCHIVE_MEMBER_BYTES:
-            raise IngestError(f"{path}: {member.filename} expands beyond its declared size")
+class _Stream(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _Counting:
+    """A raw file that counts the bytes read through it (before decompression)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.position += len(data)
         return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _Source:
+    """A file's decompressed bytes as a stream, whatever its compression."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.size = path.stat().st_size
+            raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None
+        self.counting = _Counting(raw)
+        magic = raw.read(4)
+        raw.seek(0)
+        self.stream: _Stream
+        try:
+            if magic.startswith(b"\x1f\x8b"):
+                self.stream = gzip.GzipFile(fileobj=cast(IO[bytes], self.counting), mode="rb")
+            elif magic.startswith(b"BZh"):
+                self.stream = bz2.BZ2File(cast(IO[bytes], self.counting), mode="rb")
+            elif magic == _ZSTD_MAGIC:
+                self.stream = _Zstd(self.counting)
+            elif magic == b"PK\x03\x04":
+                self.stream = _single_member(path, raw)
+            else:
+                self.stream = self.counting
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+            raw.close()
+            raise IngestError(f"{path}: corrupt compressed file") from None
+
+    @property
+    def position(self) -> int:
+        return self.counting.position
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.stream.read(size)
+        except (OSError, EOFError, ValueError, zstandard.ZstdError, zipfile.BadZipFile):
+            raise IngestError(f"{self.path}: corrupt compressed file") from None
+
+    def close(self) -> None:
+        self.stream.close()
+        self.counting.close()
+
+
+class _Zstd:
+    """Zstandard frames one after the other, decompressed as read; a file cut in
+    the middle of a frame is an error (the library's stream reader says nothing)."""
+
+    def __init__(self, raw: _Counting) -> None:
+        self.raw = raw
+        self.decompressor = zstandard.ZstdDecompressor()
+        self.frame = self.decompressor.decompressobj()
+        self.in_frame = False
+        self.done = False
+        self.buffer = bytearray()
+
+    def read(self, size: int) -> bytes:
+        while len(self.buffer) < size and not self.done:
+            compressed = self.raw.read(1 << 20)
+            if not compressed:
+                if self.in_frame:
+                    raise zstandard.ZstdError("truncated frame")
+                self.done = True
+            while compressed:
+                self.buffer += self.frame.decompress(compressed)
+                self.in_frame = not self.frame.eof
+                if self.in_frame:
+                    break
+                compressed = self.frame.unused_data
+                self.frame = self.decompressor.decompressobj()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _single_member(path: Path, raw: IO[bytes]) -> IO[bytes]:
+    """The one file of a zip archive (how DMARC reports arrive), read within a bound."""
+    archive = zipfile.ZipFile(raw)
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    if len(members) != 1:
+        raise IngestError(f"{path}: a zip archive must hold one file, not {len(members)}")
+    (member,) = members
+    if member.file_size > MAX_ARCHIVE_MEMBER_BYTES:
+        raise IngestError(
+            f"{path}: {member.filename} expands to {member.file_size} bytes "
+            f"(limit {MAX_ARCHIVE_MEMBER_BYTES})"
+        )
+    return archive.open(member)
 
 
 def open_text(path: Path) -> IO[str]:
@@ -109,84 +230,347 @@ def _decode(line: bytes) -> str:
         return line.decode("latin-1")
 
 
-def parse_file(
-    path: Path, *, format: str, context: ParseContext, max_line_bytes: int = MAX_LINE_BYTES
-) -> ParsedFile:
-    """Parse every line of ``path``; each line is either an event or quarantined."""
+@dataclass
+class _Block:
+    """Whole lines of a file: ``data`` ends with a newline; ``first`` is its first line's number."""
+
+    first: int
+    data: bytes
+    #: (line number, head) of a line longer than the limit, skipped before this block
+    overlong: tuple[int, bytes] | None = None
+    final: bool = False
+
+
+def _blocks(
+    read: Callable[[int], bytes], *, max_line_bytes: int, batch_bytes: int, hold: int = 0
+) -> Iterator[_Block]:
+    """Cut the stream into blocks of whole lines; skip over-long lines as they go.
+
+    The last ``hold`` lines are kept back until the end of the file, so that the
+    final block holds a format's closing lines (nfdump's statistics) whole.
+    """
+    number = 1
+    carry = b""
+    skipping: tuple[int, bytes] | None = None
+    while True:
+        chunk = read(batch_bytes)
+        if not chunk:
+            break
+        if skipping is not None:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            yield _Block(number, b"", overlong=skipping)
+            number += 1
+            skipping = None
+            chunk = chunk[end + 1 :]
+        data = carry + chunk if carry else chunk
+        last = data.rfind(b"\n")
+        cut = last
+        for _ in range(hold):
+            if cut < 0:
+                break
+            cut = data.rfind(b"\n", 0, cut)
+        if cut < 0:
+            carry = data
+        else:
+            block, carry = data[: cut + 1], data[cut + 1 :]
+            yield _Block(number, block)
+            number += block.count(b"\n")
+        partial = len(data) - last - 1
+        if partial > max_line_bytes:
+            complete = carry[: len(carry) - partial]
+            if complete:
+                yield _Block(number, complete)
+                number += complete.count(b"\n")
+            skipping = (number, carry[len(carry) - partial :][:QUARANTINE_KEEP])
+            carry = b""
+    if skipping is not None:
+        yield _Block(number, b"", overlong=skipping, final=True)
+    elif carry.endswith(b"\n") or not carry:
+        yield _Block(number, carry, final=True)
+    else:
+        yield _Block(number, carry + b"\n", final=True)
+
+
+def _split_lines(data: bytes) -> tuple[pa.StringArray, pa.Array] | None:
+    """The lines of ``data`` (which ends with a newline) as one zero-copy Arrow
+    array, and their byte lengths; None if some line is not UTF-8."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(view == 0x0A).astype(np.int32)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    # offsets of line i: [starts[i], ends[i]) — built as one offsets buffer
+    # over the text with every newline left between two lines.
+    offsets = np.empty(len(ends) * 2, dtype=np.int32)
+    offsets[0::2] = starts
+    offsets[1::2] = ends
+    both = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+    try:
+        both.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    # even slots are lines, odd slots the newlines between them
+    lines = both.take(pa.array(np.arange(0, len(offsets) - 1, 2, dtype=np.int32)))
+    return lines, pa.array(ends - starts)
+
+
+def _block_lines(data: bytes) -> tuple[pa.Array, pa.Array]:
+    if len(data) > 2**31 - 1:  # pragma: no cover - blocks are far smaller
+        raise IngestError("block too large")
+    split = _split_lines(data)
+    if split is None:
+        texts = [_decode(line) for line in data[:-1].split(b"\n")]
+        lengths = pa.array([len(line) for line in data[:-1].split(b"\n")], pa.int32())
+        lines = pa.array(texts, pa.string())
+    else:
+        lines, lengths = split
+    if b"\r" in data:
+        lines = pc.utf8_rtrim(lines, characters="\r")
+    return lines, lengths
+
+
+def iter_parse(
+    path: Path,
+    *,
+    format: str,
+    context: ParseContext,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    batch_bytes: int = BATCH_BYTES,
+) -> Iterator[ParsedBatch]:
+    """Parse ``path`` batch by batch: each line is either an event or quarantined."""
     parser = parser_for(format)
-    data = _read_bytes(path)
-    if b"\x00" in data[:4096]:
-        raise IngestError(f"{path}: binary content, not a {format} log")
-    if parser.framing.document:
-        return _parse_document(path, parser, data, context)
-    raw_lines = data.split(b"\n")
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
-    numbers: list[int] = []
-    texts: list[str] = []
-    quarantined: list[QuarantinedLine] = []
-    header: str | None = None
-    framing = parser.framing
-    end = framing.trailer(raw_lines) if framing.trailer else len(raw_lines)
-    for number, terminated in enumerate(raw_lines[:end], start=1):
-        raw = terminated.rstrip(b"\r")
-        if framing.header_first_line and number == 1:
-            header = _decode(raw)
-            continue
-        if framing.metadata_prefix and raw.startswith(framing.metadata_prefix):
-            if framing.header_prefix and raw.startswith(framing.header_prefix):
-                header = _decode(raw)
-            continue  # the format's own metadata, not records
-        if not raw.strip():
-            continue
-        if len(raw) > max_line_bytes:
-            quarantined.append(
-                QuarantinedLine(
-                    str(path),
-                    number,
-                    f"line longer than {max_line_bytes} bytes",
-                    _decode(raw[:256]),
+    source = _Source(path)
+    try:
+        yield from _ParseRun(path, parser, source, context, max_line_bytes, batch_bytes).run()
+    finally:
+        source.close()
+
+
+def read_head(path: Path, size: int) -> tuple[bytes, bool]:
+    """The first ``size`` decompressed bytes of ``path``, and whether that is all of it."""
+    source = _Source(path)
+    try:
+        head = source.read(size)
+        return head, not source.read(1)
+    finally:
+        source.close()
+
+
+class _Memory:
+    """Bytes already in memory, read like a file (to try a format on a file's head)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+        self.position = 0
+
+    def read(self, size: int) -> bytes:
+        chunk = bytes(self.data[self.position : self.position + size])
+        self.position += len(chunk)
+        return chunk
+
+
+def parse_bytes(
+    data: bytes, *, path: Path, format: str, context: ParseContext
+) -> Iterator[ParsedBatch]:
+    """Parse lines already in memory as if they were the file ``path``."""
+    run = _ParseRun(path, parser_for(format), _Memory(data), context, MAX_LINE_BYTES, BATCH_BYTES)
+    yield from run.run()
+
+
+class _ParseRun:
+    def __init__(
+        self,
+        path: Path,
+        parser: Parser,
+        source: _Source | _Memory,
+        context: ParseContext,
+        max_line_bytes: int,
+        batch_bytes: int,
+    ) -> None:
+        self.path = path
+        self.parser = parser
+        self.source = source
+        self.context = context
+        self.max_line_bytes = max_line_bytes
+        self.batch_bytes = batch_bytes
+        self.header: str | None = None
+        self.checked = False
+        self.lines = 0
+
+    def run(self) -> Iterator[ParsedBatch]:
+        head = self.source.read(4096)
+        if b"\x00" in head:
+            raise IngestError(f"{self.path}: binary content, not a {self.parser.name} log")
+        if self.parser.framing.document:
+            yield self._document(head)
+            return
+        framing = self.parser.framing
+        pending = [head]
+
+        def read(size: int) -> bytes:
+            if pending:
+                first = pending.pop()
+                return first + self.source.read(max(0, size - len(first)))
+            return self.source.read(size)
+
+        held: list[tuple[pa.Array, pa.Array, list[QuarantinedLine]]] = []
+        for block in _blocks(
+            read,
+            max_line_bytes=self.max_line_bytes,
+            batch_bytes=self.batch_bytes,
+            hold=_TRAILER_LINES if framing.trailer else 0,
+        ):
+            quarantined: list[QuarantinedLine] = []
+            if block.overlong is not None:
+                number, raw = block.overlong
+                quarantined.append(self._overlong(number, _decode(raw)))
+                self.lines = max(self.lines, number)
+            numbers, lines = self._records(block, quarantined)
+            if framing.whole:
+                held.append((numbers, lines, quarantined))
+                if not block.final:
+                    continue
+                numbers = pa.concat_arrays([h[0] for h in held])
+                lines = pa.concat_arrays([h[1] for h in held])
+                quarantined = [q for h in held for q in h[2]]
+            yield self._parse(numbers, lines, quarantined)
+
+    def _overlong(self, number: int, raw: str) -> QuarantinedLine:
+        return QuarantinedLine(
+            str(self.path), number, f"line longer than {self.max_line_bytes} bytes", raw
+        )
+
+    def _records(
+        self, block: _Block, quarantined: list[QuarantinedLine]
+    ) -> tuple[pa.Array, pa.Array]:
+        """Line numbers and texts of the records of ``block`` (metadata, blank and
+        over-long lines taken out, the header remembered)."""
+        if not block.data:
+            return pa.array([], pa.int64()), pa.array([], pa.string())
+        lines, lengths = _block_lines(block.data)
+        n = len(lines)
+        self.lines = block.first + n - 1
+        numbers = pa.array(np.arange(block.first, block.first + n, dtype=np.int64))
+        framing = self.parser.framing
+        keep = pc.invert(pc.or_(pc.equal(lengths, 0), pc.ascii_is_space(lines)))
+        if framing.header_first_line and block.first == 1:
+            self.header = lines[0].as_py()
+            keep = pc.and_(keep, pa.array([False] + [True] * (n - 1)))
+        if framing.trailer and block.final:
+            tail = min(_TRAILER_LINES, n)
+            cut = framing.trailer([line.encode() for line in lines.slice(n - tail).to_pylist()])
+            if cut < tail:
+                keep = pc.and_(keep, pa.array([True] * (n - tail + cut) + [False] * (tail - cut)))
+        if framing.metadata_prefix:
+            metadata = pc.starts_with(lines, framing.metadata_prefix.decode())
+            if framing.header_prefix:
+                headers = pc.starts_with(lines, framing.header_prefix.decode())
+                found = pc.indices_nonzero(headers).to_pylist()
+                if found:
+                    # A later header (concatenated logs) would apply to the lines
+                    # after it; the last one of the block wins, as Zeek files
+                    # carry one header each.
+                    self.header = lines[found[-1]].as_py()
+            keep = pc.and_(keep, pc.invert(metadata))
+        long = pc.greater(lengths, self.max_line_bytes)
+        if pc.any(long).as_py():
+            for i in pc.indices_nonzero(pc.and_(long, keep)).to_pylist():
+                head = lines[i].as_py()[:QUARANTINE_KEEP]
+                quarantined.append(self._overlong(block.first + i, head))
+            keep = pc.and_(keep, pc.invert(long))
+        return numbers.filter(keep), lines.filter(keep)
+
+    def _parse(
+        self, numbers: pa.Array, lines: pa.Array, quarantined: list[QuarantinedLine]
+    ) -> ParsedBatch:
+        if len(lines) == 0:
+            return ParsedBatch(empty_table(), quarantined, {}, self.lines, self.source.position)
+        try:
+            table, bad = self.parser.parse(lines, context=self.context, header=self.header)
+        except IngestError as exc:
+            raise IngestError(f"{self.path}: {exc}") from None
+        ignored: dict[str, int] = {}
+        refused = []
+        for index, reason in bad:
+            if reason.startswith(IGNORED):
+                key = reason[len(IGNORED) :]
+                ignored[key] = ignored.get(key, 0) + 1
+            else:
+                refused.append((index, reason))
+        if not self.checked and len(lines) >= 10:
+            self.checked = True
+            if len(refused) == len(lines) and not ignored:
+                raise IngestError(
+                    f"{self.path}: no line is in the {self.parser.name} format; refusing the file"
+                )
+        if refused:
+            at = pa.array([i for i, _ in refused], pa.int64())
+            lines_at = pc.take(numbers, at).to_pylist()
+            texts_at = pc.utf8_slice_codeunits(pc.take(lines, at), 0, 4 * QUARANTINE_KEEP)
+            quarantined.extend(
+                QuarantinedLine(str(self.path), number, reason, text)
+                for number, (_, reason), text in zip(
+                    lines_at, refused, texts_at.to_pylist(), strict=True
                 )
             )
-            continue
-        numbers.append(number)
-        texts.append(_decode(raw))
-    if not texts:
-        return ParsedFile(path, format, len(raw_lines), empty_table(), quarantined)
-    lines = pa.array(texts, pa.string())
-    try:
-        table, bad = parser.parse(lines, context=context, header=header)
-    except IngestError as exc:
-        raise IngestError(f"{path}: {exc}") from None
+            quarantined.sort(key=lambda q: q.line)
+        return ParsedBatch(table, quarantined, ignored, self.lines, self.source.position)
+
+    def _document(self, head: bytes) -> ParsedBatch:
+        """A file that is one document (an XML report): its bad records keep their line."""
+        rest = self.source.read(MAX_DOCUMENT_BYTES + 1 - len(head))
+        data = head + rest
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise IngestError(f"{self.path}: a document larger than {MAX_DOCUMENT_BYTES} bytes")
+        text = _decode(data)
+        try:
+            table, bad = self.parser.parse(pa.array([text], pa.string()), context=self.context)
+        except IngestError as exc:
+            raise IngestError(f"{self.path}: {exc}") from None
+        source_lines = text.split("\n")
+        quarantined = [
+            QuarantinedLine(
+                str(self.path),
+                line,
+                reason,
+                source_lines[line - 1][:QUARANTINE_KEEP] if line <= len(source_lines) else "",
+            )
+            for line, reason in bad
+        ]
+        return ParsedBatch(table, quarantined, {}, len(source_lines), self.source.position)
+
+
+def parse_file(
+    path: Path,
+    *,
+    format: str,
+    context: ParseContext,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    batch_bytes: int = BATCH_BYTES,
+    progress: Callable[[ParsedBatch], None] | None = None,
+) -> ParsedFile:
+    """Parse every line of ``path`` into one table; each line is either an event
+    or quarantined. For files larger than memory, iterate ``iter_parse``."""
+    tables: list[pa.Table] = []
+    quarantined: list[QuarantinedLine] = []
     ignored: dict[str, int] = {}
-    for _, reason in bad:
-        if reason.startswith(IGNORED):
-            ignored[reason[len(IGNORED) :]] = ignored.get(reason[len(IGNORED) :], 0) + 1
-    bad = [(i, reason) for i, reason in bad if not reason.startswith(IGNORED)]
-    if len(bad) == len(texts) and len(texts) >= 10 and not ignored:
-        raise IngestError(f"{path}: no line is in the {format} format; refusing the file")
-    quarantined.extend(
-        QuarantinedLine(str(path), numbers[i], reason, texts[i]) for i, reason in bad
-    )
-    quarantined.sort(key=lambda q: q.line)
-    return ParsedFile(path, format, len(raw_lines), table, quarantined, ignored)
-
-
-def _parse_document(path: Path, parser: Parser, data: bytes, context: ParseContext) -> ParsedFile:
-    """A file that is one document (an XML report): its bad records keep their line."""
-    text = _decode(data)
-    try:
-        table, bad = parser.parse(pa.array([text], pa.string()), context=context)
-    except IngestError as exc:
-        raise IngestError(f"{path}: {exc}") from None
-    source_lines = text.split("\n")
-    quarantined = [
-        QuarantinedLine(
-            str(path),
-            line,
-            reason,
-            source_lines[line - 1][:256] if line <= len(source_lines) else "",
-        )
-        for line, reason in bad
-    ]
-    return ParsedFile(path, parser.name, len(source_lines), table, quarantined)
+    lines = 0
+    for batch in iter_parse(
+        path,
+        format=format,
+        context=context,
+        max_line_bytes=max_line_bytes,
+        batch_bytes=batch_bytes,
+    ):
+        if batch.table.num_rows:
+            tables.append(batch.table)
+        quarantined.extend(batch.quarantined)
+        for reason, count in batch.ignored.items():
+            ignored[reason] = ignored.get(reason, 0) + count
+        lines = batch.lines
+        if progress:
+            progress(batch)
+    table = pa.concat_tables(tables) if tables else empty_table()
+    return ParsedFile(path, parser_for(format).name, lines, table, quarantined, ignored)

@@ -19,6 +19,7 @@ from confiance.ingest.columns import (
     ParseContext,
     Rows,
     common,
+    delimited,
     iso_time,
     login_category,
     outcome_from_status,
@@ -49,15 +50,14 @@ class _ZeekLog(abc.ABC):
     category: ClassVar[str]
     #: the log's own fields this mapping reads, besides the connection's
     fields: ClassVar[tuple[str, ...]]
+    #: fields of which every record of this log has at least one, and the other
+    #: logs none: what tells a dns.log from a conn.log read by mistake
+    signature: ClassVar[tuple[str, ...]]
     _connection = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
 
     @property
     def _wanted(self) -> tuple[str, ...]:
         return self._connection + self.fields
-
-    @staticmethod
-    def _group(name: str) -> str:
-        return "f_" + name.replace(".", "_").replace("-", "_")
 
     def parse(
         self, lines: pa.Array, *, context: ParseContext, header: str | None = None
@@ -104,18 +104,16 @@ class _ZeekLog(abc.ABC):
         missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p") if c not in names]
         if missing:
             raise IngestError(f"Zeek #fields header lacks {', '.join(missing)}")
-        wanted = self._wanted
-        pattern = (
-            "^"
-            + "\t".join(f"(?P<{self._group(n)}>[^\t]*)" if n in wanted else "[^\t]*" for n in names)
-            + "$"
-        )
-        fields = pc.extract_regex(lines, pattern)
-        values = {n: fields.field(self._group(n)) for n in names if n in wanted}
-        for n in wanted:
+        if not set(self.signature) & set(names):
+            raise IngestError(
+                f"not a {self.name} log: its #fields header has none of {', '.join(self.signature)}"
+            )
+        wanted = [n for n in self._wanted if n in names]
+        values, valid = delimited(lines, names=names, wanted=wanted, delimiter="\t")
+        for n in self._wanted:
             if n not in values:
                 values[n] = pa.nulls(len(lines), pa.string())
-        return values, fields.is_valid()
+        return values, valid
 
     def _json(self, lines: pa.Array) -> tuple[dict[str, pa.Array], pa.Array]:
         wanted = self._wanted
@@ -124,7 +122,7 @@ class _ZeekLog(abc.ABC):
         for line in lines.to_pylist():
             try:
                 event = json.loads(line)
-                good = isinstance(event, dict)
+                good = isinstance(event, dict) and any(k in event for k in self.signature)
             except ValueError:
                 good, event = False, {}
             ok.append(good)
@@ -147,6 +145,7 @@ class ZeekConn(_ZeekLog):
     )
     ocsf = OcsfClass.NETWORK_ACTIVITY
     category = "network"
+    signature = ("conn_state", "history", "missed_bytes", "orig_pkts")
     fields = (
         "proto",
         "duration",
@@ -188,6 +187,7 @@ class ZeekDns(_ZeekLog):
     ocsf = OcsfClass.DNS_ACTIVITY
     category = "network"
     fields = ("proto", "query", "qtype_name", "rcode_name")
+    signature = ("trans_id", "query", "qtype", "rcode", "rejected")
 
     def _mapped(self, values: dict[str, pa.Array]) -> dict[str, pa.Array]:
         rcode = values["rcode_name"]
@@ -223,6 +223,7 @@ class ZeekHttp(_ZeekLog):
     )
     ocsf = OcsfClass.HTTP_ACTIVITY
     category = "web"
+    signature = ("trans_depth", "method", "uri", "status_code", "request_body_len")
     fields = (
         "method",
         "host",
