@@ -82,6 +82,10 @@ EVENT_SCHEMA = pa.schema(
         pa.field("email.auth.dkim", pa.string()),
         # how many occurrences the row stands for (OCSF ``count``); null means one
         pa.field("event.count", pa.int64()),
+        # the DNS answer code (NOERROR, NXDOMAIN, SERVFAIL …) where the log has it
+        pa.field("dns.response_code", pa.string()),
+        # the firewall rule that logged the packet (its log prefix)
+        pa.field("rule.name", pa.string()),
     ]
 )
 

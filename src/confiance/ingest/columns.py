@@ -297,6 +297,27 @@ def iso_time(values: pa.Array) -> pa.Array:
         )
 
 
+#: The time at the head of a syslog line: BSD (``Nov 22 10:15:32``, local, no
+#: year) or RFC 3339 (rsyslog's high-precision form); read by :func:`syslog_time`.
+SYSLOG_STAMP = (
+    r"(?:(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<clock>\d\d:\d\d:\d\d)"
+    r"|(?P<iso>\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d)))"
+)
+
+
+def syslog_time(head: pa.Array, context: ParseContext) -> pa.Array:
+    """UTC times of lines matched with :data:`SYSLOG_STAMP`; null where unreadable."""
+    iso = group(head, "iso")
+    return pc.if_else(
+        pc.is_valid(iso),
+        iso_time(iso),
+        pc.cast(
+            rfc3164_time(group(head, "mon"), group(head, "day"), group(head, "clock"), context),
+            pa.timestamp("us", tz="UTC"),
+        ),
+    )
+
+
 def rfc3164_time(
     month: pa.Array, day: pa.Array, clock: pa.Array, context: ParseContext
 ) -> pa.Array:

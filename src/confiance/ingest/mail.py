@@ -20,14 +20,14 @@ from confiance.errors import IngestError
 from confiance.events import OcsfClass
 from confiance.ingest.columns import (
     IGNORED,
+    SYSLOG_STAMP,
     BadRows,
     Framing,
     ParseContext,
     Rows,
     common,
     group,
-    iso_time,
-    rfc3164_time,
+    syslog_time,
     to_int,
     valid_ips,
 )
@@ -74,9 +74,7 @@ class PostfixSyslog:
         "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9B2C1)"
     )
     _header = (
-        r"^(?:(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<clock>\d\d:\d\d:\d\d)"
-        r"|(?P<iso>\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d))) "
-        r"(?P<server>\S+) (?P<program>[\w./-]+)(?:\[\d+\])?: (?P<msg>.*)$"
+        "^" + SYSLOG_STAMP + r" (?P<server>\S+) (?P<program>[\w./-]+)(?:\[\d+\])?: (?P<msg>.*)$"
     )
     _deliver = (
         rf"^(?P<qid>{_QID}): to=<(?P<to>[^>]*)>,(?: orig_to=<[^>]*>,)? "
@@ -133,15 +131,7 @@ class PostfixSyslog:
         )
         rows.require(is_event, IGNORED + "Postfix line that records no event")
 
-        iso = group(head, "iso")
-        time = pc.if_else(
-            pc.is_valid(iso),
-            iso_time(iso),
-            pc.cast(
-                rfc3164_time(group(head, "mon"), group(head, "day"), group(head, "clock"), context),
-                pa.timestamp("us", tz="UTC"),
-            ),
-        )
+        time = syslog_time(head, context)
         rows.require(pc.is_valid(time), "field @timestamp: not a date")
 
         # sender and client of each delivery, joined by queue id within the file

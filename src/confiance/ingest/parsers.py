@@ -37,7 +37,9 @@ from confiance.ingest.columns import (
     valid_ips,
 )
 from confiance.ingest.mail import DmarcAggregate, PostfixSyslog
+from confiance.ingest.netfilter import NetfilterLog
 from confiance.ingest.search import extract_search_terms
+from confiance.ingest.unbound import UnboundLog
 from confiance.ingest.zeek import ZeekConn, ZeekDns, ZeekHttp
 
 __all__ = ["IGNORED", "PARSERS", "ParseContext", "Parser", "parser_for"]
@@ -446,6 +448,8 @@ PARSERS: dict[str, Parser] = {
         PostfixSyslog(),
         DmarcAggregate(),
         BindQuerylog(),
+        UnboundLog(),
+        NetfilterLog(),
     )
 }
 

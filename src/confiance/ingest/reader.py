@@ -117,7 +117,6 @@ class _Source:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.size = path.stat().st_size
             raw = open(path, "rb")  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None

@@ -202,6 +202,7 @@ class ZeekDns(_ZeekLog):
             "network.transport": values["proto"],
             "dns.question.name": question_name(values["query"]),
             "dns.question.type": values["qtype_name"],
+            "dns.response_code": rcode,
         }
 
 
