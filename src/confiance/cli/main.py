@@ -127,8 +127,8 @@ def ingest(
             given = [(source or "", fmt or "", f) for f in files] if files else None
             with IngestProgress(console) as progress:
                 report = operations.ingest_tenant(home, name, files=given, on_batch=progress.batch)
-            for path, recognised in report.formats.items():
-                if not fmt and files:
+            if files and not fmt:
+                for path, recognised in report.formats.items():
                     console.print(f"{path}: read as {recognised}")
             console.print(_ingest_line(report, progress.elapsed))
 

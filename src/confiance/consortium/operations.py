@@ -307,8 +307,7 @@ class IngestReport:
     stored_bytes: int = 0
     oprf_evaluations: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
-    #: per file: lines read, and the format it was read as (given or recognised)
-    lines_by_file: dict[str, int] = field(default_factory=dict)
+    #: per file: the format it was read as (given or recognised)
     formats: dict[str, str] = field(default_factory=dict)
 
 
@@ -444,6 +443,7 @@ def ingest_tenant(
         context = ParseContext(tenant=tenant, service=services.get(source, source), geo=DEMO_GEO)
         writer = _DatasetWriter(home, store, tenant, source, report)
         quarantined: list[QuarantinedLine] = []
+        lines = 0
         for batch in iter_parse(path, format=fmt, context=context):
             report.events += batch.table.num_rows
             for reason, count in batch.ignored.items():
@@ -451,11 +451,11 @@ def ingest_tenant(
             quarantined.extend(batch.quarantined)
             if batch.table.num_rows:
                 writer.add(apply_policy(batch.table, pseudonymiser))
-            report.lines_by_file[str(path)] = batch.lines
+            lines = batch.lines
             if on_batch:
                 on_batch(path, batch)
         writer.flush()
-        report.lines += report.lines_by_file.get(str(path), 0)
+        report.lines += lines
         report.formats[str(path)] = fmt
         if quarantined:
             _record_quarantine(home, tenant, source, quarantined, report)

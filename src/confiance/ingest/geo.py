@@ -58,7 +58,8 @@ class GeoTable:
         nets = [(ipaddress.ip_network(p), place) for p, place in prefixes.items()]
         self._places: list[Place] = []
         self._v6 = sorted(
-            ((n, place) for n, place in nets if n.version == 6), key=lambda i: -i[0].prefixlen
+            ((n, self._index(place)) for n, place in nets if n.version == 6),
+            key=lambda i: -i[0].prefixlen,
         )
         starts, ends, index = _flatten(
             [
@@ -74,11 +75,6 @@ class GeoTable:
     def _index(self, place: Place) -> int:
         self._places.append(place)
         return len(self._places) - 1
-
-    def lookup(self, address: str) -> Place | None:
-        """The place of one address (for tests and single values)."""
-        index = self._indices(pa.array([address], pa.string()))[0].as_py()
-        return None if index is None else self._places[index]
 
     def _indices(self, addresses: pa.Array) -> pa.Array:
         """Index into ``_places`` of each address's place, or null."""
@@ -110,9 +106,9 @@ class GeoTable:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return None
-        for net, place in self._v6:
+        for net, index in self._v6:
             if ip.version == 6 and ip in net:
-                return self._places.index(place)
+                return index
         return None
 
     def columns(self, addresses: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
@@ -166,10 +162,10 @@ def _flatten(nets: list[tuple[int, int, int]]) -> tuple[list[int], list[int], li
     return starts, ends, values
 
 
-_OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4 = "^" + r"\.".join(f"(?P<{name}>{_OCTET[1:]}" for name in "abcd") + "$"
+_OCTET = r"25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d"
+_IPV4 = "^" + r"\.".join(f"(?P<{name}>{_OCTET})" for name in "abcd") + "$"
 #: the same shape without capture, for a plain yes/no (several times faster)
-IPV4_SHAPE = "^" + r"\.".join(f"(?:{_OCTET[1:]}" for _ in "abcd") + "$"
+IPV4_SHAPE = "^" + r"\.".join(f"(?:{_OCTET})" for _ in "abcd") + "$"
 
 
 def ipv4_to_int(addresses: pa.Array) -> pa.Array:

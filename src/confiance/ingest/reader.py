@@ -293,8 +293,9 @@ def _blocks(
 
 
 def _split_lines(data: bytes) -> tuple[pa.StringArray, pa.Array] | None:
-    """The lines of ``data`` (which ends with a newline) as one zero-copy Arrow
-    array, and their byte lengths; None if some line is not UTF-8."""
+    """The lines of ``data`` (which ends with a newline) as one Arrow array built
+    from numpy offsets (no Python object per line), and their byte lengths;
+    None if some line is not UTF-8."""
     view = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(view == 0x0A).astype(np.int32)
     starts = np.empty_like(ends)
@@ -320,9 +321,9 @@ def _block_lines(data: bytes) -> tuple[pa.Array, pa.Array]:
         raise IngestError("block too large")
     split = _split_lines(data)
     if split is None:
-        texts = [_decode(line) for line in data[:-1].split(b"\n")]
-        lengths = pa.array([len(line) for line in data[:-1].split(b"\n")], pa.int32())
-        lines = pa.array(texts, pa.string())
+        raw = data[:-1].split(b"\n")
+        lengths = pa.array([len(line) for line in raw], pa.int32())
+        lines = pa.array([_decode(line) for line in raw], pa.string())
     else:
         lines, lengths = split
     if b"\r" in data:
@@ -456,12 +457,12 @@ class _ParseRun:
         keep = pc.invert(pc.or_(pc.equal(lengths, 0), pc.ascii_is_space(lines)))
         if framing.header_first_line and block.first == 1:
             self.header = lines[0].as_py()
-            keep = pc.and_(keep, pa.array([False] + [True] * (n - 1)))
+            keep = pc.and_(keep, pc.not_equal(numbers, 1))
         if framing.trailer and block.final:
             tail = min(_TRAILER_LINES, n)
             cut = framing.trailer([line.encode() for line in lines.slice(n - tail).to_pylist()])
             if cut < tail:
-                keep = pc.and_(keep, pa.array([True] * (n - tail + cut) + [False] * (tail - cut)))
+                keep = pc.and_(keep, pc.less(numbers, block.first + n - tail + cut))
         if framing.metadata_prefix:
             metadata = pc.starts_with(lines, framing.metadata_prefix.decode())
             if framing.header_prefix:
