@@ -144,8 +144,8 @@ def test_files_that_are_not_logs_are_refused(tmp_path: Path) -> None:
         )
     with pytest.raises(IngestError, match=r"x\.gz: corrupt compressed file"):
         parse_file(_file(tmp_path, "x.gz", b"\x1f\x8b\x08garbage"), format="squid", context=CONTEXT)
-    with pytest.raises(IngestError, match="unknown format 'syslog'"):
-        parse_file(_file(tmp_path, "y.log", "x"), format="syslog", context=CONTEXT)
+    with pytest.raises(IngestError, match="unknown format 'rfc5424'"):
+        parse_file(_file(tmp_path, "y.log", "x"), format="rfc5424", context=CONTEXT)
     with pytest.raises(IngestError, match="lacks column"):
         parse_file(_file(tmp_path, "z.csv", "a,b\n1,2\n"), format="nfdump-csv", context=CONTEXT)
 

@@ -18,6 +18,7 @@ from confiance.events import OcsfClass
 from confiance.ingest.columns import (
     IGNORED,
     PLAIN,
+    SYSLOG_STAMP,
     BadRows,
     Framing,
     ParseContext,
@@ -30,7 +31,7 @@ from confiance.ingest.columns import (
     login_category,
     outcome_from_status,
     question_name,
-    rfc3164_time,
+    syslog_time,
     to_float,
     to_int,
     url_path,
@@ -39,6 +40,7 @@ from confiance.ingest.columns import (
 from confiance.ingest.mail import DmarcAggregate, PostfixSyslog
 from confiance.ingest.netfilter import NetfilterLog
 from confiance.ingest.search import extract_search_terms
+from confiance.ingest.syslog import DEFAULT_ROUTES, SyslogMessages
 from confiance.ingest.unbound import UnboundLog
 from confiance.ingest.zeek import ZeekConn, ZeekDns, ZeekHttp
 
@@ -331,7 +333,7 @@ class KeycloakJson:
 
 
 class OpensshSyslog:
-    """sshd authentication outcomes in a syslog file (RFC 3164 timestamps, no year)."""
+    """sshd authentication outcomes in a syslog file (BSD times without a year, or RFC 3339)."""
 
     framing = PLAIN
     name = "openssh"
@@ -340,10 +342,7 @@ class OpensshSyslog:
         "Dec 10 09:32:20 LabSZ sshd[24680]: Accepted password for fztu from "
         "119.137.62.142 port 49116 ssh2"
     )
-    _header = (
-        r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d) "
-        r"(?P<host>\S+) sshd\[\d+\]: (?P<msg>.*)$"
-    )
+    _header = "^" + SYSLOG_STAMP + r" (?P<host>\S+) sshd(?:\[\d+\])?: (?P<msg>.*)$"
     _outcome = (
         r"^(?P<verb>Failed|Accepted) (?P<method>\S+) for (?:invalid user )?"
         # a user name may hold spaces (attackers try anything): up to " from <ip> port"
@@ -358,7 +357,8 @@ class OpensshSyslog:
         rows.require(head.is_valid(), "not an sshd syslog line")
         body = pc.extract_regex(head.field("msg"), self._outcome)
         rows.require(body.is_valid(), IGNORED + "sshd line that records no authentication outcome")
-        time = rfc3164_time(head.field("mon"), head.field("day"), head.field("time"), context)
+        time = syslog_time(head, context)
+        rows.require(pc.is_valid(time), "field @timestamp: not a date")
         ip = body.field("ip")
         rows.require(valid_ips(ip), "field source.ip: not an IP address")
         success = pc.equal(body.field("verb"), "Accepted")
@@ -452,6 +452,7 @@ PARSERS: dict[str, Parser] = {
         NetfilterLog(),
     )
 }
+PARSERS["syslog"] = SyslogMessages(PARSERS, DEFAULT_ROUTES)
 
 
 def parser_for(name: str) -> Parser:

@@ -17,6 +17,7 @@ from confiance.ingest.columns import ParseContext
 from confiance.ingest.geo import DEMO_GEO
 from confiance.ingest.parsers import PARSERS
 from confiance.ingest.reader import parse_bytes, read_head
+from confiance.ingest.syslog import SyslogMessages
 
 #: Bytes of a file's head that recognition reads (after decompression).
 HEAD_BYTES = 256 * 1024
@@ -70,6 +71,15 @@ def recognise(path: Path) -> str:
     """The format of ``path``; raises IngestError naming the file if it is unknown
     or ambiguous."""
     ranked = scores(path)
+    # The syslog reader hands each program's lines to that program's parser:
+    # it is chosen only for a file of several programs, where it reads more
+    # events than any one of them.
+    ranked = [
+        s
+        for s in ranked
+        if not isinstance(PARSERS[s.format], SyslogMessages)
+        or all(o.events < s.events for o in ranked if o.format != s.format)
+    ]
     if not ranked or ranked[0].value < 0.05:
         raise IngestError(
             f"{path}: not a format confiance reads (tried {len(PARSERS)}; "
