@@ -352,6 +352,36 @@ def test_ingest_recognises_the_format_of_a_compressed_file(tmp_path: Path) -> No
     assert f"{unknown}: not a format confiance reads" in result.stderr
 
 
+def test_agent_ships_a_tailed_file_and_reports_its_status(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert confiance("init", home=home).returncode == 0
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "Dec 10 09:32:20 LabSZ sshd[24680]: Accepted password for fztu from "
+        "119.137.62.142 port 49116 ssh2\n" * 3
+    )
+    config = tmp_path / "agent.yaml"
+    config.write_text("tenant: lycees\nfiles:\n  - path: auth.log\n    source: bastion\n")
+    result = confiance("agent", "--config", str(config), "--once", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "shipped 1 batch(es): 3 lines, 3 events, 0 quarantined; 0 batch(es) left" in (
+        result.stdout
+    )
+    status = confiance("agent", "--config", str(config), "status", "--json", home=home)
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["files"] == [
+        {"path": str(log), "size": log.stat().st_size, "offset": log.stat().st_size, "lag_bytes": 0}
+    ]
+    assert report["spool"]["segments"] == 0
+    assert report["agent"]["shipped"]["lines"] == 3
+    table = confiance("agent", "--config", str(config), "status", home=home)
+    assert "spool: 0 batch(es), 0 bytes" in table.stdout
+    wrong = confiance("agent", "--config", str(config), "--tenant", "region", "--once", home=home)
+    assert wrong.returncode == 2
+    assert "written for tenant lycees, not region" in wrong.stderr
+
+
 def test_protection_of_minors_from_the_command_line(home) -> None:
     root = home.root
     steps = [

@@ -890,9 +890,15 @@ def intel_import(ctx: click.Context, tenant: str, feed: Path, as_json: bool) -> 
 
 
 def _register() -> None:
-    from confiance.cli import access, evaluate, minors, rules
+    from confiance.cli import access, agent, evaluate, minors, rules
 
-    for command in (*minors.COMMANDS, *access.COMMANDS, *rules.COMMANDS, *evaluate.COMMANDS):
+    for command in (
+        *minors.COMMANDS,
+        *access.COMMANDS,
+        *rules.COMMANDS,
+        *evaluate.COMMANDS,
+        *agent.COMMANDS,
+    ):
         cli.add_command(command)
 
 

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -56,8 +56,14 @@ from confiance.errors import (
     StoreError,
 )
 from confiance.ingest import DEMO_GEO, parse_file
-from confiance.ingest.parsers import ParseContext
-from confiance.ingest.reader import ParsedBatch, QuarantinedLine, count_reasons, iter_parse
+from confiance.ingest.parsers import ParseContext, parser_for
+from confiance.ingest.reader import (
+    ParsedBatch,
+    QuarantinedLine,
+    count_reasons,
+    iter_parse,
+    parse_bytes,
+)
 from confiance.ingest.recognition import recognise
 from confiance.keys import (
     KeyStore,
@@ -424,46 +430,105 @@ def ingest_tenant(
     split over several). ``on_batch`` sees every batch as it is read.
     """
     home.require_tenant(tenant)
-    keystore = home.kek_store(tenant)
     configured = home.config["sources"].get(tenant, [])
-    services = {s["source"]: s.get("service", s["source"]) for s in configured}
     if files is None:
         files = [(s["source"], s["format"], home.root / s["file"]) for s in configured]
     if not files:
         raise ConfigError(f"tenant {tenant}: no source configured and no file given")
-    reid = ReidentificationTable(home.tenant_dir(tenant) / "reid.json", keystore)
-    pseudonymiser = Pseudonymiser(_pseudonym_service(home, tenant), known=reid.entries())
-    store = home.object_store()
-    report = IngestReport(tenant)
+    run = _TenantIngest(home, tenant)
     for given_source, given_format, path in files:
         fmt = given_format or recognise(path)
         source = given_source or fmt
         if progress:
             progress(f"{tenant}: parsing {path.name} ({fmt})")
-        context = ParseContext(tenant=tenant, service=services.get(source, source), geo=DEMO_GEO)
-        writer = _DatasetWriter(home, store, tenant, source, report)
-        quarantined: list[QuarantinedLine] = []
+        context = run.context(source)
+        batches = iter_parse(path, format=fmt, context=context)
+        run.add(source, path, fmt, batches, on_batch=on_batch)
+        if progress:
+            progress(f"{tenant}: stored {source}")
+    return run.finish()
+
+
+def ingest_data(
+    home: Home,
+    tenant: str,
+    *,
+    source: str,
+    log_format: str,
+    data: bytes,
+    name: str,
+    quarantined: Sequence[QuarantinedLine] = (),
+) -> IngestReport:
+    """Parse, pseudonymise, encrypt, erasure-code and record lines already in
+    memory (an agent's batch), as if they were the file ``name``; with lines
+    the sender already refused (``quarantined``), kept like the parser's own."""
+    home.require_tenant(tenant)
+    parser_for(log_format)
+    run = _TenantIngest(home, tenant)
+    path = Path(name)
+    batches: Iterable[ParsedBatch] = (
+        parse_bytes(data, path=path, format=log_format, context=run.context(source)) if data else ()
+    )
+    run.add(source, path, log_format, batches, quarantined=quarantined)
+    return run.finish()
+
+
+class _TenantIngest:
+    """One ingest run of a tenant: its pseudonymiser, and the report of every
+    file or batch added to it."""
+
+    def __init__(self, home: Home, tenant: str) -> None:
+        self.home, self.tenant = home, tenant
+        configured = home.config["sources"].get(tenant, [])
+        self.services = {s["source"]: s.get("service", s["source"]) for s in configured}
+        self.reid = ReidentificationTable(
+            home.tenant_dir(tenant) / "reid.json", home.kek_store(tenant)
+        )
+        self.pseudonymiser = Pseudonymiser(
+            _pseudonym_service(home, tenant), known=self.reid.entries()
+        )
+        self.store = home.object_store()
+        self.report = IngestReport(tenant)
+
+    def context(self, source: str) -> ParseContext:
+        return ParseContext(
+            tenant=self.tenant, service=self.services.get(source, source), geo=DEMO_GEO
+        )
+
+    def add(
+        self,
+        source: str,
+        path: Path,
+        fmt: str,
+        batches: Iterable[ParsedBatch],
+        *,
+        on_batch: Callable[[Path, ParsedBatch], None] | None = None,
+        quarantined: Sequence[QuarantinedLine] = (),
+    ) -> None:
+        report = self.report
+        writer = _DatasetWriter(self.home, self.store, self.tenant, source, report)
+        refused = list(quarantined)
         lines = 0
-        for batch in iter_parse(path, format=fmt, context=context):
+        for batch in batches:
             report.events += batch.table.num_rows
             for reason, count in batch.ignored.items():
                 report.ignored[reason] = report.ignored.get(reason, 0) + count
-            quarantined.extend(batch.quarantined)
+            refused.extend(batch.quarantined)
             if batch.table.num_rows:
-                writer.add(apply_policy(batch.table, pseudonymiser))
+                writer.add(apply_policy(batch.table, self.pseudonymiser))
             lines = batch.lines
             if on_batch:
                 on_batch(path, batch)
         writer.flush()
-        report.lines += lines
+        report.lines += lines + len(quarantined)
         report.formats[str(path)] = fmt
-        if quarantined:
-            _record_quarantine(home, tenant, source, quarantined, report)
-        if progress:
-            progress(f"{tenant}: stored {source}")
-    reid.update(pseudonymiser.mapping)
-    report.oprf_evaluations = pseudonymiser.evaluated
-    return report
+        if refused:
+            _record_quarantine(self.home, self.tenant, source, refused, report)
+
+    def finish(self) -> IngestReport:
+        self.reid.update(self.pseudonymiser.mapping)
+        self.report.oprf_evaluations = self.pseudonymiser.evaluated
+        return self.report
 
 
 def _record_quarantine(

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ Transport = Literal["udp", "tcp", "tls"]
 #: A message longer than this is counted and its head kept, never held whole
 #: (RFC 5425 asks receivers to take at least 2048 octets; rsyslog's default is 8 KiB).
 MAX_MESSAGE_BYTES = 64 * 1024
+#: Kernel receive buffer asked for UDP sockets.
+UDP_BUFFER_BYTES = 8 * 2**20
 #: Kept of an over-long message for the quarantine.
 OVERSIZE_KEEP = 256
 
@@ -204,6 +207,10 @@ class SyslogReceiver:
                     )
                     self._closers.append(transport.close)
                     port = transport.get_extra_info("sockname")[1]
+                    # a larger kernel buffer absorbs bursts (capped by net.core.rmem_max)
+                    sock = transport.get_extra_info("socket")
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER_BYTES)
                 else:
                     context = self.tls if endpoint.transport == "tls" else None
                     server = await loop.create_server(
