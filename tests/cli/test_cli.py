@@ -358,15 +358,26 @@ def test_agent_ships_a_tailed_file_and_reports_its_status(tmp_path: Path) -> Non
     log = tmp_path / "auth.log"
     log.write_text(
         "Dec 10 09:32:20 LabSZ sshd[24680]: Accepted password for fztu from "
-        "119.137.62.142 port 49116 ssh2\n" * 3
+        "119.137.62.142 port 49116 ssh2\n" * 3 + "garbage\n"
     )
     config = tmp_path / "agent.yaml"
     config.write_text("tenant: lycees\nfiles:\n  - path: auth.log\n    source: bastion\n")
     result = confiance("agent", "--config", str(config), "--once", home=home)
     assert result.returncode == 0, result.stderr
-    assert "shipped 1 batch(es): 3 lines, 3 events, 0 quarantined; 0 batch(es) left" in (
+    assert "shipped 1 batch(es): 4 lines, 3 events, 1 quarantined; 0 batch(es) left" in (
         result.stdout
     )
+    refused = confiance("quarantine", "--tenant", "lycees", "--json", home=home)
+    assert refused.returncode == 0, refused.stderr
+    assert json.loads(refused.stdout) == [
+        {
+            "source": "bastion",
+            "file": str(log),
+            "line": 4,
+            "reason": "not an sshd syslog line",
+            "raw": "garbage",
+        }
+    ]
     status = confiance("agent", "--config", str(config), "status", "--json", home=home)
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
@@ -374,7 +385,7 @@ def test_agent_ships_a_tailed_file_and_reports_its_status(tmp_path: Path) -> Non
         {"path": str(log), "size": log.stat().st_size, "offset": log.stat().st_size, "lag_bytes": 0}
     ]
     assert report["spool"]["segments"] == 0
-    assert report["agent"]["shipped"]["lines"] == 3
+    assert report["agent"]["shipped"]["lines"] == 4
     table = confiance("agent", "--config", str(config), "status", home=home)
     assert "spool: 0 batch(es), 0 bytes" in table.stdout
     wrong = confiance("agent", "--config", str(config), "--tenant", "region", "--once", home=home)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from confiance.consortium import Home
+from confiance.consortium import Home, operations
 from confiance.consortium.agent import Agent, AgentConfig, LocalPlatform, Spool, agent_status
 from confiance.errors import ConfigError, KeyStoreError
 from confiance.ingest.reader import QuarantinedLine
@@ -219,3 +219,30 @@ def test_bad_configurations_name_the_file_and_field(
     path.write_text(document)
     with pytest.raises(ConfigError, match=message):
         AgentConfig.load(path)
+
+
+def test_quarantined_lines_keep_their_line_number_in_the_file(home: Home, tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes(ssh_lines(0, 100) + b"garbage line\n" + ssh_lines(100, 100))
+    platform = Recording(home)
+    agent = _agent(home, tmp_path, platform)  # 4 KiB batches: the bad line is in a later one
+    agent.run_once()
+    assert len(platform.batches) >= 2 and b"garbage" not in platform.batches[0][2]
+    assert agent.shipped.quarantined == 1 and agent.shipped.events == 200
+    (entry,) = [q for q in operations.read_quarantine(home, TENANT) if q["file"] == str(log)]
+    assert (entry["file"], entry["line"], entry["raw"]) == (str(log), 101, "garbage line")
+    assert entry["source"] == "bastion" and entry["reason"] == "not an sshd syslog line"
+
+
+def test_a_batch_refused_as_a_whole_goes_to_quarantine_not_back_to_the_spool(
+    home: Home, tmp_path: Path
+) -> None:
+    (tmp_path / "auth.log").write_bytes(b"".join(b"not ssh at all %d\n" % i for i in range(30)))
+    platform = Recording(home)
+    agent = _agent(home, tmp_path, platform)
+    agent.run_once()
+    assert agent.spool.segments() == []
+    assert agent.shipped.quarantined == 30 and agent.shipped.failures == 0
+    refused = [q for b in platform.batches for q in b[3]]
+    assert [q.line for q in refused] == list(range(1, 31))
+    assert "no line is in the openssh format" in refused[0].reason

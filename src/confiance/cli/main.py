@@ -134,6 +134,24 @@ def ingest(
 
 
 @cli.command()
+@click.option("--tenant", required=True, help="Whose quarantine (its KEK opens it).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def quarantine(ctx: click.Context, tenant: str, as_json: bool) -> None:
+    """The lines a tenant's ingestion refused: file, line, reason, first bytes."""
+    with errors():
+        records = operations.read_quarantine(home_of(ctx), tenant)
+        if as_json:
+            print_json(records)
+            return
+        table = Table("source", "file", "line", "reason", "start of the line")
+        for r in records:
+            table.add_row(r["source"], r["file"], str(r["line"]), r["reason"], r["raw"][:60])
+        console.print(table)
+        console.print(f"{len(records)} quarantined line(s) of {tenant}")
+
+
+@cli.command()
 def formats() -> None:
     """List supported log formats with a sample line each."""
     from confiance.ingest import PARSERS

@@ -183,6 +183,8 @@ class Segment:
     size: int
     created: str
     positions: dict[str, dict[str, Any]]
+    #: the number of the batch's first line in its file
+    first_line: int
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -253,6 +255,7 @@ class Spool:
         name: str,
         data: bytes,
         lines: int,
+        first_line: int = 1,
         positions: dict[str, dict[str, Any]] | None = None,
     ) -> int:
         """Write one batch durably, then record its positions; its sequence number."""
@@ -265,6 +268,7 @@ class Spool:
                 "format": log_format,
                 "name": name,
                 "lines": lines,
+                "first_line": first_line,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "positions": positions or {},
             }
@@ -302,6 +306,7 @@ class Spool:
                     path.stat().st_size,
                     str(header["created"]),
                     dict(header["positions"]),
+                    int(header["first_line"]),
                 )
             )
         return found
@@ -342,6 +347,7 @@ class Platform(Protocol):
         log_format: str,
         name: str,
         data: bytes,
+        first_line: int,
         quarantined: list[QuarantinedLine],
     ) -> dict[str, Any]: ...
 
@@ -360,6 +366,7 @@ class LocalPlatform:
         log_format: str,
         name: str,
         data: bytes,
+        first_line: int,
         quarantined: list[QuarantinedLine],
     ) -> dict[str, Any]:
         from confiance.consortium import operations
@@ -371,6 +378,7 @@ class LocalPlatform:
             log_format=log_format,
             data=data,
             name=name,
+            first_line=first_line,
             quarantined=quarantined,
         )
         return {"lines": report.lines, "events": report.events, "quarantined": report.quarantined}
@@ -387,6 +395,19 @@ class ShipStats:
     last_error: str | None = None
 
 
+def _refused(segment: Segment, data: bytes, reason: str) -> list[QuarantinedLine]:
+    """Every line of a batch the platform refused as a whole, for the quarantine."""
+    return [
+        QuarantinedLine(
+            segment.name,
+            segment.first_line + i,
+            reason,
+            line[:QUARANTINE_KEEP].decode("utf-8", "replace"),
+        )
+        for i, line in enumerate(data.splitlines())
+    ]
+
+
 # -- the agent ---------------------------------------------------------------------
 
 
@@ -398,6 +419,7 @@ class _FileState:
     pending: list[bytes] = field(default_factory=list)
     pending_bytes: int = 0
     pending_lines: int = 0
+    first_line: int = 1
     position: TailPosition | None = None
     since: float = field(default_factory=time.monotonic)
 
@@ -455,6 +477,8 @@ class Agent:
                 chunk = state.tail.read(max(room, 4096))
                 if chunk is None:
                     break
+                if not state.pending:
+                    state.first_line = chunk.first_line
                 state.pending.append(chunk.data)
                 state.pending_bytes += len(chunk.data)
                 state.pending_lines += chunk.data.count(b"\n")
@@ -480,6 +504,7 @@ class Agent:
             name=str(path),
             data=b"".join(state.pending),
             lines=state.pending_lines,
+            first_line=state.first_line,
             positions={str(path): state.position.to_json()},
         )
         state.pending, state.pending_bytes, state.pending_lines = [], 0, 0
@@ -540,13 +565,27 @@ class Agent:
                 quarantined = [QuarantinedLine(**json.loads(line)) for line in data.splitlines()]
                 data, log_format = b"", "syslog"
             try:
-                result = self.platform.ship(
-                    source=segment.source,
-                    log_format=log_format,
-                    name=segment.name,
-                    data=data,
-                    quarantined=quarantined,
-                )
+                try:
+                    result = self.platform.ship(
+                        source=segment.source,
+                        log_format=log_format,
+                        name=segment.name,
+                        data=data,
+                        first_line=segment.first_line,
+                        quarantined=quarantined,
+                    )
+                except IngestError as exc:
+                    # the platform read the batch and refused its content (no
+                    # line in its format, binary): kept in quarantine, never
+                    # retried forever
+                    result = self.platform.ship(
+                        source=segment.source,
+                        log_format=log_format,
+                        name=segment.name,
+                        data=b"",
+                        first_line=segment.first_line,
+                        quarantined=_refused(segment, data, str(exc)),
+                    )
             except Exception as exc:  # the platform is down or refuses: keep and retry
                 self.shipped.failures += 1
                 self.shipped.last_error = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {exc}"

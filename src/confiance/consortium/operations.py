@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import importlib
 import io
@@ -70,6 +71,7 @@ from confiance.keys import (
     SecretName,
     SoftwareKeyStore,
     dataset_aad,
+    decrypt_blob,
     encrypt_blob,
     new_dek,
     zero,
@@ -413,6 +415,29 @@ def _quarantine(home: Home, tenant: str, source: str, records: list[dict[str, An
     return path
 
 
+def read_quarantine(home: Home, tenant: str) -> list[dict[str, Any]]:
+    """A tenant's quarantined lines, decrypted with its KEK, oldest first: for
+    its own administrators to see what was refused and why."""
+    home.require_tenant(tenant)
+    keystore = home.kek_store(tenant)
+    records: list[dict[str, Any]] = []
+    with home.meta.connect() as con:
+        rows = con.execute(
+            "SELECT source, path FROM quarantine WHERE tenant = ? ORDER BY created, path",
+            (tenant,),
+        ).fetchall()
+    for source, relative in rows:
+        document = json.loads((home.root / relative).read_text(encoding="utf-8"))
+        context = f"confiance-quarantine/1|{tenant}|{document['name']}".encode()
+        dek = keystore.unwrap_key(base64.b64decode(document["wrapped_key"]), context=context)
+        try:
+            text = decrypt_blob(base64.b64decode(document["blob"]), dek, aad=context)
+        finally:
+            zero(dek)
+        records.extend({"source": source} | json.loads(line) for line in text.splitlines())
+    return records
+
+
 def ingest_tenant(
     home: Home,
     tenant: str,
@@ -457,11 +482,13 @@ def ingest_data(
     log_format: str,
     data: bytes,
     name: str,
+    first_line: int = 1,
     quarantined: Sequence[QuarantinedLine] = (),
 ) -> IngestReport:
     """Parse, pseudonymise, encrypt, erasure-code and record lines already in
-    memory (an agent's batch), as if they were the file ``name``; with lines
-    the sender already refused (``quarantined``), kept like the parser's own."""
+    memory (an agent's batch), as if they were the file ``name`` from its line
+    ``first_line`` on; with lines the sender already refused (``quarantined``),
+    kept like the parser's own."""
     home.require_tenant(tenant)
     parser_for(log_format)
     run = _TenantIngest(home, tenant)
@@ -469,7 +496,7 @@ def ingest_data(
     batches: Iterable[ParsedBatch] = (
         parse_bytes(data, path=path, format=log_format, context=run.context(source)) if data else ()
     )
-    run.add(source, path, log_format, batches, quarantined=quarantined)
+    run.add(source, path, log_format, batches, quarantined=quarantined, line_offset=first_line - 1)
     return run.finish()
 
 
@@ -504,6 +531,7 @@ class _TenantIngest:
         *,
         on_batch: Callable[[Path, ParsedBatch], None] | None = None,
         quarantined: Sequence[QuarantinedLine] = (),
+        line_offset: int = 0,
     ) -> None:
         report = self.report
         writer = _DatasetWriter(self.home, self.store, self.tenant, source, report)
@@ -513,7 +541,10 @@ class _TenantIngest:
             report.events += batch.table.num_rows
             for reason, count in batch.ignored.items():
                 report.ignored[reason] = report.ignored.get(reason, 0) + count
-            refused.extend(batch.quarantined)
+            refused.extend(
+                dataclasses.replace(q, line=q.line + line_offset) if line_offset else q
+                for q in batch.quarantined
+            )
             if batch.table.num_rows:
                 writer.add(apply_policy(batch.table, self.pseudonymiser))
             lines = batch.lines

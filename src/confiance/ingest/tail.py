@@ -39,6 +39,8 @@ class TailPosition:
     #: SHA-256 of the first ``fingerprint_length`` bytes
     fingerprint: str
     fingerprint_length: int
+    #: lines handed out of this file so far (numbers quarantined lines)
+    line: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class TailPosition:
             "offset": self.offset,
             "fingerprint": self.fingerprint,
             "fingerprint_length": self.fingerprint_length,
+            "line": self.line,
         }
 
     @classmethod
@@ -57,6 +60,7 @@ class TailPosition:
             int(data["offset"]),
             str(data["fingerprint"]),
             int(data["fingerprint_length"]),
+            int(data.get("line", 0)),
         )
 
 
@@ -68,6 +72,8 @@ class TailChunk:
     position: TailPosition
     #: the file the lines came from (a rotated file's current name)
     path: Path
+    #: the number of the chunk's first line in its file
+    first_line: int
 
 
 def _fingerprint(handle: IO[bytes], length: int) -> str:
@@ -170,12 +176,13 @@ class FileTail:
         # rotated: what is left of the old file, even without a final line feed
         rest = self._read_rest()
         old_path = self._handle_path
+        first_line = self.position.line + 1
         self._handle.close()
         self.rotations += 1
         self._start()
         if rest:
             assert old_path is not None and self.position is not None
-            return TailChunk(rest, self.position, old_path)
+            return TailChunk(rest, self.position, old_path, first_line)
         return self._read_whole_lines(max_bytes)
 
     def _read_whole_lines(self, max_bytes: int) -> TailChunk | None:
@@ -196,9 +203,14 @@ class FileTail:
             data = data[: end + 1]
             taken = len(data)
         self._refresh_fingerprint()
-        self.position = replace(self.position, offset=self.position.offset + taken)
+        first_line = self.position.line + 1
+        self.position = replace(
+            self.position,
+            offset=self.position.offset + taken,
+            line=self.position.line + data.count(b"\n"),
+        )
         assert self._handle_path is not None
-        return TailChunk(data, self.position, self._handle_path)
+        return TailChunk(data, self.position, self._handle_path, first_line)
 
     def _refresh_fingerprint(self) -> None:
         """A file shorter than the fingerprint when first seen is fingerprinted
