@@ -40,6 +40,7 @@ from confiance.ingest.columns import (
 from confiance.ingest.mail import DmarcAggregate, PostfixSyslog
 from confiance.ingest.netfilter import NetfilterLog
 from confiance.ingest.search import extract_search_terms
+from confiance.ingest.sso import CasAudit, ShibbolethAudit, ShibbolethProcess
 from confiance.ingest.syslog import DEFAULT_ROUTES, SyslogMessages
 from confiance.ingest.unbound import UnboundLog
 from confiance.ingest.zeek import ZeekConn, ZeekDns, ZeekHttp
@@ -450,6 +451,9 @@ PARSERS: dict[str, Parser] = {
         BindQuerylog(),
         UnboundLog(),
         NetfilterLog(),
+        CasAudit(),
+        ShibbolethAudit(),
+        ShibbolethProcess(),
     )
 }
 PARSERS["syslog"] = SyslogMessages(PARSERS, DEFAULT_ROUTES)
