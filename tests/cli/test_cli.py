@@ -352,6 +352,27 @@ def test_ingest_recognises_the_format_of_a_compressed_file(tmp_path: Path) -> No
     assert f"{unknown}: not a format confiance reads" in result.stderr
 
 
+def test_ingest_reads_a_web_log_with_its_own_log_format(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert confiance("init", home=home).returncode == 0
+    log = tmp_path / "access.log"
+    log.write_text(
+        'portail.region.fr 10.3.14.22 [22/Nov/2026:10:15:32 +0100] "GET /aides HTTP/1.1" 200 51\n'
+    )
+    layout = '%v %h %t "%r" %>s %b'
+    args = ["ingest", "--tenant", "region", "--format", "apache-combined", str(log)]
+    result = confiance(*args, "--option", f"log_format={layout}", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "1 lines (" in result.stdout and "1 events" in result.stdout
+    wrong = confiance(*args, "--option", "format=x", home=home)
+    assert wrong.returncode == 1
+    assert "format apache-combined: unknown option 'format' (it takes: log_format)" in (
+        wrong.stderr
+    )
+    bare = confiance(*args, "--option", "log_format", home=home)
+    assert bare.returncode == 2 and "expected KEY=VALUE" in bare.stderr
+
+
 def test_agent_ships_a_tailed_file_and_reports_its_status(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert confiance("init", home=home).returncode == 0

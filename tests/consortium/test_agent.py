@@ -210,6 +210,11 @@ def test_syslog_over_tcp_and_udp_is_spooled_and_shipped(home: Home, tmp_path: Pa
         ("files: []", "nothing to collect"),
         ("files: [{path: a.log}]\nbogus: 1", "field bogus: Extra inputs are not permitted"),
         ("files: [a", "agent.yaml:1: not valid YAML"),
+        (
+            "files: [{path: a.log, format: squid, options: {log_format: x}}]",
+            "format squid: unknown option 'log_format'",
+        ),
+        ("files: [{path: a.log, options: {log_format: x}}]", "options need the format"),
     ],
 )
 def test_bad_configurations_name_the_file_and_field(

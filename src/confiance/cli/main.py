@@ -104,6 +104,14 @@ def _ingest_line(report: operations.IngestReport, elapsed: float) -> str:
     help="Format of FILES (see `confiance formats`); recognised from each file if omitted.",
 )
 @click.option("--source", default=None, help="Source name of FILES (default: their format).")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A format option for FILES, e.g. log_format='%h %l %u %t \"%r\" %>s %b' "
+    "(see `confiance formats`).",
+)
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.pass_context
 def ingest(
@@ -111,6 +119,7 @@ def ingest(
     tenant: str | None,
     fmt: str | None,
     source: str | None,
+    options: tuple[str, ...],
     files: tuple[Path, ...],
 ) -> None:
     """Parse, pseudonymise, encrypt and store a tenant's logs.
@@ -122,11 +131,25 @@ def ingest(
         home = home_of(ctx)
         if files and tenant is None:
             raise ConfigError("FILES need --tenant")
+        if options and not files:
+            raise ConfigError("--option applies to FILES (configured sources take `options:`)")
+        chosen: dict[str, str] = {}
+        for option in options:
+            key, sep, value = option.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"--option {option!r}: expected KEY=VALUE")
+            chosen[key] = value
         tenants = [tenant] if tenant else list(home.config["tenants"])
         for name in tenants:
             given = [(source or "", fmt or "", f) for f in files] if files else None
             with IngestProgress(console) as progress:
-                report = operations.ingest_tenant(home, name, files=given, on_batch=progress.batch)
+                report = operations.ingest_tenant(
+                    home,
+                    name,
+                    files=given,
+                    on_batch=progress.batch,
+                    options=chosen if files else None,
+                )
             if files and not fmt:
                 for path, recognised in report.formats.items():
                     console.print(f"{path}: read as {recognised}")
@@ -153,11 +176,18 @@ def quarantine(ctx: click.Context, tenant: str, as_json: bool) -> None:
 
 @cli.command()
 def formats() -> None:
-    """List supported log formats with a sample line each."""
-    from confiance.ingest import PARSERS
+    """List supported log formats with a sample line each, and the options they take."""
+    from rich.markup import escape
+
+    from confiance.ingest.parsers import OPTIONS, PARSERS
 
     for parser in PARSERS.values():
-        console.print(f"[bold]{parser.name}[/]: {parser.description}\n  {parser.sample}\n")
+        takes = ", ".join(sorted(OPTIONS.get(parser.name, {})))
+        console.print(
+            f"[bold]{parser.name}[/]: {escape(parser.description)}"
+            + (f" (options: {takes})" if takes else "")
+            + f"\n  {escape(parser.sample)}\n"
+        )
 
 
 # -- contracts -------------------------------------------------------------------

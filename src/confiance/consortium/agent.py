@@ -35,11 +35,18 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from confiance.consortium.home import Home
 from confiance.errors import ConfigError, IngestError
-from confiance.ingest.parsers import PARSERS
+from confiance.ingest.parsers import PARSERS, check_options
 from confiance.ingest.reader import QUARANTINE_KEEP, QuarantinedLine
 from confiance.ingest.receiver import Endpoint, ReceivedBatch, SyslogReceiver, tls_context
 from confiance.ingest.recognition import recognise
@@ -67,6 +74,8 @@ class FileSource(_Strict):
     format: str | None = None
     #: dataset name; the format's name when omitted
     source: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    #: the format's options (a web server's log_format …)
+    options: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("format")
     @classmethod
@@ -74,6 +83,17 @@ class FileSource(_Strict):
         if value is not None and value not in PARSERS:
             raise ValueError(f"unknown format {value!r} (see `confiance formats`)")
         return value
+
+    @model_validator(mode="after")
+    def _options(self) -> FileSource:
+        if self.options:
+            if self.format is None:
+                raise ValueError("options need the format to be named")
+            try:
+                check_options(self.format, self.options)
+            except IngestError as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
 
 class SyslogTls(_Strict):
@@ -185,6 +205,8 @@ class Segment:
     positions: dict[str, dict[str, Any]]
     #: the number of the batch's first line in its file
     first_line: int
+    #: the format's options
+    options: dict[str, str]
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -257,6 +279,7 @@ class Spool:
         lines: int,
         first_line: int = 1,
         positions: dict[str, dict[str, Any]] | None = None,
+        options: dict[str, str] | None = None,
     ) -> int:
         """Write one batch durably, then record its positions; its sequence number."""
         with self.lock:
@@ -269,6 +292,7 @@ class Spool:
                 "name": name,
                 "lines": lines,
                 "first_line": first_line,
+                "options": options or {},
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "positions": positions or {},
             }
@@ -307,6 +331,7 @@ class Spool:
                     str(header["created"]),
                     dict(header["positions"]),
                     int(header["first_line"]),
+                    dict(header.get("options") or {}),
                 )
             )
         return found
@@ -349,6 +374,7 @@ class Platform(Protocol):
         data: bytes,
         first_line: int,
         quarantined: list[QuarantinedLine],
+        options: dict[str, str],
     ) -> dict[str, Any]: ...
 
 
@@ -368,6 +394,7 @@ class LocalPlatform:
         data: bytes,
         first_line: int,
         quarantined: list[QuarantinedLine],
+        options: dict[str, str],
     ) -> dict[str, Any]:
         from confiance.consortium import operations
 
@@ -380,6 +407,7 @@ class LocalPlatform:
             name=name,
             first_line=first_line,
             quarantined=quarantined,
+            options=options,
         )
         return {"lines": report.lines, "events": report.events, "quarantined": report.quarantined}
 
@@ -506,6 +534,7 @@ class Agent:
             lines=state.pending_lines,
             first_line=state.first_line,
             positions={str(path): state.position.to_json()},
+            options=state.config.options,
         )
         state.pending, state.pending_bytes, state.pending_lines = [], 0, 0
         state.since = time.monotonic()
@@ -573,6 +602,7 @@ class Agent:
                         data=data,
                         first_line=segment.first_line,
                         quarantined=quarantined,
+                        options=segment.options,
                     )
                 except IngestError as exc:
                     # the platform read the batch and refused its content (no
@@ -585,6 +615,7 @@ class Agent:
                         data=b"",
                         first_line=segment.first_line,
                         quarantined=_refused(segment, data, str(exc)),
+                        options=segment.options,
                     )
             except Exception as exc:  # the platform is down or refuses: keep and retry
                 self.shipped.failures += 1

@@ -57,7 +57,7 @@ from confiance.errors import (
     StoreError,
 )
 from confiance.ingest import DEMO_GEO, parse_file
-from confiance.ingest.parsers import ParseContext, parser_for
+from confiance.ingest.parsers import ParseContext, check_options, parser_for
 from confiance.ingest.reader import (
     ParsedBatch,
     QuarantinedLine,
@@ -445,17 +445,20 @@ def ingest_tenant(
     files: Sequence[tuple[str, str, Path]] | None = None,
     progress: Callable[[str], None] | None = None,
     on_batch: Callable[[Path, ParsedBatch], None] | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> IngestReport:
     """Parse, pseudonymise, encrypt, erasure-code and record a tenant's logs.
 
     ``files`` is a list of (source, format, path); by default the tenant's
     configured sources. An empty format is recognised from the file's head; an
-    empty source is named after the format. Files are read batch by batch; a
+    empty source is named after the format; ``options`` are the given files'
+    format options (a configured source's own by default). Files are read batch by batch; a
     dataset holds one source's events of one UTC day (a large file's day is
     split over several). ``on_batch`` sees every batch as it is read.
     """
     home.require_tenant(tenant)
     configured = home.config["sources"].get(tenant, [])
+    configured_options = {s["source"]: dict(s.get("options") or {}) for s in configured}
     if files is None:
         files = [(s["source"], s["format"], home.root / s["file"]) for s in configured]
     if not files:
@@ -464,9 +467,11 @@ def ingest_tenant(
     for given_source, given_format, path in files:
         fmt = given_format or recognise(path)
         source = given_source or fmt
+        chosen = dict(options) if options is not None else configured_options.get(source, {})
+        check_options(fmt, chosen)
         if progress:
             progress(f"{tenant}: parsing {path.name} ({fmt})")
-        context = run.context(source)
+        context = run.context(source, chosen)
         batches = iter_parse(path, format=fmt, context=context)
         run.add(source, path, fmt, batches, on_batch=on_batch)
         if progress:
@@ -484,6 +489,7 @@ def ingest_data(
     name: str,
     first_line: int = 1,
     quarantined: Sequence[QuarantinedLine] = (),
+    options: Mapping[str, str] | None = None,
 ) -> IngestReport:
     """Parse, pseudonymise, encrypt, erasure-code and record lines already in
     memory (an agent's batch), as if they were the file ``name`` from its line
@@ -491,10 +497,12 @@ def ingest_data(
     kept like the parser's own."""
     home.require_tenant(tenant)
     parser_for(log_format)
+    check_options(log_format, options or {})
     run = _TenantIngest(home, tenant)
     path = Path(name)
+    context = run.context(source, options or {})
     batches: Iterable[ParsedBatch] = (
-        parse_bytes(data, path=path, format=log_format, context=run.context(source)) if data else ()
+        parse_bytes(data, path=path, format=log_format, context=context) if data else ()
     )
     run.add(source, path, log_format, batches, quarantined=quarantined, line_offset=first_line - 1)
     return run.finish()
@@ -517,9 +525,12 @@ class _TenantIngest:
         self.store = home.object_store()
         self.report = IngestReport(tenant)
 
-    def context(self, source: str) -> ParseContext:
+    def context(self, source: str, options: Mapping[str, str]) -> ParseContext:
         return ParseContext(
-            tenant=self.tenant, service=self.services.get(source, source), geo=DEMO_GEO
+            tenant=self.tenant,
+            service=self.services.get(source, source),
+            geo=DEMO_GEO,
+            options=dict(options),
         )
 
     def add(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -35,6 +35,9 @@ class ParseContext:
     timezone: str = "Europe/Paris"
     #: for formats without a year (RFC 3164 syslog): the latest plausible time
     now: datetime.datetime | None = None
+    #: the source's format options (a web server's ``log_format`` …), checked
+    #: by :func:`confiance.ingest.parsers.check_options`
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ every other line, its position and the reason (which field failed).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -28,73 +29,22 @@ from confiance.ingest.columns import (
     dash_to_null,
     delimited,
     local_time,
-    login_category,
-    outcome_from_status,
     question_name,
     syslog_time,
     to_float,
     to_int,
-    url_path,
     valid_ips,
 )
 from confiance.ingest.mail import DmarcAggregate, PostfixSyslog
 from confiance.ingest.netfilter import NetfilterLog
 from confiance.ingest.search import extract_search_terms
-from confiance.ingest.sso import CasAudit, ShibbolethAudit, ShibbolethProcess
+from confiance.ingest.sso import CasAudit, ShibbolethAudit, ShibbolethProcess, shibboleth_fields
 from confiance.ingest.syslog import DEFAULT_ROUTES, SyslogMessages
 from confiance.ingest.unbound import UnboundLog
+from confiance.ingest.weblog import AccessLog, compile_log_format
 from confiance.ingest.zeek import ZeekConn, ZeekDns, ZeekHttp
 
 __all__ = ["IGNORED", "PARSERS", "ParseContext", "Parser", "parser_for"]
-
-
-class ApacheCombined:
-    framing = PLAIN
-    name = "apache-combined"
-    description = "Apache / Nginx access log, combined format"
-    sample = (
-        '195.83.12.7 - marie.martin [14/Sep/2026:08:02:11 +0200] "POST /auth/login HTTP/1.1" '
-        '200 512 "https://portail.example.fr/" "Mozilla/5.0 (X11; Linux x86_64)"'
-    )
-    _pattern = (
-        r"^(?P<ip>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] "
-        r'"(?P<method>[A-Z]{1,16}) (?P<target>\S+)(?: (?P<proto>HTTP/[0-9.]+))?" '
-        r'(?P<status>\d{3}) (?P<size>\d+|-)(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?\s*$'
-    )
-
-    def parse(
-        self, lines: pa.Array, *, context: ParseContext, header: str | None = None
-    ) -> tuple[pa.Table, BadRows]:
-        fields = pc.extract_regex(lines, self._pattern)
-        rows = Rows(len(lines))
-        rows.require(fields.is_valid(), f"does not match the {self.name} format")
-        time = pc.strptime(
-            fields.field("time"), format="%d/%b/%Y:%H:%M:%S %z", unit="us", error_is_null=True
-        )
-        rows.require(time.is_valid(), "field @timestamp: unparseable time")
-        ip = fields.field("ip")
-        rows.require(valid_ips(ip), "field source.ip: not an IP address")
-        status = to_int(fields.field("status"), pa.int32())
-        path = url_path(fields.field("target"))
-        method = fields.field("method")
-        n = len(lines)
-        columns: dict[str, Any] = common(
-            n, context, dataset=self.name, ocsf=OcsfClass.HTTP_ACTIVITY, category=None
-        ) | {
-            "@timestamp": pc.cast(time, pa.timestamp("us", tz="UTC")),
-            "event.category": login_category(method, path, otherwise="web"),
-            "event.action": method,
-            "event.outcome": outcome_from_status(status),
-            "user.name": dash_to_null(fields.field("user")),
-            "source.ip": ip,
-            "http.request.method": method,
-            "http.response.status_code": status,
-            "destination.bytes": to_int(fields.field("size")),
-            "url.path": path,
-            "user_agent.original": fields.field("agent"),
-        }
-        columns.update(context.geo.columns(rows.only_good(ip)))
-        return rows.finish(columns)
 
 
 class SquidNative:
@@ -439,7 +389,7 @@ PARSERS: dict[str, Parser] = {
     p.name: p
     for p in (
         KeycloakJson(),
-        ApacheCombined(),
+        AccessLog(),
         SquidNative(),
         NfdumpCsv(),
         OpensshSyslog(),
@@ -457,6 +407,26 @@ PARSERS: dict[str, Parser] = {
     )
 }
 PARSERS["syslog"] = SyslogMessages(PARSERS, DEFAULT_ROUTES)
+
+
+#: the options a format takes, each with the function that checks its value
+OPTIONS: dict[str, dict[str, Callable[[str], object]]] = {
+    "apache-combined": {"log_format": compile_log_format},
+    "shibboleth-audit": {"log_format": shibboleth_fields},
+}
+
+
+def check_options(name: str, options: Mapping[str, str]) -> None:
+    """Refuse an option the format does not take, or a value it cannot use."""
+    known = OPTIONS.get(name, {})
+    for key, value in options.items():
+        if key not in known:
+            takes = ", ".join(sorted(known)) or "none"
+            raise IngestError(f"format {name}: unknown option {key!r} (it takes: {takes})")
+        try:
+            known[key](value)
+        except ValueError as exc:
+            raise IngestError(f"format {name}: option {key}: {exc}") from None
 
 
 def parser_for(name: str) -> Parser:

@@ -319,11 +319,13 @@ def shibboleth_fields(layout: str) -> list[str]:
 class ShibbolethAudit:
     """Shibboleth IdP audit log (``idp-audit.log``): one ``|``-separated record
     per request, in the IdP's default format (V4/V5, or V3 told apart by its
-    field count)."""
+    field count), or the one given as the ``log_format`` option."""
 
     framing = PLAIN
     name = "shibboleth-audit"
-    description = "Shibboleth IdP audit log (idp-audit.log), V3 or V4/V5 default format"
+    description = (
+        "Shibboleth IdP audit log (idp-audit.log): V4/V5 or V3 default format, or the IdP's own"
+    )
     sample = (
         "193.48.10.4|2026-11-22T09:15:31.102Z|2026-11-22T09:15:32.417Z|lea.bernard|"
         "https://ent.ac-normandie.fr/shibboleth|_6dc96dc77f516174d881bb90c12976f3|password|"
@@ -341,7 +343,9 @@ class ShibbolethAudit:
         counts = pc.add(pc.count_substring(lines, "|"), 1)
         fields: dict[str, pa.Array] = {w: pa.nulls(n, pa.string()) for w in _SHIB_WANTED}
         matched = pa.array(np.zeros(n, dtype=bool))
-        for labels in self.layouts:
+        layout = context.options.get("log_format")
+        layouts = self.layouts if layout is None else [shibboleth_fields(layout)]
+        for labels in layouts:
             chosen = pc.fill_null(pc.equal(counts, len(labels)), False)
             at = np.flatnonzero(chosen.to_numpy(zero_copy_only=False))
             if not len(at):
