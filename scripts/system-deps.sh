@@ -4,6 +4,7 @@
 #   softhsm2:    a PKCS#11 token, the HSM of the tests   (tests only)
 #   openssl:     the RFC 3161 time-stamp authority of the tests (tests only)
 #   chromium:    the browser of the web-console tests, driven by Playwright (tests only)
+#   nfdump, softflowd: a real NetFlow exporter, collector and nfdump -o csv (tests only)
 # Usage: system-deps.sh [--runtime]   (--runtime: only what running needs)
 set -euo pipefail
 missing=()
@@ -12,6 +13,8 @@ if [ "${1:-}" != "--runtime" ]; then
   command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v nfcapd >/dev/null 2>&1 || missing+=(nfdump)
+  [ -x /usr/sbin/softflowd ] || missing+=(softflowd)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
@@ -21,3 +24,7 @@ fi
 echo "system-deps: installing ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+# the tests start their own collector: Debian's nfcapd service is not wanted here
+if printf '%s\n' "${missing[@]}" | grep -qx nfdump && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now nfdump.service >/dev/null 2>&1 || true
+fi

@@ -22,6 +22,8 @@ from confiance.ingest.geo import IPV4_SHAPE, GeoTable
 BadRows = list[tuple[int, str]]
 
 
+_UTC_US = pa.timestamp("us", tz="UTC")
+
 #: A bad-row reason with this prefix marks a well-formed line that records no
 #: event (counted as ignored, with its reason), not an unparseable one.
 IGNORED = "ignored: "
@@ -319,6 +321,19 @@ def syslog_time(head: pa.Array, context: ParseContext) -> pa.Array:
             pa.timestamp("us", tz="UTC"),
         ),
     )
+
+
+def local_stamp(stamp: pa.Array, fraction: pa.Array, context: ParseContext) -> pa.Array:
+    """``YYYY-MM-DD HH:MM:SS`` local times (and their fraction) as UTC; null where unreadable."""
+    local = pc.strptime(
+        pc.replace_substring(stamp, "T", " "),
+        format="%Y-%m-%d %H:%M:%S",
+        unit="us",
+        error_is_null=True,
+    )
+    micros = pc.utf8_slice_codeunits(pc.utf8_rpad(pc.fill_null(fraction, "0"), 6, "0"), 0, 6)
+    utc = pc.add(local_time(local, context), pc.cast(to_int(micros), pa.duration("us")))
+    return pc.if_else(pc.is_valid(local), pc.cast(utc, _UTC_US), pa.scalar(None, _UTC_US))
 
 
 def rfc3164_time(

@@ -28,6 +28,8 @@ from confiance.ingest.columns import (
     common,
     dash_to_null,
     delimited,
+    group,
+    local_stamp,
     local_time,
     question_name,
     syslog_time,
@@ -120,27 +122,57 @@ _NFDUMP_PROTOCOLS = {
     "TCP": "tcp",
     "UDP": "udp",
     "ICMP": "icmp",
+    "ICMP6": "ipv6-icmp",
     "6": "tcp",
     "17": "udp",
     "1": "icmp",
+    "58": "ipv6-icmp",
+}
+#: nfdump 1.7.5 and later name the columns of ``-o csv`` (and ``-o csv:%ts,…``)
+#: after the fields: the names of 1.7.1 and earlier they stand for
+_NFDUMP_NAMES = {
+    "firstSeen": "ts",
+    "lastSeen": "te",
+    "duration": "td",
+    "proto": "pr",
+    "srcAddr": "sa",
+    "dstAddr": "da",
+    "srcPort": "sp",
+    "dstPort": "dp",
+    "flags": "flg",
+    "packets": "ipkt",
+    "inPackets": "ipkt",
+    "bytes": "ibyt",
+    "inBytes": "ibyt",
+    "outPackets": "opkt",
+    "outBytes": "obyt",
+    "flows": "fl",
 }
 
 
 class NfdumpCsv:
-    """``nfdump -o csv``: a header line names the columns; a Summary trailer follows."""
+    """``nfdump -o csv``: a header line names the columns (1.7.1's ``ts,te,td,sa,…``
+    or 1.7.5's ``firstSeen,duration,proto,srcAddr,…``); a Summary trailer may follow."""
 
     framing = Framing(header_first_line=True, trailer=nfdump_trailer)
     name = "nfdump-csv"
-    description = "NetFlow/IPFIX records exported by nfdump -o csv"
+    description = "NetFlow/IPFIX records exported by nfdump -o csv (1.7.1 or 1.7.5+ header)"
     sample = (
         "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,...\n"
         "2026-09-14 08:00:01,2026-09-14 08:00:02,0.412,10.3.14.22,172.16.0.10,51514,443,TCP,"
         ".AP.SF,0,0,12,4512,0,0,..."
     )
-    required = ("ts", "td", "sa", "da", "sp", "dp", "pr", "flg", "ipkt", "ibyt")
+    required = ("ts", "sa", "da", "sp", "dp", "pr", "ipkt", "ibyt")
+    #: read when present: nfdump 1.7.5's default output has no TCP flags
+    optional = ("td", "flg")
 
     def header_names(self, header: str) -> list[str]:
-        names = header.strip().split(",")
+        """The header's columns under 1.7.1's names (the first of two that mean the same)."""
+        names, seen = [], set()
+        for position, raw in enumerate(header.strip().split(",")):
+            name = _NFDUMP_NAMES.get(raw.strip(), raw.strip())
+            names.append(name if name not in seen else f"{name}#{position}")
+            seen.add(name)
         missing = [c for c in self.required if c not in names]
         if missing:
             raise IngestError(f"nfdump CSV header lacks column(s) {', '.join(missing)}")
@@ -152,24 +184,19 @@ class NfdumpCsv:
         if header is None:
             raise IngestError("nfdump CSV needs its header line")
         names = self.header_names(header)
-        values, valid = delimited(lines, names=names, wanted=self.required, delimiter=",")
-        rows = Rows(len(lines))
+        wanted = [*self.required, *(c for c in self.optional if c in names)]
+        values, valid = delimited(lines, names=names, wanted=wanted, delimiter=",")
+        n = len(lines)
+        for absent in self.optional:
+            values.setdefault(absent, pa.nulls(n, pa.string()))
+        rows = Rows(n)
         rows.require(valid, f"does not match the {self.name} header")
-        stamp = pc.replace_substring_regex(values["ts"], r"\.\d+$", "")
-        local = pc.strptime(stamp, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
-        rows.require(local.is_valid(), "field @timestamp: unparseable time")
-        time = local_time(local, context)
+        stamp = pc.extract_regex(values["ts"], r"^(?P<s>[0-9-]+ [0-9:]+)(?:\.(?P<f>\d{1,6}))?$")
+        time = local_stamp(group(stamp, "s"), group(stamp, "f"), context)
+        rows.require(time.is_valid(), "field @timestamp: unparseable time")
         sa, da = values["sa"], values["da"]
         rows.require(valid_ips(sa), "field source.ip: not an IP address")
         rows.require(valid_ips(da), "field destination.ip: not an IP address")
-        sp, dp = to_int(values["sp"], pa.int32()), to_int(values["dp"], pa.int32())
-        rows.require(sp.is_valid(), "field source.port: not a port")
-        rows.require(dp.is_valid(), "field destination.port: not a port")
-        duration = pc.cast(
-            pc.multiply(to_float(values["td"]), 1e9),
-            pa.int64(),
-            safe=False,
-        )
         proto = pc.utf8_upper(pc.utf8_trim_whitespace(values["pr"]))
         transport = pc.fill_null(
             pc.take(
@@ -178,7 +205,19 @@ class NfdumpCsv:
             ),
             pc.utf8_lower(proto),
         )
-        n = len(lines)
+        sp, dp = to_int(values["sp"], pa.int32()), to_int(values["dp"], pa.int32())
+        # an ICMP flow's "port" is its type.code: no port, and no error
+        icmp = pc.and_(
+            pc.fill_null(pc.is_in(transport, pa.array(["icmp", "ipv6-icmp"])), False),
+            pc.fill_null(pc.match_substring_regex(values["dp"], r"^\d+\.\d+$"), False),
+        )
+        rows.require(sp.is_valid(), "field source.port: not a port")
+        rows.require(pc.or_(dp.is_valid(), icmp), "field destination.port: not a port")
+        duration = pc.cast(
+            pc.multiply(to_float(values["td"]), 1e9),
+            pa.int64(),
+            safe=False,
+        )
         columns: dict[str, Any] = common(
             n, context, dataset=self.name, ocsf=OcsfClass.NETWORK_ACTIVITY, category="network"
         ) | {

@@ -31,8 +31,8 @@ from confiance.ingest.columns import (
     delimited,
     group,
     iso_time,
+    local_stamp,
     local_time,
-    to_int,
     valid_ips,
 )
 
@@ -51,19 +51,6 @@ def _service(urls: pa.Array) -> tuple[pa.Array, pa.Array]:
         urls, r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?P<host>[^/:?#]+)(?::\d+)?(?P<path>/[^?#]*)?"
     )
     return pc.utf8_lower(group(parts, "host")), group(parts, "path")
-
-
-def _local_stamp(stamp: pa.Array, millis: pa.Array, context: ParseContext) -> pa.Array:
-    """``YYYY-MM-DD HH:MM:SS`` local times (and their fraction) as UTC; null where unreadable."""
-    local = pc.strptime(
-        pc.replace_substring(stamp, "T", " "),
-        format="%Y-%m-%d %H:%M:%S",
-        unit="us",
-        error_is_null=True,
-    )
-    fraction = pc.utf8_slice_codeunits(pc.utf8_rpad(pc.fill_null(millis, "0"), 6, "0"), 0, 6)
-    utc = pc.add(local_time(local, context), pc.cast(to_int(fraction), pa.duration("us")))
-    return pc.if_else(pc.is_valid(local), pc.cast(utc, _UTC), pa.scalar(None, _UTC))
 
 
 # -- CAS ---------------------------------------------------------------------------
@@ -116,7 +103,7 @@ _FAILURE = r"_(?:FAILED|FAILURE|DENIED|NOT_CREATED|NOT_VALIDATED|BLOCKED|REJECTE
 def _java_time(when: pa.Array, context: ParseContext) -> pa.Array:
     """CAS's WHEN (Java's Date.toString(), or ISO for CAS 7) as UTC; null where unreadable."""
     iso = pc.extract_regex(when, r"^(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<frac>\d+))?$")
-    from_iso = _local_stamp(group(iso, "stamp"), group(iso, "frac"), context)
+    from_iso = local_stamp(group(iso, "stamp"), group(iso, "frac"), context)
     parts = pc.extract_regex(when, _JAVA_DATE)
     text = pc.binary_join_element_wise(
         group(parts, "year"), group(parts, "mon"), group(parts, "day"), group(parts, "clock"), " "
@@ -189,7 +176,7 @@ class CasAudit:
         action = fields["action"]
         rows.require(pc.is_valid(action), "field ACTION: missing")
         time = pc.coalesce(
-            _local_stamp(group(head, "stamp"), group(head, "frac"), context),
+            local_stamp(group(head, "stamp"), group(head, "frac"), context),
             _java_time(fields["when"], context),
         )
         rows.require(pc.is_valid(time), "field WHEN: not a date")
@@ -440,7 +427,7 @@ class ShibbolethProcess:
         rows.require(head.is_valid(), "not a Shibboleth process log line")
         login = pc.extract_regex(group(head, "msg"), self._login)
         rows.require(login.is_valid(), IGNORED + "process log line that records no login")
-        time = _local_stamp(group(head, "stamp"), group(head, "frac"), context)
+        time = local_stamp(group(head, "stamp"), group(head, "frac"), context)
         rows.require(pc.is_valid(time), "field @timestamp: not a date")
         ip = group(head, "ip")
         rows.require(pc.or_(pc.is_null(ip), valid_ips(ip)), "field source.ip: not an IP address")
