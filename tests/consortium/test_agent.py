@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.ingest.netflow import capture, free_udp_port
 
 from confiance.consortium import Home, operations
 from confiance.consortium.agent import Agent, AgentConfig, LocalPlatform, Spool, agent_status
@@ -215,6 +218,8 @@ def test_syslog_over_tcp_and_udp_is_spooled_and_shipped(home: Home, tmp_path: Pa
             "format squid: unknown option 'log_format'",
         ),
         ("files: [{path: a.log, options: {log_format: x}}]", "options need the format"),
+        ("flows: {listen: 'tcp://127.0.0.1:2055'}", "flows arrive over UDP"),
+        ("flows: {listen: 'udp://127.0.0.1:2055', rotate_seconds: 1}", "greater than or equal"),
     ],
 )
 def test_bad_configurations_name_the_file_and_field(
@@ -251,3 +256,35 @@ def test_a_batch_refused_as_a_whole_goes_to_quarantine_not_back_to_the_spool(
     refused = [q for b in platform.batches for q in b[3]]
     assert [q.line for q in refused] == list(range(1, 31))
     assert "no line is in the openssh format" in refused[0].reason
+
+
+@pytest.mark.slow
+def test_netflow_collected_by_nfcapd_is_spooled_and_shipped(home: Home, tmp_path: Path) -> None:
+    port = free_udp_port()
+    platform = Recording(home)
+    agent = _agent(
+        home,
+        tmp_path,
+        platform,
+        files=[],
+        flows={"listen": f"udp://127.0.0.1:{port}", "source": "netflow-core", "rotate_seconds": 2},
+        poll_seconds=0.1,
+    )
+    capture(tmp_path / "scan.pcap")
+    ready = threading.Event()
+    thread = threading.Thread(
+        target=lambda: asyncio.run(agent.run(duration=5.0, on_ready=ready.set))
+    )
+    thread.start()
+    assert ready.wait(10)
+    subprocess.run(
+        [shutil.which("softflowd") or "/usr/sbin/softflowd", "-r", str(tmp_path / "scan.pcap"),
+         "-n", f"127.0.0.1:{port}", "-v", "9"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    thread.join(30)
+    assert agent.shipped.events == 41
+    assert {b[0] for b in platform.batches} == {"netflow-core"}
+    assert {b[1] for b in platform.batches} == {"nfdump-csv"}
+    # nothing left in clear: capture files are removed once spooled
+    assert list((tmp_path / "state" / "flows").glob("nfcapd.2*")) == []

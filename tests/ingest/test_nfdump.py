@@ -8,14 +8,13 @@ the port column)."""
 from __future__ import annotations
 
 import shutil
-import socket
-import struct
 import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.ingest.netflow import capture, free_udp_port
 
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
@@ -23,54 +22,15 @@ from confiance.ingest.parsers import ParseContext
 CONTEXT = ParseContext(tenant="reseau", service="flows", geo=DEMO_GEO, timezone="UTC")
 
 
-def _checksum(header: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def _ipv4(src: str, dst: str, proto: int, payload: bytes) -> bytes:
-    header = struct.pack(
-        "!BBHHHBBH4s4s",
-        0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0,
-        socket.inet_aton(src), socket.inet_aton(dst),
-    )  # fmt: skip
-    return header[:10] + struct.pack("!H", _checksum(header)) + header[12:] + payload
-
-
-def _capture(path: Path) -> None:
-    """A pcap: one source sends a SYN to 40 ports of one host, and one DNS query."""
-    ethernet = bytes.fromhex("00163e00000100163e0000020800")
-    packets = [
-        _ipv4("203.0.113.5", "10.3.0.1", 6, struct.pack("!HHIIBBHHH", 40000 + i, port, 1, 0,
-                                                         0x50, 0x02, 8192, 0, 0))
-        for i, port in enumerate(range(20, 60))
-    ]  # fmt: skip
-    packets.append(_ipv4("10.3.14.22", "10.3.0.53", 17, struct.pack("!HHHH", 5353, 53, 28, 0)))
-    with path.open("wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for i, packet in enumerate(packets):
-            frame = ethernet + packet
-            out.write(struct.pack("<IIII", 1795420800, i * 10_000, len(frame), len(frame)))
-            out.write(frame)
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_real_nfdump_output_of_a_softflowd_export(tmp_path: Path) -> None:
     for tool in ("nfcapd", "nfdump", "softflowd"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             pytest.fail(f"{tool} is missing: run scripts/system-deps.sh (make test does)")
-    _capture(tmp_path / "scan.pcap")
+    capture(tmp_path / "scan.pcap")
     flows = tmp_path / "flows"
     flows.mkdir()
-    port = _free_udp_port()
+    port = free_udp_port()
     collector = subprocess.Popen(
         ["nfcapd", "-b", "127.0.0.1", "-p", str(port), "-w", str(flows), "-t", "60"],
         stdout=subprocess.DEVNULL,
@@ -89,9 +49,9 @@ def test_real_nfdump_output_of_a_softflowd_export(tmp_path: Path) -> None:
     finally:
         collector.terminate()
         collector.wait(timeout=10)
-    (capture,) = sorted(flows.glob("nfcapd.2*"))
+    (captured,) = sorted(flows.glob("nfcapd.2*"))
     csv = subprocess.run(
-        ["nfdump", "-r", str(capture), "-o", "csv"], check=True, capture_output=True, timeout=30
+        ["nfdump", "-r", str(captured), "-o", "csv"], check=True, capture_output=True, timeout=30
     ).stdout
     path = tmp_path / "flows.csv"
     path.write_bytes(csv)

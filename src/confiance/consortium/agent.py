@@ -46,6 +46,7 @@ from pydantic import (
 
 from confiance.consortium.home import Home
 from confiance.errors import ConfigError, IngestError
+from confiance.ingest.flows import FlowCollector
 from confiance.ingest.parsers import PARSERS, check_options
 from confiance.ingest.reader import QUARANTINE_KEEP, QuarantinedLine
 from confiance.ingest.receiver import Endpoint, ReceivedBatch, SyslogReceiver, tls_context
@@ -119,6 +120,26 @@ class SyslogSource(_Strict):
         return value
 
 
+class FlowSource(_Strict):
+    """NetFlow v5/v9 / IPFIX on a UDP port, collected by nfcapd (Debian package nfdump)."""
+
+    listen: str
+    source: str = Field(default="netflow", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    #: seconds per nfcapd capture file: flows reach the spool after at most this
+    rotate_seconds: int = Field(default=60, ge=2, le=3600)
+
+    @field_validator("listen")
+    @classmethod
+    def _udp(cls, value: str) -> str:
+        try:
+            endpoint = Endpoint.parse(value)
+        except IngestError as exc:
+            raise ValueError(str(exc)) from None
+        if endpoint.transport != "udp":
+            raise ValueError("flows arrive over UDP: udp://HOST:PORT")
+        return value
+
+
 class Batching(_Strict):
     #: a batch is closed at this size …
     bytes: int = Field(default=4 * 2**20, ge=1024)
@@ -137,6 +158,7 @@ class AgentConfig(_Strict):
     state: Path | None = None
     files: list[FileSource] = Field(default_factory=list)
     syslog: SyslogSource | None = None
+    flows: FlowSource | None = None
     batch: Batching = Batching()
     spool: SpoolLimits = SpoolLimits()
     #: seconds between two looks at the files
@@ -163,8 +185,8 @@ class AgentConfig(_Strict):
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "(document)"
             raise ConfigError(f"{path}: field {where}: {first['msg']}") from None
-        if not config.files and config.syslog is None:
-            raise ConfigError(f"{path}: nothing to collect (no files, no syslog)")
+        if not config.files and config.syslog is None and config.flows is None:
+            raise ConfigError(f"{path}: nothing to collect (no files, syslog or flows)")
         return config.relative_to(path.parent)
 
     def relative_to(self, base: Path) -> AgentConfig:
@@ -481,6 +503,13 @@ class Agent:
         ]
         self.shipped = ShipStats()
         self.receiver: SyslogReceiver | None = None
+        self.flows: FlowCollector | None = None
+        if config.flows is not None:
+            self.flows = FlowCollector(
+                Endpoint.parse(config.flows.listen),
+                state / "flows",
+                rotate_seconds=config.flows.rotate_seconds,
+            )
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.backpressure = False
         self._stop = threading.Event()
@@ -578,6 +607,36 @@ class Agent:
                 lines=len(refused),
             )
 
+    # -- flows ---------------------------------------------------------------------
+
+    def collect_flows(self) -> int:
+        """Spool nfcapd's completed capture files as nfdump CSV, oldest first, and
+        remove each once spooled (the spool keeps it encrypted). Files spooled."""
+        if self.flows is None or self.config.flows is None:
+            return 0
+        key = f"flows:{self.flows.directory}"
+        done = str(self.spool.positions.get(key, {}).get("last", ""))
+        spooled = 0
+        for capture in self.flows.completed():
+            if capture.name <= done:  # spooled before a crash, not yet removed
+                capture.unlink(missing_ok=True)
+                continue
+            if self.spool.full():
+                self.backpressure = True
+                break
+            data = self.flows.csv(capture)
+            self.spool.append(
+                source=self.config.flows.source,
+                log_format="nfdump-csv",
+                name=str(capture),
+                data=data,
+                lines=data.count(b"\n"),
+                positions={key: {"last": capture.name}},
+            )
+            capture.unlink()
+            spooled += 1
+        return spooled
+
     # -- shipping --------------------------------------------------------------------
 
     def ship(self) -> int:
@@ -637,6 +696,7 @@ class Agent:
         """Read the files to their end, spool and ship everything, and return."""
         while self.collect_files(final=True):
             pass
+        self.collect_flows()
         self.ship()
         self.write_status()
 
@@ -667,6 +727,8 @@ class Agent:
                 batch_seconds=min(1.0, self.config.batch.seconds),
             )
             await self.receiver.start()
+        if self.flows is not None:
+            await asyncio.to_thread(self.flows.start)
         if on_ready is not None:
             on_ready()
         deadline = None if duration is None else time.monotonic() + duration
@@ -677,6 +739,7 @@ class Agent:
                 if deadline is not None and time.monotonic() >= deadline:
                     break
                 await asyncio.to_thread(self.collect_files)
+                await asyncio.to_thread(self.collect_flows)
                 if time.monotonic() >= next_ship:
                     waiting = len(self.spool.segments())
                     shipped = await asyncio.to_thread(self.ship)
@@ -690,7 +753,10 @@ class Agent:
         finally:
             if self.receiver is not None:
                 await self.receiver.stop()
+            if self.flows is not None:
+                await asyncio.to_thread(self.flows.stop)
             await asyncio.to_thread(self.collect_files, final=True)
+            await asyncio.to_thread(self.collect_flows)
             await asyncio.to_thread(self.ship)
             await asyncio.to_thread(self.write_status)
             for state in self.files:
@@ -716,9 +782,8 @@ class Agent:
                 for s in self.files
             },
             "receiver": None if self.receiver is None else self.receiver.stats.__dict__,
-            "listening": []
-            if self.receiver is None
-            else [str(endpoint) for endpoint in self.receiver.bound],
+            "listening": ([] if self.receiver is None else [str(e) for e in self.receiver.bound])
+            + ([] if self.flows is None else [f"{self.flows.endpoint} (nfcapd)"]),
         }
         _write_durably(self.state / "status.json", json.dumps(status, indent=1).encode())
 
