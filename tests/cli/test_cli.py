@@ -414,6 +414,27 @@ def test_agent_ships_a_tailed_file_and_reports_its_status(tmp_path: Path) -> Non
     assert "written for tenant lycees, not region" in wrong.stderr
 
 
+def test_a_tenant_exports_its_own_events_as_ocsf(home, tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    result = confiance("events", "export", "--tenant", "lycees", "--out", str(out), home=home.root)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert events and f"{len(events)} events of lycees written to {out} (ocsf)" in result.stdout
+    assert {e["metadata"]["tenant_uid"] for e in events} == {"lycees"}
+    assert {e["class_uid"] for e in events} <= {3002, 4001, 4002, 4003, 4009}
+    # pseudonymised as stored: no account in clear
+    users = {e["user"]["name"] for e in events if "user" in e}
+    assert users and all(u.startswith("u_") for u in users)
+    ecs = confiance("events", "export", "--tenant", "lycees", "--format", "ecs", home=home.root)
+    assert ecs.returncode == 0 and len(ecs.stdout.splitlines()) == len(events)
+    tail = confiance("ledger", "tail", "-n", "3", "--json", home=home.root)
+    assert "events.exported" in tail.stdout
+    none = confiance(
+        "events", "export", "--tenant", "lycees", "--day", "1999-01-01", home=home.root
+    )
+    assert none.returncode == 2 and "tenant lycees: no stored events on 1999-01-01" in none.stderr
+
+
 def test_protection_of_minors_from_the_command_line(home) -> None:
     root = home.root
     steps = [

@@ -156,6 +156,52 @@ def ingest(
             console.print(_ingest_line(report, progress.elapsed))
 
 
+@cli.group()
+def events() -> None:
+    """A tenant's own stored events."""
+
+
+@events.command("export")
+@click.option("--tenant", required=True, help="Whose events (its KEK opens them).")
+@click.option("--source", default=None, help="Only this source.")
+@click.option("--day", default=None, help="Only this UTC day (YYYY-MM-DD).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["ocsf", "ecs"]),
+    default="ocsf",
+    show_default=True,
+    help="OCSF 1.1.0 event objects, or the flat ECS columns as stored.",
+)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.pass_context
+def events_export(
+    ctx: click.Context,
+    tenant: str,
+    source: str | None,
+    day: str | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """Write a tenant's events as JSON lines (pseudonymised as they were stored)."""
+    from confiance.events.ocsf import iter_ocsf
+
+    with errors():
+        stream = out.open("w", encoding="utf-8") if out else sys.stdout
+        count = 0
+        try:
+            for table in operations.own_events(home_of(ctx), tenant, source=source, day=day):
+                records = iter_ocsf(table) if fmt == "ocsf" else iter(table.to_pylist())
+                for record in records:
+                    stream.write(json.dumps(record, default=str) + "\n")
+                    count += 1
+        finally:
+            if out:
+                stream.close()
+        if out:
+            console.print(f"{count} events of {tenant} written to {out} ({fmt})")
+
+
 @cli.command()
 @click.option("--tenant", required=True, help="Whose quarantine (its KEK opens it).")
 @click.option("--json", "as_json", is_flag=True)
