@@ -39,7 +39,7 @@ def test_synthetic_week_scores_every_detection_at_three_levels(week: Path) -> No
     report = _eval("--format", "synthetic", "--dataset", str(week))
     attack = report["overall"]["attack"]
     assert (attack["min_recall"], attack["min_precision"]) == (1.0, 1.0)
-    assert attack["detected"] == attack["attacks"] == 41
+    assert attack["detected"] == attack["attacks"] == 44
     for name, scores in report["detections"].items():
         for level in ("flow", "source"):
             assert {"precision", "recall", "f1"} <= set(scores[level]), name

@@ -305,3 +305,74 @@ def credential_stuffing(
             )
         )
     return findings
+
+
+def new_country(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1078: a clean login from a country this account has never logged in from.
+
+    Fires on an account's first successful login from a country absent from its
+    history, when the history has at least ``min_history`` successful logins
+    spread over at least a day, the previous login was at least
+    ``min_gap_hours`` earlier (a faster hop is impossible travel's), and the
+    source made no failed attempt in the hour before (guessing is for the
+    brute-force detections): valid credentials used quietly from abroad. Known
+    false positives: travel, and VPNs that exit abroad; list the countries
+    members travel to in ``ignore_countries``, or an account's VPN exit in the
+    contract's allow-list.
+    """
+    rows = con.execute(
+        """
+        WITH s AS (
+            SELECT account, tenant, ts, ip, country, asn,
+                   row_number() OVER (PARTITION BY account ORDER BY ts) - 1 AS prior,
+                   row_number() OVER (PARTITION BY account, country ORDER BY ts) AS nth_here,
+                   min(ts) OVER (PARTITION BY account) AS first_ts,
+                   lag(ts) OVER (PARTITION BY account ORDER BY ts) AS previous_ts,
+                   list(DISTINCT country) OVER (
+                       PARTITION BY account ORDER BY ts
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                   ) AS known
+            FROM auth WHERE outcome = 'success' AND country IS NOT NULL
+        )
+        SELECT account, tenant, ts, ip, country, asn, prior, known, previous_ts
+        FROM s
+        WHERE nth_here = 1 AND prior >= $min_history
+          AND ts - first_ts >= INTERVAL 1 DAY
+          AND ts - previous_ts >= to_hours(CAST($gap AS BIGINT))
+          AND NOT list_contains($ignore, country)
+          AND NOT EXISTS (
+              SELECT 1 FROM auth f
+              WHERE f.ip = s.ip AND f.outcome = 'failure'
+                AND f.ts BETWEEN s.ts - INTERVAL 1 HOUR AND s.ts
+          )
+        ORDER BY account, ts
+        """,
+        {
+            "min_history": p["min_history"],
+            "gap": p["min_gap_hours"],
+            "ignore": list(p["ignore_countries"]),
+        },
+    ).fetchall()
+    return [
+        finding(
+            detector="new_country",
+            title=f"Login from {country}, a country this account never logged in from",
+            severity="medium",
+            technique="T1078",
+            tenants=[tenant],
+            entity_field="user.name",
+            entity=account,
+            first_seen=ts,
+            last_seen=ts,
+            evidence={
+                "country": country,
+                "as_number": asn,
+                "known_countries": sorted(c for c in known if c),
+                "earlier_logins": prior,
+                "previous_login": previous.isoformat(),
+                "sources": [ip],
+            },
+            pseudonyms=[ip],
+        )
+        for account, tenant, ts, ip, country, asn, prior, known, previous in rows
+    ]

@@ -104,6 +104,12 @@ DETECTORS: dict[str, Detector] = {
             "T1110.004",
             {"min_sources": 10, "min_accounts": 30, "max_success_ratio": 0.1},
         ),
+        Detector(
+            "new_country",
+            authentication.new_country,
+            "T1078",
+            {"min_history": 3, "min_gap_hours": 6, "ignore_countries": []},
+        ),
         Detector("port_scan", network.port_scan, "T1046", {"min_targets": 50, "window_minutes": 5}),
         Detector(
             "beaconing",

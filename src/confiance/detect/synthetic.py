@@ -541,6 +541,32 @@ class _Generator:
             [thief],
         )
 
+    def new_country(self) -> None:
+        """Stolen credentials used quietly: an account with days of logins from
+        home, then one clean login from abroad, long after its last one."""
+        w, rng = self.world, self.rng
+        # an account of its own, out of the background's reach: its whole
+        # history is the one written here (a background login from home soon
+        # after the one abroad would be impossible travel too)
+        user = w._user(f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}.{rng.randint(10, 99)}")
+        t = WEEK_START
+        for day in range(3):
+            t = WEEK_START + timedelta(days=day, hours=rng.uniform(7, 21))
+            self._login("sso", t, user.name, user.home_ip, ok=True)
+        later = t + timedelta(days=1, hours=rng.uniform(2, 12))
+        abroad = w.foreign_ip(rng.choice(("177.32", "113.160", "41.58")))
+        self._login("sso", later, user.name, abroad, ok=True)
+        self._attack(
+            "new_country",
+            ["academie"],
+            "account",
+            user.name,
+            later,
+            later,
+            "a clean login from a country the account never used, a day after its last",
+            [abroad],
+        )
+
     def failure_then_success(self, user: str | None = None) -> tuple[str, datetime]:
         """Guessing that works: a run of failures, then a login, from a French VPS."""
         w, rng = self.world, self.rng
@@ -1188,6 +1214,8 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
     gen.port_scan(horizontal=True, internal=False)
     for _ in range(4):
         gen.impossible_travel()
+    for _ in range(3):
+        gen.new_country()
     for _ in range(3):
         gen.failure_then_success()
     gen.credential_stuffing()
