@@ -288,3 +288,26 @@ def test_netflow_collected_by_nfcapd_is_spooled_and_shipped(home: Home, tmp_path
     assert {b[1] for b in platform.batches} == {"nfdump-csv"}
     # nothing left in clear: capture files are removed once spooled
     assert list((tmp_path / "state" / "flows").glob("nfcapd.2*")) == []
+
+
+def test_a_rotated_file_keeps_its_own_name_and_line_numbers(home: Home, tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes(ssh_lines(0, 3))
+    platform = Recording(home)
+    agent = _agent(home, tmp_path, platform)
+    agent.run_once()
+    with log.open("ab") as f:
+        f.write(b"bad line before rotation\n")
+    log.rename(tmp_path / "auth.log.1")
+    log.write_bytes(b"bad line after rotation\n" + ssh_lines(3, 2))
+    agent.run_once()
+    refused = [
+        (q["file"], q["line"], q["raw"])
+        for q in operations.read_quarantine(home, TENANT)
+        if q["raw"].startswith("bad line")
+    ]
+    assert sorted(refused) == [
+        (str(log), 1, "bad line after rotation"),
+        (str(tmp_path / "auth.log.1"), 4, "bad line before rotation"),
+    ]
+    assert platform.data().count(b"sshd[") == 5

@@ -123,3 +123,17 @@ def test_a_line_longer_than_a_read_is_handed_out_in_pieces(tmp_path: Path) -> No
         pieces.append(chunk.data)
     assert b"".join(pieces).replace(b"\n", b"") == b"z" * 250 + b"ok"
     assert pieces[-1].endswith(b"ok\n")
+
+
+def test_lines_read_after_a_rename_are_named_by_the_rotated_file(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"a\n")
+    tail = FileTail(log)
+    assert tail.read(1024) is not None
+    _append(log, b"b\n")
+    log.rename(tmp_path / "auth.log.1")
+    log.write_bytes(b"c\n")
+    chunks = []
+    while (chunk := tail.read(1024)) is not None:
+        chunks.append((chunk.path.name, chunk.first_line, chunk.data))
+    assert chunks == [("auth.log.1", 2, b"b\n"), ("auth.log", 1, b"c\n")]

@@ -470,6 +470,8 @@ class _FileState:
     pending_bytes: int = 0
     pending_lines: int = 0
     first_line: int = 1
+    #: the file the pending lines came from (a rotated file keeps its own batch)
+    pending_path: Path | None = None
     position: TailPosition | None = None
     since: float = field(default_factory=time.monotonic)
 
@@ -534,8 +536,10 @@ class Agent:
                 chunk = state.tail.read(max(room, 4096))
                 if chunk is None:
                     break
+                if state.pending and chunk.path != state.pending_path:
+                    self._spool_file(state)  # line numbers restart in the next file
                 if not state.pending:
-                    state.first_line = chunk.first_line
+                    state.first_line, state.pending_path = chunk.first_line, chunk.path
                 state.pending.append(chunk.data)
                 state.pending_bytes += len(chunk.data)
                 state.pending_lines += chunk.data.count(b"\n")
@@ -558,7 +562,7 @@ class Agent:
         self.spool.append(
             source=state.config.source or state.log_format,
             log_format=state.log_format,
-            name=str(path),
+            name=str(state.pending_path or path),
             data=b"".join(state.pending),
             lines=state.pending_lines,
             first_line=state.first_line,

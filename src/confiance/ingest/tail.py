@@ -209,8 +209,21 @@ class FileTail:
             offset=self.position.offset + taken,
             line=self.position.line + data.count(b"\n"),
         )
-        assert self._handle_path is not None
+        self._handle_path = self._current_name()
         return TailChunk(data, self.position, self._handle_path, first_line)
+
+    def _current_name(self) -> Path:
+        """The open file's name now: ``path``, or the name it was rotated to."""
+        assert self._handle is not None and self._handle_path is not None
+        stat = os.fstat(self._handle.fileno())
+        for candidate in (self.path, *sorted(self.path.parent.glob(self.path.name + ".*"))):
+            try:
+                other = candidate.stat()
+            except FileNotFoundError:
+                continue
+            if (other.st_dev, other.st_ino) == (stat.st_dev, stat.st_ino):
+                return candidate
+        return self._handle_path
 
     def _refresh_fingerprint(self) -> None:
         """A file shorter than the fingerprint when first seen is fingerprinted
