@@ -39,7 +39,7 @@ def test_synthetic_week_scores_every_detection_at_three_levels(week: Path) -> No
     report = _eval("--format", "synthetic", "--dataset", str(week))
     attack = report["overall"]["attack"]
     assert (attack["min_recall"], attack["min_precision"]) == (1.0, 1.0)
-    assert attack["detected"] == attack["attacks"] == 44
+    assert attack["detected"] == attack["attacks"] == 45
     for name, scores in report["detections"].items():
         for level in ("flow", "source"):
             assert {"precision", "recall", "f1"} <= set(scores[level]), name
@@ -55,7 +55,7 @@ def test_synthetic_week_scores_every_detection_at_three_levels(week: Path) -> No
         "false_negatives": 0,
     }
     assert report["overall"]["source"]["recall"] == 1.0
-    assert report["malicious_sources"] == 74  # 41 attacks, the stuffing from 40 addresses
+    assert report["malicious_sources"] == 174  # the stuffing from 40 addresses, the flood 100
     # a campaign's scan is a port scan and part of an incident: each detection gets it
     assert report["detections"]["incidents"]["source"]["recall"] == 1.0
 

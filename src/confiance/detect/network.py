@@ -62,6 +62,68 @@ def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
     return findings
 
 
+#: sources a flood's finding lists (a botnet may have hundreds of thousands)
+_MAX_SOURCES = 1000
+
+
+def syn_flood(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1498.001: a flood of unanswered connection attempts at one service.
+
+    Fires per destination address and port and minute with at least
+    ``min_probes`` SYN-without-ACK flows of at most two packets from at least
+    ``min_sources`` sources (one source is a scan or a broken client, not a
+    flood): a SYN flood, distributed when the sources are many. The entity is
+    the target; the sources are in the evidence (spoofed ones mean nothing).
+    Known false positives: a service that is down while many clients retry;
+    raise ``min_probes`` for very busy services.
+    """
+    windows = con.execute(
+        """
+        SELECT dst || ':' || CAST(dport AS VARCHAR), time_bucket(INTERVAL 1 MINUTE, ts) AS w
+        FROM flows WHERE packets <= 2 AND flags LIKE '%S%' AND flags NOT LIKE '%A%'
+        GROUP BY dst, dport, w
+        HAVING count(*) >= $min_probes AND count(DISTINCT src) >= $min_sources
+        """,
+        {"min_probes": p["min_probes"], "min_sources": p["min_sources"]},
+    ).fetchall()
+    findings = []
+    for target, start, end in merge_windows(windows, width=timedelta(minutes=1)):
+        dst, _, port = str(target).rpartition(":")
+        tenants, sources, probes, sample, first, last = fetch_one(
+            con,
+            """
+            SELECT list(DISTINCT tenant), count(DISTINCT src), count(*),
+                   list(DISTINCT src ORDER BY src)[1:$cap], min(ts), max(ts)
+            FROM flows WHERE dst = $dst AND dport = $port AND ts >= $s AND ts < $e
+              AND packets <= 2 AND flags LIKE '%S%' AND flags NOT LIKE '%A%'
+            """,
+            {"dst": dst, "port": int(port), "s": start, "e": end, "cap": _MAX_SOURCES},
+        )
+        findings.append(
+            finding(
+                detector="syn_flood",
+                title=f"SYN flood on port {port}: {probes} attempts from {sources} sources",
+                severity="high",
+                technique="T1498.001",
+                tenants=tenants,
+                entity_field="destination.ip",
+                entity=dst,
+                first_seen=first,
+                last_seen=last,
+                evidence={
+                    "port": int(port),
+                    "attempts": probes,
+                    "distinct_sources": sources,
+                    "per_minute": round(probes / max(1.0, (last - first).total_seconds() / 60), 1),
+                    # the sources (at most _MAX_SOURCES): a spoofed one names nobody
+                    "sources": sample,
+                },
+                pseudonyms=sample,
+            )
+        )
+    return findings
+
+
 #: an interquartile range under this share of the median is regular whatever its skew
 #: (at that scale the skew measures timestamp rounding, not behaviour)
 _TIGHT = 0.05

@@ -112,6 +112,12 @@ DETECTORS: dict[str, Detector] = {
         ),
         Detector("port_scan", network.port_scan, "T1046", {"min_targets": 50, "window_minutes": 5}),
         Detector(
+            "syn_flood",
+            network.syn_flood,
+            "T1498.001",
+            {"min_probes": 500, "min_sources": 20},
+        ),
+        Detector(
             "beaconing",
             network.beaconing,
             "T1071",

@@ -522,6 +522,32 @@ class _Generator:
         )
         return t
 
+    def syn_flood(self) -> None:
+        """A botnet's SYN flood on the region's portal: unanswered attempts from
+        a hundred addresses within two minutes."""
+        w, rng = self.world, self.rng
+        target = f"172.16.{rng.randint(1, 9)}.{rng.randint(2, 250)}"
+        start = WEEK_START + timedelta(days=rng.randint(0, 6), hours=rng.uniform(0, 23))
+        bots = [w.foreign_ip() for _ in range(100)]
+        last = start
+        for bot in bots:
+            for _ in range(15):
+                t = start + timedelta(seconds=rng.uniform(0, 120))
+                last = max(last, t)
+                sport = rng.randint(1024, 65000)
+                flow = _flow(t, bot, target, sport, 443, "TCP", "....S.", 1, 44, 0)
+                self.records["flows"].append((t, flow))
+        self._attack(
+            "syn_flood",
+            ["reseau"],
+            "ip",
+            target,
+            start,
+            last,
+            "1,500 unanswered connection attempts on the portal from 100 addresses in 2 minutes",
+            bots,
+        )
+
     def impossible_travel(self) -> None:
         w, rng = self.world, self.rng
         user = rng.choice(w.academie)
@@ -1216,6 +1242,7 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
         gen.impossible_travel()
     for _ in range(3):
         gen.new_country()
+    gen.syn_flood()
     for _ in range(3):
         gen.failure_then_success()
     gen.credential_stuffing()
