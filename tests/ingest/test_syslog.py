@@ -138,3 +138,46 @@ def test_a_program_family_is_routed_by_its_first_name() -> None:
     assert parser.route("postfix/smtpd") == "postfix"
     assert parser.route("sshd") == "openssh"
     assert parser.route("cron") is None
+
+
+def test_routes_can_be_given_as_an_option(tmp_path: Path) -> None:
+    path = tmp_path / "syslog"
+    path.write_text(
+        "Nov 22 10:15:36 dmz sshd-dmz[7]: Failed password for root from 95.165.3.4 port 1 ssh2\n"
+    )
+    routed = ParseContext(
+        tenant="t",
+        service="s",
+        geo=DEMO_GEO,
+        now=datetime(2026, 11, 23, tzinfo=UTC),
+        options={"routes": "sshd-dmz=openssh"},
+    )
+    assert parse_file(path, format="syslog", context=CONTEXT).table.num_rows == 0
+    assert parse_file(path, format="syslog", context=routed).table.num_rows == 1
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ("named", "expected PROGRAM=FORMAT"),
+        ("named=nope", "expected PROGRAM=FORMAT with a known format"),
+        ("x=syslog", "cannot be routed to syslog itself"),
+    ],
+)
+def test_bad_routes_are_refused(routes: str, message: str) -> None:
+    from confiance.errors import IngestError
+    from confiance.ingest.parsers import check_options
+
+    with pytest.raises(IngestError, match=message):
+        check_options("syslog", {"routes": routes})
+
+
+def test_openssh_9_8_logs_as_sshd_session(tmp_path: Path) -> None:
+    path = tmp_path / "auth.log"
+    path.write_text(
+        "Nov 22 10:15:36 bastion sshd-session[2411]: Accepted publickey for admin from "
+        "193.48.10.4 port 50122 ssh2: ED25519 SHA256:abc\n"
+    )
+    for fmt in ("openssh", "syslog"):
+        (row,) = parse_file(path, format=fmt, context=CONTEXT).table.to_pylist()
+        assert (row["user.name"], row["event.outcome"]) == ("admin", "success")

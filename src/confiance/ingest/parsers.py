@@ -332,7 +332,9 @@ class OpensshSyslog:
         "Dec 10 09:32:20 LabSZ sshd[24680]: Accepted password for fztu from "
         "119.137.62.142 port 49116 ssh2"
     )
-    _header = "^" + SYSLOG_STAMP + r" (?P<host>\S+) sshd(?:\[\d+\])?: (?P<msg>.*)$"
+    # OpenSSH 9.8 and later log authentication as sshd-session; a renamed
+    # instance (sshd-dmz) is read too
+    _header = "^" + SYSLOG_STAMP + r" (?P<host>\S+) sshd[\w.-]*(?:\[\d+\])?: (?P<msg>.*)$"
     _outcome = (
         r"^(?P<verb>Failed|Accepted) (?P<method>\S+) for (?:invalid user )?"
         # a user name may hold spaces (attackers try anything): up to " from <ip> port"
@@ -445,13 +447,15 @@ PARSERS: dict[str, Parser] = {
         ShibbolethProcess(),
     )
 }
-PARSERS["syslog"] = SyslogMessages(PARSERS, DEFAULT_ROUTES)
+SYSLOG = SyslogMessages(PARSERS, DEFAULT_ROUTES)
+PARSERS["syslog"] = SYSLOG
 
 
 #: the options a format takes, each with the function that checks its value
 OPTIONS: dict[str, dict[str, Callable[[str], object]]] = {
     "apache-combined": {"log_format": compile_log_format},
     "shibboleth-audit": {"log_format": shibboleth_fields},
+    "syslog": {"routes": SYSLOG.parse_routes},
 }
 
 

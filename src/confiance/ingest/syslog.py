@@ -37,6 +37,7 @@ from confiance.ingest.columns import (
 #: program name (or ``name/…`` for a family such as Postfix's) → format
 DEFAULT_ROUTES: Mapping[str, str] = {
     "sshd": "openssh",
+    "sshd-session": "openssh",  # OpenSSH 9.8 and later
     "kernel": "netfilter",
     "postfix": "postfix",
     "unbound": "unbound",
@@ -104,9 +105,22 @@ class SyslogMessages:
         self.parsers = parsers
         self.routes = dict(routes)
 
-    def route(self, program: str) -> str | None:
+    def route(self, program: str, routes: Mapping[str, str] | None = None) -> str | None:
         """The format of a program's messages (``postfix/smtpd`` is Postfix's)."""
-        return self.routes.get(program) or self.routes.get(program.split("/", 1)[0])
+        table = self.routes if routes is None else routes
+        return table.get(program) or table.get(program.split("/", 1)[0])
+
+    def parse_routes(self, text: str) -> dict[str, str]:
+        """The ``routes`` option (``named=bind-querylog,sshd-dmz=openssh``) over the defaults."""
+        routes = dict(self.routes)
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            program, sep, fmt = item.partition("=")
+            if not sep or not program.strip() or fmt.strip() not in self.parsers:
+                raise ValueError(f"route {item!r}: expected PROGRAM=FORMAT with a known format")
+            if fmt.strip() == self.name:
+                raise ValueError(f"route {item!r}: a program cannot be routed to syslog itself")
+            routes[program.strip()] = fmt.strip()
+        return routes
 
     def lines(self, messages: pa.Array) -> tuple[pa.Array, BadRows]:
         """Messages in the syslog-file form (null where unreadable), and
@@ -150,7 +164,9 @@ class SyslogMessages:
         normalised, bad = self.lines(lines)
         program = group(pc.extract_regex(normalised, _LINE), "program")
         names = pc.unique(program).drop_null().to_pylist()
-        formats = {name: self.route(name) for name in names}
+        given = context.options.get("routes")
+        routes = self.routes if given is None else self.parse_routes(given)
+        formats = {name: self.route(name, routes) for name in names}
         tables = [empty_table()]
         for fmt in sorted({f for f in formats.values() if f is not None}):
             chosen = [name for name, f in formats.items() if f == fmt]
