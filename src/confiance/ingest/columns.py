@@ -171,10 +171,26 @@ def dash_to_null(values: pa.Array) -> pa.Array:
 
 
 def to_int(values: pa.Array, kind: pa.DataType | None = None) -> pa.Array:
-    """Digits to integers; anything else becomes null."""
+    """Digits (at most 18) to integers; anything else becomes null."""
+    kind = kind or pa.int64()
+    try:  # the common case, a column of plain numbers, in one cast
+        fast = pc.cast(values, kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        fast = None
+    # the cast also takes a sign and hexadecimal, which are not digits
+    if (
+        fast is not None
+        and not pc.any(pc.match_substring(values, "-")).as_py()
+        and not pc.any(pc.match_substring(values, "x")).as_py()
+        and (pc.max(pc.utf8_length(values)).as_py() or 0) <= 18
+    ):
+        return fast
     digits = pc.match_substring_regex(values, r"^\d{1,18}$")
-    clean = pc.if_else(digits, values, pa.scalar(None, pa.string()))
-    return pc.cast(clean, kind or pa.int64())
+    clean = pc.cast(pc.if_else(digits, values, pa.scalar(None, pa.string())), pa.int64())
+    if kind != pa.int64():  # a number too large for the column is no number either
+        fits = pc.less_equal(clean, pa.scalar(2 ** (kind.bit_width - 1) - 1, pa.int64()))
+        clean = pc.if_else(fits, clean, pa.scalar(None, pa.int64()))
+    return pc.cast(clean, kind)
 
 
 def to_float(values: pa.Array) -> pa.Array:
