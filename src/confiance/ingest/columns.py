@@ -282,8 +282,11 @@ def url_path(target: pa.Array) -> pa.Array:
 
 def login_category(method: pa.Array, path: pa.Array, *, otherwise: str) -> pa.Array:
     """``authentication`` for a POST to a login endpoint, ``otherwise`` for the rest."""
-    is_login = pc.and_(pc.equal(method, "POST"), pc.match_substring_regex(path, _LOGIN_PATH))
-    return pc.if_else(pc.fill_null(is_login, False), "authentication", otherwise)
+    posts = pc.fill_null(pc.equal(method, "POST"), False)
+    # the path is looked at for POSTs only (a few of all requests)
+    posted = pc.if_else(posts, path, pa.scalar(None, pa.string()))
+    is_login = pc.fill_null(pc.match_substring_regex(posted, _LOGIN_PATH), False)
+    return pc.if_else(is_login, "authentication", otherwise)
 
 
 def question_name(names: pa.Array) -> pa.Array:

@@ -127,6 +127,11 @@ def compile_log_format(layout: str) -> str:
     return "".join(pattern)
 
 
+#: vhost_combined's ``host:port`` before the client address
+_VHOST_GROUP = r"(?:(?P<vhost>[^\s:]+):\d+ )?"
+_VHOST_PREFIX = r"^[^\s:]+:\d+ \S+ \S+ \S+ \["
+
+
 class AccessLog:
     """Apache / Nginx access logs: combined or common by default (a vhost
     prefix is read too), or the layout given as the ``log_format`` option."""
@@ -143,7 +148,7 @@ class AccessLog:
     )
     #: combined, common and vhost_combined in one expression (the default)
     _pattern = (
-        r"^(?:(?P<vhost>[^\s:]+):\d+ )?(?P<ip>\S+) (?P<ident>\S+) (?P<user>\S+) "
+        "^" + _VHOST_GROUP + r"(?P<ip>\S+) (?P<ident>\S+) (?P<user>\S+) "
         r"\[(?P<time>[^\]]+)\] "
         r'"(?P<method>[A-Z]{1,16}) (?P<target>\S+)(?: (?P<proto>HTTP/[0-9.]+))?" '
         r'(?P<status>\d{3}) (?P<size>\d+|-)(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?\s*$'
@@ -153,7 +158,12 @@ class AccessLog:
         self, lines: pa.Array, *, context: ParseContext, header: str | None = None
     ) -> tuple[pa.Table, BadRows]:
         layout = context.options.get("log_format")
-        pattern = self._pattern if layout is None else compile_log_format(layout)
+        if layout is not None:
+            pattern = compile_log_format(layout)
+        elif pc.any(pc.match_substring_regex(lines, _VHOST_PREFIX)).as_py():
+            pattern = self._pattern
+        else:  # no vhost_combined line in the batch: the shorter expression is faster
+            pattern = self._pattern.replace(_VHOST_GROUP, "", 1)
         fields = pc.extract_regex(lines, pattern)
         names = set(re.findall(r"\?P<(\w+)>", pattern))
 
