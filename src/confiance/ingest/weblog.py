@@ -146,12 +146,13 @@ class AccessLog:
         '195.83.12.7 - marie.martin [14/Sep/2026:08:02:11 +0200] "POST /auth/login HTTP/1.1" '
         '200 512 "https://portail.example.fr/" "Mozilla/5.0 (X11; Linux x86_64)"'
     )
-    #: combined, common and vhost_combined in one expression (the default)
+    #: combined, common and vhost_combined in one expression (the default);
+    #: only the fields read are captured (each group costs the matcher time)
     _pattern = (
-        "^" + _VHOST_GROUP + r"(?P<ip>\S+) (?P<ident>\S+) (?P<user>\S+) "
+        "^" + _VHOST_GROUP + r"(?P<ip>\S+) \S+ (?P<user>\S+) "
         r"\[(?P<time>[^\]]+)\] "
-        r'"(?P<method>[A-Z]{1,16}) (?P<target>\S+)(?: (?P<proto>HTTP/[0-9.]+))?" '
-        r'(?P<status>\d{3}) (?P<size>\d+|-)(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?\s*$'
+        r'"(?P<method>[A-Z]{1,16}) (?P<target>\S+)(?: HTTP/[0-9.]+)?" '
+        r'(?P<status>\d{3}) (?P<size>\d+|-)(?: "[^"]*" "(?P<agent>[^"]*)")?\s*$'
     )
 
     def parse(
