@@ -11,10 +11,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from confiance.contracts import Contract, ContractClass
 from confiance.detect.registry import (
     ALLOW,
+    PER_TENANT,
     SUPPRESS,
     class_requirements,
     detector,
@@ -137,6 +139,7 @@ def run(
     checked = {name: parameters_for(name, parameters.get(name, {})) for name in analyses}
     events = _restricted_fields_withheld(events, analyses)
     con = _connect(events)
+    apart: dict[str, duckdb.DuckDBPyConnection] = {}  # per tenant, for its own thresholds
     findings: list[dict[str, Any]] = []
     # analyses that correlate the others' findings run last
     ordered = sorted(analyses, key=lambda name: detector(name).uses_findings)
@@ -145,19 +148,43 @@ def run(
             found, params = detector(name), checked[name]
             allow = set(params.pop(ALLOW, []))
             windows = suppressions(name, {SUPPRESS: params.pop(SUPPRESS, [])})
+            per_tenant: Mapping[str, Mapping[str, Any]] = params.pop(PER_TENANT, {})
             extra: dict[str, Any] = {}
             if found.uses_references:
                 extra["references"] = references or {}
-            if found.uses_events:
-                extra["events"] = events
             if found.uses_findings:
                 extra["findings"] = list(findings)
-            found_now = found.function(con, params, **extra)
-            findings.extend(
-                f
-                for f in found_now
-                if f["entity"]["value"] not in allow and not any(w.covers(f) for w in windows)
-            )
+            # the tenants with thresholds of their own are analysed apart, the rest together
+            runs: list[tuple[duckdb.DuckDBPyConnection, pa.Table, Mapping[str, Any]]] = []
+            rest: duckdb.DuckDBPyConnection | None = None
+            if per_tenant:
+                tenants = pa.array(sorted(per_tenant), pa.string())
+                others = events.filter(pc.invert(pc.is_in(events["tenant"], tenants)))
+                rest = _connect(others)
+                runs.append((rest, others, params))
+                for tenant, overrides in sorted(per_tenant.items()):
+                    mine = events.filter(pc.equal(events["tenant"], tenant))
+                    if tenant not in apart:
+                        apart[tenant] = _connect(mine)
+                    runs.append((apart[tenant], mine, {**params, **overrides}))
+            else:
+                runs.append((con, events, params))
+            try:
+                for connection, table, chosen in runs:
+                    if found.uses_events:
+                        extra["events"] = table
+                    found_now = found.function(connection, dict(chosen), **extra)
+                    findings.extend(
+                        f
+                        for f in found_now
+                        if f["entity"]["value"] not in allow
+                        and not any(w.covers(f) for w in windows)
+                    )
+            finally:
+                if rest is not None:
+                    rest.close()
     finally:
         con.close()
+        for connection in apart.values():
+            connection.close()
     return sorted(findings, key=lambda f: (f["first_seen"], f["detector"], f["id"]))

@@ -257,6 +257,10 @@ def default_parameters() -> dict[str, dict[str, Any]]:
 #: the scanner's address during the pentest week)
 ALLOW = "allow"
 SUPPRESS = "suppress"
+#: a tenant's own thresholds ({tenant: {parameter: value}}): its events are
+#: analysed apart with them (a school whose NAT carries every login needs a
+#: higher spraying threshold than a ministry)
+PER_TENANT = "per_tenant"
 _COMMON = (ALLOW, SUPPRESS)
 
 
@@ -295,6 +299,26 @@ def _suppression(name: str, entry: str) -> Suppression:
     return Suppression(value, begin, until)
 
 
+def _check_per_tenant(name: str, found: Detector, per_tenant: Any) -> None:
+    if not per_tenant:
+        return
+    if found.uses_findings:
+        raise ConfigError(
+            f"analysis {name}: {PER_TENANT} does not apply to an analysis of findings"
+        )
+    if not isinstance(per_tenant, Mapping):
+        raise ConfigError(f"analysis {name}: {PER_TENANT} maps tenants to parameters")
+    for tenant, overrides in per_tenant.items():
+        if not isinstance(overrides, Mapping) or not overrides:
+            raise ConfigError(f"analysis {name}: {PER_TENANT}.{tenant} must set parameters")
+        unknown = sorted(set(overrides) - set(found.defaults))
+        if unknown:
+            raise ConfigError(
+                f"analysis {name}: {PER_TENANT}.{tenant}: unknown parameter(s) "
+                f"{', '.join(unknown)} (known: {', '.join(found.defaults)})"
+            )
+
+
 def suppressions(name: str, given: Mapping[str, Any]) -> list[Suppression]:
     return [_suppression(name, entry) for entry in given.get(SUPPRESS, [])]
 
@@ -306,12 +330,13 @@ def parameters_for(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
     detection the contract's signatories believe runs and does not.
     """
     found = detector(name)
-    unknown = sorted(set(given) - set(found.defaults) - set(_COMMON))
+    unknown = sorted(set(given) - set(found.defaults) - {*_COMMON, PER_TENANT})
     if unknown:
         raise ConfigError(
             f"analysis {name}: unknown parameter(s) {', '.join(unknown)} "
-            f"(known: {', '.join([*found.defaults, *_COMMON])})"
+            f"(known: {', '.join([*found.defaults, *_COMMON, PER_TENANT])})"
         )
+    _check_per_tenant(name, found, given.get(PER_TENANT, {}))
     for key in _COMMON:
         listed = given.get(key, [])
         if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
