@@ -239,14 +239,17 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+def _write_durably(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Replace ``path`` atomically; with ``sync``, durably (fsynced) as well."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as out:
         out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
+        if sync:
+            out.flush()
+            os.fsync(out.fileno())
     tmp.replace(path)
-    _fsync_directory(path.parent)
+    if sync:
+        _fsync_directory(path.parent)
 
 
 class Spool:
@@ -267,7 +270,10 @@ class Spool:
         self.positions: dict[str, dict[str, Any]] = dict(state.get("positions", {}))
         for tmp in directory.glob("*.tmp"):  # a write cut short: never visible
             tmp.unlink()
+        #: bytes of the segments on disk, kept as they are written and removed
+        self.bytes = 0
         for segment in self.segments():
+            self.bytes += segment.size
             if segment.seq > self.seq:  # durable, but its positions not yet recorded
                 self.seq = segment.seq
                 self.positions.update(segment.positions)
@@ -326,10 +332,9 @@ class Spool:
             finally:
                 zero(dek)
             envelope = header | {"wrapped_key": base64.b64encode(wrapped).decode()}
-            _write_durably(
-                self.directory / f"{seq:012d}.seg",
-                json.dumps(envelope, sort_keys=True).encode() + b"\n" + blob,
-            )
+            content = json.dumps(envelope, sort_keys=True).encode() + b"\n" + blob
+            _write_durably(self.directory / f"{seq:012d}.seg", content)
+            self.bytes += len(content)
             self.seq = seq
             self.positions.update(positions or {})
             self._save_state()
@@ -372,10 +377,13 @@ class Spool:
             zero(dek)
 
     def remove(self, segment: Segment) -> None:
-        segment.path.unlink(missing_ok=True)
+        with self.lock:
+            if segment.path.exists():
+                segment.path.unlink()
+                self.bytes -= segment.size
 
     def size(self) -> int:
-        return sum(p.stat().st_size for p in self.directory.glob("*.seg"))
+        return self.bytes
 
     def full(self) -> bool:
         return self.size() >= self.max_bytes
@@ -542,9 +550,10 @@ class Agent:
                     state.first_line, state.pending_path = chunk.first_line, chunk.path
                 state.pending.append(chunk.data)
                 state.pending_bytes += len(chunk.data)
-                state.pending_lines += chunk.data.count(b"\n")
+                lines = chunk.data.count(b"\n")
+                state.pending_lines += lines
                 state.position = chunk.position
-                total += chunk.data.count(b"\n")
+                total += lines
                 if state.pending_bytes >= self.config.batch.bytes:
                     self._spool_file(state)
             old = time.monotonic() - state.since >= self.config.batch.seconds
@@ -745,9 +754,9 @@ class Agent:
                 await asyncio.to_thread(self.collect_files)
                 await asyncio.to_thread(self.collect_flows)
                 if time.monotonic() >= next_ship:
-                    waiting = len(self.spool.segments())
-                    shipped = await asyncio.to_thread(self.ship)
-                    if shipped < waiting:  # the platform refused: wait longer each time
+                    failures = self.shipped.failures
+                    await asyncio.to_thread(self.ship)
+                    if self.shipped.failures > failures:  # refused: wait longer each time
                         next_ship = time.monotonic() + backoff
                         backoff = min(backoff * 2, 60.0)
                     else:
@@ -789,7 +798,9 @@ class Agent:
             "listening": ([] if self.receiver is None else [str(e) for e in self.receiver.bound])
             + ([] if self.flows is None else [f"{self.flows.endpoint} (nfcapd)"]),
         }
-        _write_durably(self.state / "status.json", json.dumps(status, indent=1).encode())
+        # written every poll: atomic for readers, not worth an fsync each time
+        data = json.dumps(status, indent=1).encode()
+        _write_durably(self.state / "status.json", data, sync=False)
 
 
 def agent_status(config: AgentConfig, state: Path) -> dict[str, Any]:

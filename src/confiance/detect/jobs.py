@@ -139,7 +139,8 @@ def run(
     checked = {name: parameters_for(name, parameters.get(name, {})) for name in analyses}
     events = _restricted_fields_withheld(events, analyses)
     con = _connect(events)
-    apart: dict[str, duckdb.DuckDBPyConnection] = {}  # per tenant, for its own thresholds
+    # per tenant with thresholds of its own: its events and their connection, made once
+    apart: dict[str, tuple[duckdb.DuckDBPyConnection, pa.Table]] = {}
     findings: list[dict[str, Any]] = []
     # analyses that correlate the others' findings run last
     ordered = sorted(analyses, key=lambda name: detector(name).uses_findings)
@@ -163,10 +164,11 @@ def run(
                 rest = _connect(others)
                 runs.append((rest, others, params))
                 for tenant, overrides in sorted(per_tenant.items()):
-                    mine = events.filter(pc.equal(events["tenant"], tenant))
                     if tenant not in apart:
-                        apart[tenant] = _connect(mine)
-                    runs.append((apart[tenant], mine, {**params, **overrides}))
+                        mine = events.filter(pc.equal(events["tenant"], tenant))
+                        apart[tenant] = (_connect(mine), mine)
+                    connection, mine = apart[tenant]
+                    runs.append((connection, mine, {**params, **overrides}))
             else:
                 runs.append((con, events, params))
             try:
@@ -185,6 +187,6 @@ def run(
                     rest.close()
     finally:
         con.close()
-        for connection in apart.values():
+        for connection, _ in apart.values():
             connection.close()
     return sorted(findings, key=lambda f: (f["first_seen"], f["detector"], f["id"]))

@@ -19,8 +19,10 @@ lost:
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
@@ -121,12 +123,7 @@ class FileTail:
         rotated file that still has its inode (``auth.log.1``)."""
         if self.position is None:
             return
-        candidates = [self.path]
-        if self.path.parent.is_dir():
-            candidates += sorted(
-                p for p in self.path.parent.iterdir() if p.name.startswith(self.path.name + ".")
-            )
-        for candidate in candidates:
+        for candidate in self._names():
             handle = self._open(candidate)
             if handle is None:
                 continue
@@ -212,11 +209,18 @@ class FileTail:
         self._handle_path = self._current_name()
         return TailChunk(data, self.position, self._handle_path, first_line)
 
+    def _names(self) -> Iterator[Path]:
+        """``path``, then the names its rotated files take (``auth.log.1`` …);
+        the directory is listed only if ``path`` was not the one."""
+        yield self.path
+        if self.path.parent.is_dir():
+            yield from sorted(self.path.parent.glob(glob.escape(self.path.name) + ".*"))
+
     def _current_name(self) -> Path:
         """The open file's name now: ``path``, or the name it was rotated to."""
         assert self._handle is not None and self._handle_path is not None
         stat = os.fstat(self._handle.fileno())
-        for candidate in (self.path, *sorted(self.path.parent.glob(self.path.name + ".*"))):
+        for candidate in self._names():
             try:
                 other = candidate.stat()
             except FileNotFoundError:
