@@ -14,7 +14,7 @@ from rich.table import Table
 
 from confiance.cli.console import EXIT_ERROR, console, err, errors, home_of, print_json
 from confiance.cli.progress import IngestProgress
-from confiance.consortium import Home, operations
+from confiance.consortium import Home, operations, storage
 from confiance.consortium.home import TENANTS, default_home
 from confiance.errors import (
     ConfigError,
@@ -837,33 +837,45 @@ def store() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def store_status(ctx: click.Context, as_json: bool) -> None:
-    """Nodes (reachable, files, bytes) and objects (fragments present / needed)."""
+    """Nodes (reachable, fragments, bytes, last scrub) and objects (fragments present / needed)."""
     with errors():
-        status = operations.store_status(home_of(ctx))
+        status = storage.store_status(home_of(ctx))
         if as_json:
             print_json(status)
             return
         table = Table(title=f"storage nodes — Reed-Solomon {status['k']}+{status['m']}")
-        for column in ("node", "datacenter", "jurisdiction", "reachable", "files", "bytes"):
+        for column in (
+            "node",
+            "datacenter",
+            "jurisdiction",
+            "state",
+            "reachable",
+            "fragments",
+            "bytes",
+            "last scrub",
+        ):
             table.add_column(column)
-        labels = home_of(ctx).object_store().labels
         for n in status["nodes"]:
+            scrub = n["last_scrub"]
             table.add_row(
                 n["node"],
-                labels[n["node"]].datacenter,
-                labels[n["node"]].jurisdiction,
+                str(n["datacenter"]),
+                str(n["jurisdiction"]),
+                n["state"],
                 "yes" if n["reachable"] else "NO",
-                str(n["files"]),
+                str(n["fragments"]),
                 str(n["bytes"]),
+                "never" if scrub is None else f"{scrub['time']} ({scrub['bad']} bad)",
             )
         console.print(table)
+        jurisdiction = {n["node"]: n["jurisdiction"] for n in status["nodes"]}
         weak = [o for o in status["objects"] if o["present"] < o["total"]]
         lost = [o for o in status["objects"] if o["present"] < o["needed"]]
         for tenant, where in sorted(status["placement"].items()):
             console.print(
                 f"{tenant}: fragments on "
                 + ", ".join(
-                    f"{node} ({labels[node].jurisdiction}) {count}"
+                    f"{node} ({jurisdiction.get(node, '?')}) {count}"
                     for node, count in sorted(where.items())
                 )
             )
@@ -879,16 +891,30 @@ def store_status(ctx: click.Context, as_json: bool) -> None:
             )
 
 
-def _scrub_command(ctx: click.Context, *, repair: bool, as_json: bool) -> None:
+def _scrub_command(
+    ctx: click.Context, *, repair: bool, as_json: bool, grace: float, relocate: bool = True
+) -> None:
     with errors():
-        report = operations.scrub_store(home_of(ctx), repair=repair)
+        report = storage.scrub_store(
+            home_of(ctx), repair=repair, grace_seconds=grace, relocate_unreachable=relocate
+        )
         if as_json:
             print_json(report)
             return
         console.print(
             f"{report['objects']} objects checked: {report['missing']} fragments missing, "
-            f"{report['corrupt']} corrupt (bit rot), {report['unreachable']} on unreachable "
-            f"nodes" + (f"; {report['repaired']} rebuilt" if repair else "")
+            f"{report['corrupt']} corrupt (bit rot in {report['bad_segments']} segment(s)), "
+            f"{report['unreachable']} on unreachable nodes"
+            + (
+                f"; {report['repaired']} repaired ({report['rebuilt_segments']} segment(s) "
+                f"rebuilt, {report['moved']} moved to other nodes)"
+                if repair
+                else ""
+            )
+        )
+        console.print(
+            f"orphans: {report['orphans_removed']} removed ({report['orphan_bytes']} bytes), "
+            f"{report['orphans_recent']} younger than {grace:g} s kept"
         )
         for item in report["unreadable"]:
             console.print(f"  UNREADABLE: {item['reason']}")
@@ -896,20 +922,114 @@ def _scrub_command(ctx: click.Context, *, repair: bool, as_json: bool) -> None:
             sys.exit(EXIT_ERROR)
 
 
+_GRACE = click.option(
+    "--grace",
+    type=float,
+    default=storage.DEFAULT_GRACE_SECONDS,
+    show_default=True,
+    help="Seconds an unrecorded blob is kept (it may be a write under way).",
+)
+
+
 @store.command("scrub")
 @click.option("--json", "as_json", is_flag=True)
+@_GRACE
 @click.pass_context
-def store_scrub(ctx: click.Context, as_json: bool) -> None:
-    """Verify every fragment against its manifest hash; report missing and corrupt ones."""
-    _scrub_command(ctx, repair=False, as_json=as_json)
+def store_scrub(ctx: click.Context, as_json: bool, grace: float) -> None:
+    """Verify every fragment segment against its manifest; remove orphaned blobs."""
+    _scrub_command(ctx, repair=False, as_json=as_json, grace=grace)
 
 
 @store.command("repair")
 @click.option("--json", "as_json", is_flag=True)
+@_GRACE
+@click.option(
+    "--keep-unreachable",
+    is_flag=True,
+    help="Leave fragments of unreachable nodes for when they return (default: rebuild elsewhere).",
+)
 @click.pass_context
-def store_repair(ctx: click.Context, as_json: bool) -> None:
-    """Rebuild missing or corrupt fragments (from any k intact ones) onto their nodes."""
-    _scrub_command(ctx, repair=True, as_json=as_json)
+def store_repair(ctx: click.Context, as_json: bool, grace: float, keep_unreachable: bool) -> None:
+    """Rebuild missing or corrupt fragments from any k intact ones, onto healthy nodes."""
+    _scrub_command(ctx, repair=True, as_json=as_json, grace=grace, relocate=not keep_unreachable)
+
+
+@store.command("add-node")
+@click.argument("name")
+@click.option("--dir", "path", help="A local directory (must exist).")
+@click.option("--s3", "s3", help="An S3 endpoint URL (credentials from the AWS_* environment).")
+@click.option("--bucket", help="The S3 bucket of the node.")
+@click.option("--create-bucket", is_flag=True, help="Create the bucket if it does not exist.")
+@click.option("--datacenter", required=True)
+@click.option("--jurisdiction", required=True, help="e.g. FR or FR-NOR")
+@click.option("--operator", default="", help="Who runs the datacenter.")
+@click.option("--weight", type=float, default=1.0, show_default=True, help="Relative capacity.")
+@click.pass_context
+def store_add_node(
+    ctx: click.Context,
+    name: str,
+    path: str | None,
+    s3: str | None,
+    bucket: str | None,
+    create_bucket: bool,
+    datacenter: str,
+    jurisdiction: str,
+    operator: str,
+    weight: float,
+) -> None:
+    """Add a storage node; it must answer first. Run `store rebalance` to use it."""
+    with errors():
+        entry = storage.add_node(
+            home_of(ctx),
+            name,
+            path=path,
+            s3=s3,
+            bucket=bucket,
+            create_bucket=create_bucket,
+            datacenter=datacenter,
+            jurisdiction=jurisdiction,
+            operator=operator,
+            weight=weight,
+        )
+        where = entry.get("path") or f"{entry['endpoint']} bucket {entry['bucket']}"
+        console.print(f"node {name} added ({where}; {datacenter}, {jurisdiction})")
+
+
+def _moves(report: dict[str, Any], what: str) -> None:
+    console.print(f"{what}: {report['fragments']} fragment(s) of {report['objects']} object(s)")
+    for item in report["failed"]:
+        console.print(f"  NOT MOVED: {item['dataset']}: {item['reason']}")
+    if report["failed"]:
+        sys.exit(EXIT_ERROR)
+
+
+@store.command("drain")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def store_drain(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Move every fragment off a node, then remove it from the configuration."""
+    with errors():
+        report = storage.drain_node(home_of(ctx), name)
+        if as_json:
+            print_json(report)
+            return
+        if report["removed"]:
+            console.print(f"node {name} drained and removed")
+        _moves(report, "moved")
+
+
+@store.command("rebalance")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def store_rebalance(ctx: click.Context, as_json: bool) -> None:
+    """Move fragments to where placement puts them now (after adding nodes)."""
+    with errors():
+        report = storage.rebalance(home_of(ctx))
+        if as_json:
+            print_json(report)
+            return
+        _moves(report, "moved")
 
 
 # -- demo ------------------------------------------------------------------------------

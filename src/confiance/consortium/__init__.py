@@ -16,10 +16,10 @@ from confiance.consortium.operations import (
     reveal,
     run_contract,
     sign_contract,
-    store_status,
     verify_ledger,
     witness,
 )
+from confiance.consortium.storage import store_status
 
 __all__ = [
     "TENANTS",

@@ -49,7 +49,7 @@ from confiance.ledger.timestamp import TimestampAuthority, load_roots
 from confiance.pseudonym import Evaluator
 from confiance.pseudonym.network import HttpEvaluator
 from confiance.pseudonym.threshold import EvaluatorClient, FileCounts
-from confiance.store import LocalDirectoryNode, NodeLabels, ObjectStore, ResidencyPolicy
+from confiance.store import Node, NodeLabels, ObjectStore, ResidencyPolicy, node_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -387,11 +387,9 @@ class Home:
             ],
         }
 
-    def nodes(self) -> list[LocalDirectoryNode]:
-        return [
-            LocalDirectoryNode(n["name"], self.root / n["path"])
-            for n in self.config["store"]["nodes"]
-        ]
+    def nodes(self) -> list[Node]:
+        """Every configured node, draining ones included (they still hold fragments)."""
+        return [node_from_config(n, base=self.root) for n in self.config["store"]["nodes"]]
 
     def object_store(self) -> ObjectStore:
         store = self.config["store"]
@@ -404,7 +402,14 @@ class Home:
             )
             for n in store["nodes"]
         }
-        return ObjectStore(self.nodes(), k=int(store["k"]), m=int(store["m"]), labels=labels)
+        return ObjectStore(
+            self.nodes(),
+            k=int(store["k"]),
+            m=int(store["m"]),
+            labels=labels,
+            manifest_keys=self.keystore(OPERATOR),
+            draining=[n["name"] for n in store["nodes"] if n.get("state") == "draining"],
+        )
 
     def residency(self, tenant: str) -> ResidencyPolicy | None:
         """The tenant's residency policy (``residency.<tenant>`` in config.yaml), if any."""
@@ -417,5 +422,5 @@ class Home:
         return {
             "k": store["k"],
             "m": store["m"],
-            "nodes": [{"name": n.name, "path": str(n.root.resolve())} for n in self.nodes()],
+            "nodes": [n.config() for n in self.nodes()],
         }

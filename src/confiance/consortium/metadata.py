@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS scrubs (
     missing INTEGER NOT NULL, corrupt INTEGER NOT NULL, unreachable INTEGER NOT NULL,
     repaired INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS node_scrubs (
+    node TEXT PRIMARY KEY, time TEXT NOT NULL, fragments INTEGER NOT NULL, bad INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, contract TEXT NOT NULL, started TEXT NOT NULL, status TEXT NOT NULL,
     attestation TEXT, measurement TEXT, events INTEGER, findings INTEGER, reason TEXT

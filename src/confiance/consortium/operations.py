@@ -54,7 +54,6 @@ from confiance.errors import (
     KeyStoreError,
     RuntimeJobError,
     SealError,
-    StoreError,
 )
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext, check_options, parser_for
@@ -100,7 +99,7 @@ from confiance.runtime import (
     measure_image,
 )
 from confiance.runtime.seal import SealSuite
-from confiance.store import NodeUnavailable, ObjectStore
+from confiance.store import ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +187,8 @@ def init_consortium(root: Path) -> Home:
             secrets = (SecretName.KEK, SecretName.SIGNING, SecretName.RECIPIENT, SecretName.WITNESS)
         elif owner == SOC:
             secrets = (SecretName.SIGNING, SecretName.RECIPIENT, SecretName.RECIPIENT_PQ)
+        elif owner == OPERATOR:  # its KEK seals the storage manifests
+            secrets = (SecretName.SIGNING, SecretName.KEK)
         given = {SecretName.OPRF_SHARE: share_of[owner]} if owner in share_of else None
         store = SoftwareKeyStore.create(
             home.keystore_path(owner),
@@ -698,7 +699,14 @@ def _store_dataset(
         wrapped = keystore.wrap_key(dek, context=key.wrap_context())
     finally:
         zero(dek)
-    manifest = store.put(dataset_id, blob, policy=home.residency(tenant), owner=tenant)
+    digest = hashlib.sha256(blob).hexdigest()  # the ciphertext, as the ledger commits to it
+    manifest = store.put(
+        dataset_id,
+        blob,
+        policy=home.residency(tenant),
+        owner=tenant,
+        attributes={"tenant": tenant, "source": source, "day": day},
+    )
     with home.meta.connect() as con:
         con.execute(
             "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -709,7 +717,7 @@ def _store_dataset(
                 day,
                 table.num_rows,
                 len(blob),
-                manifest.sha256,
+                digest,
                 manifest.digest(),
                 wrapped,
                 _now(),
@@ -724,7 +732,7 @@ def _store_dataset(
             "source": source,
             "day": day,
             "rows": table.num_rows,
-            "sha256": manifest.sha256,
+            "sha256": digest,
             "manifest": manifest.digest(),
             "codec": f"{manifest.backend} {manifest.k}+{manifest.m}",
         },
@@ -1193,12 +1201,17 @@ def run_contract(
                 datasets=mine,
             )
             digests = {r[0]: r[3] for r in rows}
+            store = home.object_store()
             described += [
                 {
                     "id": d.dataset_id,
                     "tenant": d.tenant,
                     "source": d.source,
                     "manifest_digest": digests[d.dataset_id],
+                    # opened here: the runtime holds no key to the sealed manifests
+                    "manifest": base64.b64encode(
+                        store.manifest(d.dataset_id, digest=digests[d.dataset_id]).to_bytes()
+                    ).decode(),
                     "sealed_dek": base64.b64encode(sealed[d.dataset_id]).decode(),
                 }
                 for d in mine
@@ -1510,111 +1523,6 @@ def witness(home: Home, tenant: str) -> tuple[int, int]:
     ledger.add_cosignatures(size, line)
     cosigned = verify_cosignatures(ledger.checkpoint(size), list(home.witness_verifiers().values()))
     return size, len(cosigned)
-
-
-def scrub_store(home: Home, *, repair: bool = False) -> dict[str, Any]:
-    """Check every fragment of every dataset; with ``repair``, rebuild what is damaged."""
-    store = home.object_store()
-    with home.meta.connect() as con:
-        rows = con.execute("SELECT id, manifest_digest FROM datasets ORDER BY id").fetchall()
-    damaged: list[dict[str, Any]] = []
-    totals = {"missing": 0, "corrupt": 0, "unreachable": 0, "repaired": 0}
-    unreadable = []
-    for dataset_id, digest in rows:
-        try:
-            before = store.scrub(dataset_id, manifest_digest=digest)
-            after = store.repair(dataset_id, manifest_digest=digest) if repair else before
-        except StoreError as exc:
-            unreadable.append({"dataset": dataset_id, "reason": str(exc)})
-            continue
-        totals["missing"] += len(before.missing)
-        totals["corrupt"] += len(before.corrupt)
-        totals["unreachable"] += len(before.unreachable)
-        totals["repaired"] += (
-            len(before.missing) + len(before.corrupt) - len(after.missing) - len(after.corrupt)
-        )
-        if not before.healthy:
-            damaged.append(
-                {
-                    "dataset": dataset_id,
-                    "missing": list(before.missing),
-                    "corrupt": list(before.corrupt),
-                    "unreachable": list(before.unreachable),
-                    "healthy_after": after.healthy,
-                }
-            )
-    action = "repair" if repair else "scrub"
-    with home.meta.connect() as con:
-        con.execute(
-            "INSERT INTO scrubs VALUES (?,?,?,?,?,?,?)",
-            (
-                _now(),
-                action,
-                len(rows),
-                totals["missing"],
-                totals["corrupt"],
-                totals["unreachable"],
-                totals["repaired"],
-            ),
-        )
-    home.record(
-        OPERATOR, f"store.{action}", {"objects": len(rows), **totals, "unreadable": len(unreadable)}
-    )
-    return {"objects": len(rows), **totals, "damaged": damaged, "unreadable": unreadable}
-
-
-def store_status(home: Home) -> dict[str, Any]:
-    nodes = []
-    labels = {n["name"]: n for n in home.config["store"]["nodes"]}
-    for node in home.nodes():
-        where = {
-            "datacenter": labels.get(node.name, {}).get("datacenter"),
-            "jurisdiction": labels.get(node.name, {}).get("jurisdiction"),
-        }
-        try:
-            fragments, size = node.usage()
-            nodes.append(
-                {"node": node.name, "reachable": True, "files": fragments, "bytes": size} | where
-            )
-        except NodeUnavailable:
-            nodes.append({"node": node.name, "reachable": False, "files": 0, "bytes": 0} | where)
-    store = home.object_store()
-    objects = []
-    with home.meta.connect() as con:
-        rows = con.execute(
-            "SELECT id, tenant, source, day, manifest_digest FROM datasets ORDER BY tenant, day"
-        ).fetchall()
-    placement: dict[str, dict[str, int]] = {}
-    for dataset_id, tenant, source, day, digest in rows:
-        try:
-            status = store.status(dataset_id, manifest_digest=digest)
-            present = status.present
-            where = placement.setdefault(tenant, {})
-            for name in status.nodes:
-                where[name] = where.get(name, 0) + 1
-        except StoreError:  # no intact manifest reachable: nothing can be read
-            present = 0
-        objects.append(
-            {
-                "dataset": dataset_id,
-                "tenant": tenant,
-                "source": source,
-                "day": day,
-                "present": present,
-                "needed": store.k,
-                "total": store.k + store.m,
-            }
-        )
-    with home.meta.connect() as con:
-        last = con.execute("SELECT time, action FROM scrubs ORDER BY rowid DESC LIMIT 1").fetchone()
-    return {
-        "nodes": nodes,
-        "objects": objects,
-        "k": store.k,
-        "m": store.m,
-        "placement": placement,
-        "last_scrub": None if last is None else {"time": last[0], "action": last[1]},
-    }
 
 
 def ground_truth_scores(home: Home, alerts: Sequence[Alert]) -> Mapping[str, Any]:

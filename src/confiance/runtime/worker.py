@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import importlib
 import json
 import sys
@@ -33,7 +34,7 @@ from confiance.runtime.keyrelease import dek_info
 from confiance.runtime.measurement import measure_image
 from confiance.runtime.protocol import receive, send
 from confiance.runtime.seal import SealSuite, open_sealed, seal
-from confiance.store import LocalDirectoryNode, ObjectStore
+from confiance.store import Manifest, ObjectStore, node_from_config
 
 
 def _load_attester(path: str) -> SimulatedAttester:
@@ -51,12 +52,20 @@ def _job_module(config: dict[str, Any]) -> Job:
     return cast(Job, importlib.import_module(config["job"]))
 
 
+def _manifest(dataset: dict[str, Any]) -> Manifest:
+    """The manifest the platform opened for us, checked against the digest it recorded."""
+    raw = base64.b64decode(dataset["manifest"])
+    if not hmac.compare_digest(hashlib.sha256(raw).hexdigest(), str(dataset["manifest_digest"])):
+        raise RuntimeJobError(f"dataset {dataset['id']}: manifest does not match its digest")
+    return Manifest.from_bytes(raw, where=f"dataset {dataset['id']}")
+
+
 def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]:
     contract = Contract.model_validate(job["contract"])
     run_id = str(job["run"])
     store_cfg = job["store"]
     store = ObjectStore(
-        [LocalDirectoryNode(n["name"], Path(n["path"])) for n in store_cfg["nodes"]],
+        [node_from_config(n, base=Path.cwd()) for n in store_cfg["nodes"]],
         k=int(store_cfg["k"]),
         m=int(store_cfg["m"]),
     )
@@ -73,7 +82,7 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
                 info=dek_info(run_id, dataset["id"]),
             )
         )
-        blob = store.get(dataset["id"], manifest_digest=dataset["manifest_digest"])
+        blob = store.read(_manifest(dataset))
         plaintext = decrypt_blob(blob, dek, aad=dataset_aad(dataset["tenant"], dataset["id"]))
         zero(dek)
         table = pq.read_table(pa.BufferReader(plaintext))

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from confiance.alerts import Alert
-from confiance.consortium import Home, operations, safeguarding
+from confiance.consortium import Home, operations, safeguarding, storage
 from confiance.consortium.home import OPERATOR, SOC
 from confiance.contracts import contract_digest
 from confiance.errors import (
@@ -556,7 +556,7 @@ def store_health(request: Request, who: Operator) -> dict[str, Any]:
     """Per node and datacenter: reachable, fragments, bytes; per object: fragments present."""
     state = _state(request)
     with state.lock:
-        return operations.store_status(state.home)
+        return storage.store_status(state.home)
 
 
 @router.post("/batches", status_code=201)

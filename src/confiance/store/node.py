@@ -1,11 +1,18 @@
-"""Storage nodes: one per independent datacenter. Backends implement :class:`Node`."""
+"""Storage nodes: one per independent datacenter. Backends implement :class:`Node`.
+
+A backend is a class registered under a ``kind`` in :data:`NODE_KINDS`; the
+configuration of a node (``{"name", "kind", ...}``) is enough to rebuild it,
+in the platform as in the runtime, so a new backend is a new module.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from confiance.errors import StoreError
 
@@ -14,22 +21,52 @@ class NodeUnavailable(StoreError):
     """The node cannot be reached (directory gone, server down)."""
 
 
+@dataclass(frozen=True)
+class BlobInfo:
+    key: str
+    size: int
+    modified: float  # POSIX seconds
+
+
 class Node(Protocol):
     """A place that durably stores opaque blobs under string keys."""
 
     name: str
 
-    def put(self, key: str, data: bytes) -> None:
-        """Store durably (fsync'd) or raise."""
+    def put(self, key: str, data: bytes | Sequence[bytes]) -> None:
+        """Store durably (fsync'd, or acknowledged by the server) or raise.
+
+        ``data`` may come in chunks (a fragment's segments): they are written
+        one after the other, never joined in memory first.
+        """
         ...
 
     def get(self, key: str) -> bytes | None:
         """The blob, ``None`` if this node does not hold it; raises if unreachable."""
         ...
 
-    def usage(self) -> tuple[int, int]:
-        """(number of blobs, bytes held); raises if unreachable."""
+    def delete(self, key: str) -> None:
+        """Remove the blob; a blob already gone is not an error."""
         ...
+
+    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
+        """Every blob whose key starts with ``prefix``; raises if unreachable."""
+        ...
+
+    def check(self) -> None:
+        """Return if the node answers, raise :class:`NodeUnavailable` otherwise."""
+        ...
+
+    def config(self) -> dict[str, Any]:
+        """What :func:`node_from_config` needs to rebuild this node elsewhere."""
+        ...
+
+
+def check_key(node: str, key: str) -> str:
+    """Keys are relative paths of plain segments (no ``..``, no absolute path)."""
+    if not key or key.startswith("/") or any(part in ("", ".", "..") for part in key.split("/")):
+        raise StoreError(f"node {node}: invalid key")
+    return key
 
 
 @dataclass
@@ -44,31 +81,34 @@ class LocalDirectoryNode:
     root: Path
 
     def _path(self, key: str) -> Path:
-        if not key or key.startswith("/") or ".." in key.split("/"):
-            raise StoreError(f"node {self.name}: invalid key")
-        return self.root / key
+        return self.root / check_key(self.name, key)
 
-    def _check(self) -> None:
+    def check(self) -> None:
         if not self.root.is_dir():
             raise NodeUnavailable(f"node {self.name}: unreachable ({self.root} missing)")
 
-    def put(self, key: str, data: bytes) -> None:
-        self._check()
+    def put(self, key: str, data: bytes | Sequence[bytes]) -> None:
+        self.check()
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.writelines([data] if isinstance(data, bytes) else data)
                 handle.flush()
                 os.fsync(handle.fileno())
             tmp.replace(path)
+            directory = os.open(path.parent, os.O_RDONLY)  # the rename itself is durable
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
         except OSError as exc:
-            raise StoreError(f"node {self.name}: write of {key} failed") from exc
+            raise NodeUnavailable(f"node {self.name}: write of {key} failed") from exc
 
     def get(self, key: str) -> bytes | None:
-        self._check()
+        self.check()
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
@@ -76,11 +116,60 @@ class LocalDirectoryNode:
         except OSError as exc:
             raise NodeUnavailable(f"node {self.name}: read of {key} failed") from exc
 
-    def usage(self) -> tuple[int, int]:
-        self._check()
-        count = size = 0
-        for path in self.root.rglob("*"):
-            if path.is_file():
-                count += 1
-                size += path.stat().st_size
-        return count, size
+    def delete(self, key: str) -> None:
+        self.check()
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise NodeUnavailable(f"node {self.name}: delete of {key} failed") from exc
+        with contextlib.suppress(OSError):  # an emptied directory goes too
+            path.parent.rmdir()
+
+    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
+        self.check()
+        folder = prefix.rpartition("/")[0]
+        base = self.root / folder if folder else self.root
+        for directory, _, files in os.walk(base):
+            for file in files:
+                path = Path(directory) / file
+                key = path.relative_to(self.root).as_posix()
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:  # removed while listing
+                    continue
+                yield BlobInfo(key, stat.st_size, stat.st_mtime)
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "dir", "path": str(self.root.resolve())}
+
+
+def _local(config: Mapping[str, Any], base: Path) -> Node:
+    path = Path(str(config["path"]))
+    return LocalDirectoryNode(str(config["name"]), path if path.is_absolute() else base / path)
+
+
+def _s3(config: Mapping[str, Any], base: Path) -> Node:
+    from confiance.store.s3 import S3Node  # boto3 is imported only when an S3 node exists
+
+    return S3Node.from_config(config)
+
+
+#: node backends by ``kind``; ``dir`` is the default when a configuration names none
+NODE_KINDS: dict[str, Callable[[Mapping[str, Any], Path], Node]] = {"dir": _local, "s3": _s3}
+
+
+def node_from_config(config: Mapping[str, Any], *, base: Path) -> Node:
+    """The node a configuration entry describes; relative paths are under ``base``."""
+    kind = str(config.get("kind", "dir"))
+    factory = NODE_KINDS.get(kind)
+    if factory is None:
+        raise StoreError(
+            f"node {config.get('name')!r}: unknown kind {kind!r} (known: {', '.join(NODE_KINDS)})"
+        )
+    try:
+        return factory(config, base)
+    except KeyError as exc:
+        raise StoreError(f"node {config.get('name')!r}: field {exc.args[0]} missing") from None

@@ -1,28 +1,76 @@
-"""Put and get whole objects over a set of nodes."""
+"""Put, read, scrub, repair and move objects over a set of nodes.
+
+An object is cut into segments (4 MiB by default); each segment is
+erasure-coded into k data + m parity fragments, and fragment ``i`` of every
+segment goes, concatenated, into one blob on the ``i``-th placed node. The
+manifest records each segment fragment's SHA-256, so a bad segment costs only
+itself: reads decode that segment from other fragments, repair rebuilds only
+the damaged segments.
+
+Keys on a node: ``objects/<id[:2]>/<id>.<index>`` for fragments and
+``manifests/<id>/<manifest digest>`` for sealed manifests, so a moved
+object's new manifest never overwrites the one the catalogue still names.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 
 from confiance.errors import StoreError
 from confiance.store.codec import DEFAULT_BACKEND, Codec
-from confiance.store.manifest import FragmentRecord, Manifest
+from confiance.store.manifest import (
+    FragmentRecord,
+    Manifest,
+    ManifestKeys,
+    open_manifest,
+    seal_manifest,
+)
 from confiance.store.node import Node, NodeUnavailable
-from confiance.store.placement import NodeLabels, ResidencyPolicy, place
+from confiance.store.placement import NodeLabels, ResidencyPolicy, choose_target, place
 
 logger = logging.getLogger(__name__)
 
+#: segment size: large enough for the codec to run at memory speed, small
+#: enough that a bit flip costs one segment and memory stays bounded
+DEFAULT_SEGMENT_SIZE = 4 * 2**20
 
-def _fragment_key(object_id: str, index: int) -> str:
+
+@functools.cache
+def _executor() -> ThreadPoolExecutor:
+    """Node I/O runs in threads (file and socket I/O and SHA-256 release the GIL)."""
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="confiance-store")
+
+
+def fragment_key(object_id: str, index: int) -> str:
     return f"objects/{object_id[:2]}/{object_id}.{index}"
 
 
-def _manifest_key(object_id: str) -> str:
-    return f"manifests/{object_id}.json"
+def manifest_key(object_id: str, digest: str) -> str:
+    return f"manifests/{object_id}/{digest}"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An object's fragment blobs, by index, and the hash of every segment fragment."""
+
+    blobs: tuple[list[bytes], ...]  # fragment i as its segments, never joined in memory
+    hashes: tuple[tuple[str, ...], ...]
+    fragment_sizes: tuple[int, ...]
+    length: int
 
 
 @dataclass(frozen=True)
@@ -32,10 +80,22 @@ class ScrubReport:
     corrupt: tuple[int, ...]
     unreachable: tuple[int, ...]
     needed: int
+    bad_segments: int = 0  # corrupt segment fragments, over all fragments
+    manifest_copies: int = 0  # nodes holding this exact manifest
 
     @property
     def healthy(self) -> bool:
         return not (self.missing or self.corrupt or self.unreachable)
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    before: ScrubReport
+    after: ScrubReport
+    manifest: Manifest  # a new manifest (and digest) when a fragment moved
+    moved: tuple[tuple[int, str, str], ...] = ()  # (index, from node, to node)
+    unplaced: tuple[int, ...] = ()  # fragments with no eligible node to go to
+    rebuilt_segments: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,11 +107,43 @@ class ObjectStatus:
     nodes: tuple[str, ...] = ()  # where its fragments are placed, by index
 
 
-class ObjectStore:
-    """Erasure-coded object store; a write reaches every node or fails.
+@dataclass(frozen=True)
+class SweepReport:
+    """Blobs no manifest refers to: a crashed write, a moved fragment, an old manifest."""
 
-    Manifests are small and replicated on every node, so they survive the
-    same failures as the fragments they describe.
+    removed: int
+    bytes: int
+    kept_recent: int  # unknown blobs younger than the grace period (a write under way)
+    by_node: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Material:
+    """What was read of an object: its blobs, and which segment fragments are intact."""
+
+    blobs: dict[int, bytes]
+    intact: dict[int, set[int]]  # index -> intact segment numbers
+    missing: list[int]
+    corrupt: list[int]
+    unreachable: list[int]
+
+    def segment(self, number: int, k: int) -> list[tuple[int, bytes]] | None:
+        """``k`` intact fragments of segment ``number`` with their index, data first."""
+        return [
+            (index, self.blobs[index])
+            for index in sorted(self.intact)
+            if number in self.intact[index]
+        ][:k] or None
+
+
+class ObjectStore:
+    """Erasure-coded object store over independent nodes.
+
+    A write is visible (returns a manifest) once ``write_quorum`` nodes (k+1
+    by default) hold their fragment and a copy of the manifest; fragments of
+    nodes that failed are left for ``repair``. Manifests are sealed with
+    ``manifest_keys`` (the platform operator's keystore); a store without it
+    can still read an object whose manifest it is given (the runtime).
     """
 
     def __init__(
@@ -62,13 +154,27 @@ class ObjectStore:
         m: int,
         backend: str = DEFAULT_BACKEND,
         labels: Mapping[str, NodeLabels] | None = None,
+        manifest_keys: ManifestKeys | None = None,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+        write_quorum: int | None = None,
+        draining: Collection[str] = (),
+        hedge_after: float = 0.5,
     ):
-        if len(nodes) < k + m:
-            raise StoreError(f"store: {k}+{m} needs {k + m} nodes, {len(nodes)} configured")
         if len({n.name for n in nodes}) != len(nodes):
             raise StoreError("store: node names must be unique")
+        if segment_size < 1:
+            raise StoreError("store: the segment size must be positive")
         self.nodes = list(nodes)
         self.codec = Codec(k=k, m=m, backend=backend)
+        if len(self.nodes) < k + m:
+            raise StoreError(f"store: {k}+{m} needs {k + m} nodes, {len(nodes)} configured")
+        self.write_quorum = min(k + m, k + 1) if write_quorum is None else write_quorum
+        if not k <= self.write_quorum <= k + m:
+            raise StoreError(f"store: write quorum must be between {k} and {k + m}")
+        self.segment_size = segment_size
+        self.draining = frozenset(draining)
+        self.hedge_after = hedge_after
+        self._keys = manifest_keys
         self._by_name = {n.name: n for n in nodes}
         self.labels = (
             dict(labels)
@@ -86,6 +192,49 @@ class ObjectStore:
     def m(self) -> int:
         return self.codec.m
 
+    def _active_labels(self) -> dict[str, NodeLabels]:
+        return {n: lab for n, lab in self.labels.items() if n not in self.draining}
+
+    # -- encoding -----------------------------------------------------------------
+
+    def encode(self, data: bytes) -> Encoded:
+        """Segment, encode and hash ``data`` (the CPU part of a write)."""
+        n, size = self.k + self.m, self.segment_size
+        parts: list[list[bytes]] = [[] for _ in range(n)]
+        hashes: list[list[str]] = [[] for _ in range(n)]
+        sizes = []
+        for offset in range(0, len(data), size):
+            fragments = self.codec.encode(data[offset : offset + size])
+            sizes.append(len(fragments[0]))
+            for index, fragment in enumerate(fragments):
+                parts[index].append(fragment)
+                hashes[index].append(_sha256(fragment))
+        return Encoded(
+            blobs=tuple(parts),
+            hashes=tuple(tuple(h) for h in hashes),
+            fragment_sizes=tuple(sizes),
+            length=len(data),
+        )
+
+    def decode(self, manifest: Manifest, material: _Material) -> bytes:
+        """The object from intact (hash-checked) segment fragments."""
+        out = []
+        for number, (offset, size) in enumerate(manifest.offsets()):
+            chosen = material.segment(number, manifest.k)
+            if chosen is None or len(chosen) < manifest.k:
+                have = 0 if chosen is None else len(chosen)
+                raise StoreError(
+                    f"object {manifest.object_id}: unreadable, segment {number} has {have} "
+                    f"intact fragment(s) of {manifest.k} needed"
+                )
+            out.append(self.codec.decode([blob[offset : offset + size] for _, blob in chosen]))
+        data = b"".join(out)
+        if len(data) != manifest.length:
+            raise StoreError(f"object {manifest.object_id}: decoded length does not match")
+        return data
+
+    # -- writing ------------------------------------------------------------------
+
     def put(
         self,
         object_id: str,
@@ -93,156 +242,476 @@ class ObjectStore:
         *,
         policy: ResidencyPolicy | None = None,
         owner: str = "the owner",
+        attributes: Mapping[str, str] | None = None,
     ) -> Manifest:
-        """Encode, write one fragment per chosen node, then the manifest on each of them.
+        """Encode, write one fragment blob per placed node, then the manifest on each.
 
         Nodes are chosen by :func:`~confiance.store.placement.place` under the
         owner's residency policy; a policy that admits too few nodes fails the
-        write before anything is written.
+        write before anything is written. Fewer than ``write_quorum``
+        acknowledgements fail it too, and what was written is removed.
         """
-        chosen = place(object_id, self.labels, self.k + self.m, policy=policy, owner=owner)
-        fragments = self.codec.encode(data)
-        records = []
-        for index, (fragment, name) in enumerate(zip(fragments, chosen, strict=True)):
-            node = self._by_name[name]
-            node.put(_fragment_key(object_id, index), fragment)
-            records.append(
-                FragmentRecord(
-                    index=index,
-                    node=node.name,
-                    size=len(fragment),
-                    sha256=hashlib.sha256(fragment).hexdigest(),
-                )
-            )
+        keys = self._require_keys()
+        chosen = place(
+            object_id, self._active_labels(), self.k + self.m, policy=policy, owner=owner
+        )
+        encoded = self.encode(data)
         manifest = Manifest(
             object_id=object_id,
             backend=self.codec.backend,
             k=self.k,
             m=self.m,
-            length=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            fragments=tuple(records),
+            segment_size=self.segment_size,
+            length=encoded.length,
+            fragment_sizes=encoded.fragment_sizes,
+            fragments=tuple(
+                FragmentRecord(index=i, node=name, hashes=encoded.hashes[i])
+                for i, name in enumerate(chosen)
+            ),
+            attributes=dict(attributes or {}),
         )
-        raw = manifest.to_bytes()
-        for name in chosen:  # the manifest lives where its fragments do, m+1 copies at least
-            self._by_name[name].put(_manifest_key(object_id), raw)
+        written = self._put_all(
+            [(name, fragment_key(object_id, i), encoded.blobs[i]) for i, name in enumerate(chosen)]
+        )
+        sealed = seal_manifest(manifest, keys)
+        key = manifest_key(object_id, manifest.digest())
+        copies = self._put_all([(name, key, sealed) for name in chosen if name in written])
+        if len(copies) < self.write_quorum:
+            self._delete_quietly(
+                [(name, fragment_key(object_id, i)) for i, name in enumerate(chosen)]
+                + [(name, key) for name in chosen]
+            )
+            raise StoreError(
+                f"object {object_id}: write quorum not reached, {len(copies)} of "
+                f"{len(chosen)} nodes acknowledged, {self.write_quorum} needed; "
+                "nothing was made visible"
+            )
+        if len(copies) < len(chosen):
+            logger.warning(
+                "object %s written degraded: %d of %d nodes", object_id, len(copies), len(chosen)
+            )
         return manifest
+
+    def _put_all(self, writes: Iterable[tuple[str, str, bytes | list[bytes]]]) -> set[str]:
+        """Write in parallel; the names of the nodes that acknowledged."""
+        futures = {
+            _executor().submit(self._by_name[name].put, key, blob): name
+            for name, key, blob in writes
+        }
+        done = set()
+        for future, name in futures.items():
+            try:
+                future.result()
+                done.add(name)
+            except StoreError as exc:
+                logger.warning("write to node %s failed: %s", name, exc)
+        return done
+
+    def _delete_quietly(self, keys: Iterable[tuple[str, str]]) -> None:
+        for name, key in keys:
+            try:
+                self._by_name[name].delete(key)
+            except StoreError:
+                continue  # left for the orphan sweep
+
+    def _require_keys(self) -> ManifestKeys:
+        if self._keys is None:
+            raise StoreError("store: manifests cannot be sealed or opened without the operator key")
+        return self._keys
+
+    def write_manifest(self, manifest: Manifest) -> int:
+        """Seal ``manifest`` onto every reachable node of its fragments; the copies made."""
+        sealed = seal_manifest(manifest, self._require_keys())
+        key = manifest_key(manifest.object_id, manifest.digest())
+        holders = {f.node for f in manifest.fragments if f.node in self._by_name}
+        return len(self._put_all([(name, key, sealed) for name in holders]))
+
+    # -- reading ------------------------------------------------------------------
 
     def manifest(self, object_id: str, *, digest: str) -> Manifest:
         """The manifest whose SHA-256 is ``digest``, from any node that holds it."""
+        keys = self._require_keys()
         for node in self.nodes:
             try:
-                raw = node.get(_manifest_key(object_id))
+                sealed = node.get(manifest_key(object_id, digest))
             except NodeUnavailable:
                 continue
-            if raw is not None and hmac.compare_digest(hashlib.sha256(raw).hexdigest(), digest):
-                return Manifest.from_bytes(raw, where=f"{node.name}:{object_id}")
+            if sealed is None:
+                continue
+            try:
+                manifest = open_manifest(
+                    sealed, keys, object_id=object_id, where=f"{node.name}:{object_id}"
+                )
+            except StoreError as exc:
+                logger.warning("%s", exc)
+                continue
+            if _same(manifest.digest(), digest):
+                return manifest
         raise StoreError(f"object {object_id}: no intact manifest on any reachable node")
 
     def get(self, object_id: str, *, manifest_digest: str) -> bytes:
         """The original bytes, or :class:`StoreError` naming the object."""
-        manifest = self.manifest(object_id, digest=manifest_digest)
-        good: list[bytes] = []
-        for record in sorted(manifest.fragments, key=lambda r: r.index):
-            fragment = self._fetch(object_id, record)
-            if fragment is not None:
-                good.append(fragment)
-            if len(good) == manifest.k:
-                break
-        if len(good) < manifest.k:
-            raise StoreError(
-                f"object {object_id}: unreadable, {len(good)} intact fragment(s) "
-                f"of {manifest.k} needed"
-            )
-        data = self.codec.decode(good)
-        if len(data) != manifest.length or not hmac.compare_digest(
-            hashlib.sha256(data).hexdigest(), manifest.sha256
-        ):
-            raise StoreError(f"object {object_id}: decoded bytes do not match the manifest")
-        return data
+        return self.read(self.manifest(object_id, digest=manifest_digest))
 
-    def _fetch(self, object_id: str, record: FragmentRecord) -> bytes | None:
+    def read(self, manifest: Manifest) -> bytes:
+        """The object a (trusted) manifest describes, from the fastest k nodes.
+
+        Data fragments are asked first; a missing, corrupt or unreachable one
+        brings in a parity fragment, and so does a node slower than
+        ``hedge_after`` seconds.
+        """
+        order = sorted(manifest.fragments, key=lambda f: f.index)
+        material = _Material({}, {}, [], [], [])
+        pending: dict[Future[tuple[bytes | None, str]], FragmentRecord] = {}
+        spare = list(order)
+
+        def launch(count: int) -> None:
+            for _ in range(min(count, len(spare))):
+                record = spare.pop(0)
+                pending[_executor().submit(self._fetch, manifest, record)] = record
+
+        launch(manifest.k)
+        while True:
+            if self._readable(manifest, material):
+                break
+            if not pending:
+                if not spare:
+                    break
+                launch(1)
+                continue
+            done, _ = wait(pending, timeout=self.hedge_after, return_when=FIRST_COMPLETED)
+            if not done:
+                launch(len(spare))  # hedge: someone is slow, ask everyone left
+                continue
+            for future in done:
+                record = pending.pop(future)
+                blob, state = future.result()
+                self._take(manifest, material, record, blob, state)
+                if state != "ok":
+                    launch(1)
+        return self.decode(manifest, material)
+
+    @staticmethod
+    def _readable(manifest: Manifest, material: _Material) -> bool:
+        return all(
+            sum(1 for segments in material.intact.values() if number in segments) >= manifest.k
+            for number in range(len(manifest.fragment_sizes))
+        ) and (len(material.intact) >= manifest.k or not manifest.fragment_sizes)
+
+    def _fetch(self, manifest: Manifest, record: FragmentRecord) -> tuple[bytes | None, str]:
         node = self._by_name.get(record.node)
         if node is None:
-            return None
+            return None, "unreachable"
         try:
-            fragment = node.get(_fragment_key(object_id, record.index))
+            blob = node.get(fragment_key(manifest.object_id, record.index))
         except NodeUnavailable:
-            logger.warning("node %s unreachable for %s", record.node, object_id)
-            return None
-        if fragment is None:
-            return None
-        if not hmac.compare_digest(hashlib.sha256(fragment).hexdigest(), record.sha256):
-            logger.warning("fragment %d of %s on %s is corrupt", record.index, object_id, node.name)
-            return None
-        return fragment
+            logger.warning("node %s unreachable for %s", record.node, manifest.object_id)
+            return None, "unreachable"
+        return blob, "ok" if blob is not None else "missing"
 
-    def scrub(self, object_id: str, *, manifest_digest: str) -> ScrubReport:
-        """Check every fragment of an object against its manifest hash."""
-        manifest = self.manifest(object_id, digest=manifest_digest)
-        missing, corrupt, unreachable = [], [], []
-        for record in manifest.fragments:
-            node = self._by_name.get(record.node)
-            try:
-                fragment = (
-                    None if node is None else node.get(_fragment_key(object_id, record.index))
-                )
-            except NodeUnavailable:
-                unreachable.append(record.index)
-                continue
-            if fragment is None:
-                missing.append(record.index)
-            elif not hmac.compare_digest(hashlib.sha256(fragment).hexdigest(), record.sha256):
-                corrupt.append(record.index)
-        return ScrubReport(
-            object_id, tuple(missing), tuple(corrupt), tuple(unreachable), manifest.k
-        )
-
-    def repair(self, object_id: str, *, manifest_digest: str) -> ScrubReport:
-        """Rebuild missing or corrupt fragments onto their (reachable) nodes.
-
-        Fragments of unreachable nodes are left for when the node is back or
-        replaced; the report says which. Raises if fewer than k are intact.
-        """
-        report = self.scrub(object_id, manifest_digest=manifest_digest)
-        damaged = [*report.missing, *report.corrupt]
-        if not damaged:
-            return report
-        manifest = self.manifest(object_id, digest=manifest_digest)
-        intact = [
-            fragment
-            for record in manifest.fragments
-            if (fragment := self._fetch(object_id, record)) is not None
-        ]
-        if len(intact) < manifest.k:
-            raise StoreError(
-                f"object {object_id}: cannot be repaired, {len(intact)} intact fragment(s) "
-                f"of {manifest.k} needed"
+    @staticmethod
+    def _take(
+        manifest: Manifest,
+        material: _Material,
+        record: FragmentRecord,
+        blob: bytes | None,
+        state: str,
+    ) -> None:
+        if state == "unreachable":
+            material.unreachable.append(record.index)
+            return
+        if blob is None:
+            material.missing.append(record.index)
+            return
+        good = set()
+        if len(blob) == manifest.fragment_size:
+            for number, (offset, size) in enumerate(manifest.offsets()):
+                if _same(_sha256(blob[offset : offset + size]), record.hashes[number]):
+                    good.add(number)
+        if len(good) < len(manifest.fragment_sizes):
+            logger.warning(
+                "fragment %d of %s on %s is corrupt (%d of %d segments intact)",
+                record.index,
+                manifest.object_id,
+                record.node,
+                len(good),
+                len(manifest.fragment_sizes),
             )
-        by_index = {r.index: r for r in manifest.fragments}
-        for index in damaged:
-            # one index per call: the codec does not promise the order of several
-            (fragment,) = self.codec.reconstruct(intact[: manifest.k], [index])
-            record = by_index[index]
-            if not hmac.compare_digest(hashlib.sha256(fragment).hexdigest(), record.sha256):
-                raise StoreError(f"object {object_id}: rebuilt fragment {index} does not match")
-            self._by_name[record.node].put(_fragment_key(object_id, index), fragment)
-        if not report.unreachable:
-            for node in (self._by_name[r.node] for r in manifest.fragments):  # lost copies too
-                try:
-                    if node.get(_manifest_key(object_id)) is None:
-                        node.put(_manifest_key(object_id), manifest.to_bytes())
-                except NodeUnavailable:
-                    continue
-        return self.scrub(object_id, manifest_digest=manifest_digest)
+            material.corrupt.append(record.index)
+        if good or not manifest.fragment_sizes:
+            material.blobs[record.index] = blob
+            material.intact[record.index] = good
 
-    def status(self, object_id: str, *, manifest_digest: str) -> ObjectStatus:
-        manifest = self.manifest(object_id, digest=manifest_digest)
-        present = sum(1 for r in manifest.fragments if self._fetch(object_id, r) is not None)
-        return ObjectStatus(
-            object_id,
-            present,
+    def _gather(self, manifest: Manifest) -> _Material:
+        """Every fragment of the object, read in parallel and checked."""
+        material = _Material({}, {}, [], [], [])
+        futures = [
+            (_executor().submit(self._fetch, manifest, record), record)
+            for record in manifest.fragments
+        ]
+        for future, record in futures:
+            blob, state = future.result()
+            self._take(manifest, material, record, blob, state)
+        return material
+
+    def _copies(self, manifest: Manifest) -> int:
+        key = manifest_key(manifest.object_id, manifest.digest())
+        count = 0
+        for name in {f.node for f in manifest.fragments}:
+            node = self._by_name.get(name)
+            try:
+                if node is not None and node.get(key) is not None:
+                    count += 1
+            except NodeUnavailable:
+                continue
+        return count
+
+    # -- health -------------------------------------------------------------------
+
+    def scrub(self, manifest: Manifest) -> ScrubReport:
+        """Check every segment of every fragment against the manifest's hashes."""
+        return self._report(manifest, self._gather(manifest))
+
+    def _report(self, manifest: Manifest, material: _Material) -> ScrubReport:
+        segments = len(manifest.fragment_sizes)
+        bad = sum(segments - len(material.intact.get(i, ())) for i in material.corrupt)
+        return ScrubReport(
+            manifest.object_id,
+            tuple(sorted(material.missing)),
+            tuple(sorted(material.corrupt)),
+            tuple(sorted(material.unreachable)),
             manifest.k,
-            len(manifest.fragments),
-            tuple(r.node for r in manifest.fragments),
+            bad,
+            self._copies(manifest),
         )
+
+    def status(self, manifest: Manifest) -> ObjectStatus:
+        material = self._gather(manifest)
+        present = sum(
+            1 for i in material.blobs if len(material.intact[i]) == len(manifest.fragment_sizes)
+        )
+        return ObjectStatus(
+            manifest.object_id, present, manifest.k, len(manifest.fragments), manifest.nodes()
+        )
+
+    def reachable(self) -> dict[str, bool]:
+        state = {}
+        for node in self.nodes:
+            try:
+                node.check()
+                state[node.name] = True
+            except NodeUnavailable:
+                state[node.name] = False
+        return state
+
+    def repair(
+        self,
+        manifest: Manifest,
+        *,
+        policy: ResidencyPolicy | None = None,
+        relocate_unreachable: bool = True,
+        reachable: Mapping[str, bool] | None = None,
+    ) -> RepairResult:
+        """Rebuild missing or corrupt fragments, only their damaged segments.
+
+        A fragment whose node is gone, draining, unknown or no longer allowed
+        by the residency policy is rebuilt onto another eligible node (one
+        whose datacenter holds no fragment of the object comes first); with
+        ``relocate_unreachable=False`` fragments of unreachable nodes wait for
+        their node. Raises if a segment has fewer than k intact fragments.
+        """
+        reachable = dict(reachable) if reachable is not None else self.reachable()
+        material = self._gather(manifest)
+        before = self._report(manifest, material)
+        targets: dict[int, str] = {}
+        unplaced: list[int] = []
+        taken = {f.node for f in manifest.fragments}
+        candidates = {n: lab for n, lab in self._active_labels().items() if reachable.get(n, False)}
+        for record in sorted(manifest.fragments, key=lambda f: f.index):
+            node_ok = record.node in candidates and (
+                policy is None or policy.allows(self.labels[record.node])
+            )
+            damaged = record.index in material.missing or record.index in material.corrupt
+            if node_ok:
+                if damaged:
+                    targets[record.index] = record.node
+                continue
+            if record.index in material.unreachable and not relocate_unreachable:
+                continue
+            target = choose_target(
+                manifest.object_id, candidates, taken=taken - {record.node}, policy=policy
+            )
+            if target is None:
+                unplaced.append(record.index)
+                continue
+            taken = (taken - {record.node}) | {target}
+            targets[record.index] = target
+        rebuilt = 0
+        new = manifest.moved({i: t for i, t in targets.items() if t != manifest.record(i).node})
+        if targets:
+            rebuilt = self._rewrite(manifest, material, targets)
+        copies = before.manifest_copies
+        if new != manifest or copies < len({f.node for f in manifest.fragments}):
+            self.write_manifest(new)
+        moved = tuple(
+            (i, manifest.record(i).node, t)
+            for i, t in sorted(targets.items())
+            if t != manifest.record(i).node
+        )
+        return RepairResult(
+            before, self.scrub(new), new, moved, tuple(unplaced), rebuilt_segments=rebuilt
+        )
+
+    def move(self, manifest: Manifest, targets: Mapping[int, str]) -> Manifest:
+        """Copy fragments to other nodes (drain, rebalance); the new manifest, sealed on nodes.
+
+        The old copies stay until :meth:`collect` runs, after the caller has
+        recorded the new manifest: a crash in between loses nothing.
+        """
+        for index, target in targets.items():
+            if target not in self._by_name:
+                raise StoreError(f"object {manifest.object_id}: unknown node {target}")
+            if target in {f.node for f in manifest.fragments if f.index != index}:
+                raise StoreError(
+                    f"object {manifest.object_id}: node {target} already holds a fragment"
+                )
+        material = self._gather(manifest)
+        self._rewrite(manifest, material, dict(targets))
+        new = manifest.moved(targets)
+        self.write_manifest(new)
+        return new
+
+    def _rewrite(self, manifest: Manifest, material: _Material, targets: dict[int, str]) -> int:
+        """Write fragment blobs of ``targets`` (index -> node) from intact material.
+
+        Intact segments of a fragment are copied; damaged ones rebuilt from k
+        others. Each rebuilt segment is checked against the manifest before it
+        is written. Returns the number of rebuilt segments.
+        """
+        rebuilt = 0
+        writes = []
+        for index, target in sorted(targets.items()):
+            record = manifest.record(index)
+            own = material.blobs.get(index)
+            parts = []
+            for number, (offset, size) in enumerate(manifest.offsets()):
+                if own is not None and number in material.intact.get(index, ()):
+                    parts.append(own[offset : offset + size])
+                    continue
+                everyone = material.segment(number, manifest.k + manifest.m) or []
+                sources = [(i, blob) for i, blob in everyone if i != index][: manifest.k]
+                if len(sources) < manifest.k:
+                    raise StoreError(
+                        f"object {manifest.object_id}: cannot be repaired, segment {number} has "
+                        f"{len(sources)} intact fragment(s) of {manifest.k} needed"
+                    )
+                # one index per call: the codec does not promise the order of several
+                (fragment,) = self.codec.reconstruct(
+                    [blob[offset : offset + size] for _, blob in sources], [index]
+                )
+                if not _same(_sha256(fragment), record.hashes[number]):
+                    raise StoreError(
+                        f"object {manifest.object_id}: rebuilt fragment {index} segment "
+                        f"{number} does not match its manifest"
+                    )
+                parts.append(fragment)
+                rebuilt += 1
+            writes.append((target, fragment_key(manifest.object_id, index), parts))
+        done = self._put_all(writes)
+        failed = sorted({t for t, _, _ in writes} - done)
+        if failed:
+            raise StoreError(
+                f"object {manifest.object_id}: node(s) {', '.join(failed)} refused the rebuilt "
+                "fragments"
+            )
+        return rebuilt
+
+    def rebalance_targets(
+        self, manifest: Manifest, *, policy: ResidencyPolicy | None = None
+    ) -> dict[int, str]:
+        """Moves that bring an object to where placement would put it now.
+
+        Fragments on nodes of the ideal set stay; the others go to the ideal
+        nodes holding nothing of the object: as few moves as possible.
+        """
+        ideal = place(
+            manifest.object_id, self._active_labels(), manifest.k + manifest.m, policy=policy
+        )
+        current = manifest.nodes()
+        free = [n for n in ideal if n not in current]
+        moves = {}
+        for index, name in enumerate(current):
+            if name not in ideal and free:
+                moves[index] = free.pop(0)
+        return moves
+
+    # -- garbage ------------------------------------------------------------------
+
+    def collect(self, manifest: Manifest) -> int:
+        """Remove this object's blobs that ``manifest`` no longer refers to; the count."""
+        removed = 0
+        prefixes = (
+            f"objects/{manifest.object_id[:2]}/{manifest.object_id}.",
+            f"manifests/{manifest.object_id}/",
+        )
+        for node in self.nodes:
+            try:
+                for blob in [b for prefix in prefixes for b in node.list(prefix)]:
+                    if not _referenced(manifest, node.name, blob.key):
+                        node.delete(blob.key)
+                        removed += 1
+            except NodeUnavailable:
+                continue
+        return removed
+
+    def sweep(
+        self,
+        manifests: Mapping[str, Manifest],
+        *,
+        grace_seconds: float,
+        now: float,
+    ) -> SweepReport:
+        """Remove blobs that belong to no recorded object, or that its manifest does not name.
+
+        ``manifests`` is the catalogue (object id -> current manifest). A blob
+        of an unknown object younger than ``grace_seconds`` may be a write
+        under way and is kept.
+        """
+        removed = size = recent = 0
+        by_node: dict[str, int] = {}
+        for node in self.nodes:
+            try:
+                for blob in list(node.list("")):
+                    object_id = _object_of(blob.key)
+                    manifest = manifests.get(object_id) if object_id else None
+                    if manifest is not None:
+                        if _referenced(manifest, node.name, blob.key):
+                            continue
+                    elif now - blob.modified < grace_seconds:
+                        recent += 1
+                        continue
+                    node.delete(blob.key)
+                    removed += 1
+                    size += blob.size
+                    by_node[node.name] = by_node.get(node.name, 0) + 1
+            except NodeUnavailable:
+                continue
+        return SweepReport(removed, size, recent, by_node)
+
+
+def _object_of(key: str) -> str | None:
+    parts = key.split("/")
+    if len(parts) == 3 and parts[0] == "objects":
+        return parts[2].split(".", 1)[0]
+    if len(parts) == 3 and parts[0] == "manifests":
+        return parts[1]
+    return None
+
+
+def _referenced(manifest: Manifest, node: str, key: str) -> bool:
+    if key == manifest_key(manifest.object_id, manifest.digest()):
+        return node in manifest.nodes()
+    return any(
+        f.node == node and key == fragment_key(manifest.object_id, f.index)
+        for f in manifest.fragments
+    )

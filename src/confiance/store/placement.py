@@ -78,3 +78,28 @@ def place(
             datacenters.add(labels[name].datacenter)
     chosen += [n for n in ranked if n not in chosen]
     return chosen[:count]
+
+
+def choose_target(
+    object_id: str,
+    labels: Mapping[str, NodeLabels],
+    *,
+    taken: set[str],
+    policy: ResidencyPolicy | None = None,
+) -> str | None:
+    """A node for one more fragment of ``object_id``, or ``None`` if none is eligible.
+
+    ``labels`` holds the candidate nodes (reachable, not draining); ``taken``
+    the nodes that already hold one of its fragments. A datacenter without a
+    fragment of the object comes first, then rendezvous order.
+    """
+    used = {labels[n].datacenter for n in taken if n in labels}
+    eligible = [
+        n for n, lab in labels.items() if n not in taken and (policy is None or policy.allows(lab))
+    ]
+    if not eligible:
+        return None
+    return min(
+        eligible,
+        key=lambda n: (labels[n].datacenter in used, -_score(object_id, n, labels[n].weight)),
+    )
