@@ -137,6 +137,9 @@ def create_bucket(node: S3Node) -> None:
             "BucketAlreadyOwnedByYou",
             "BucketAlreadyExists",
         }:
-            raise StoreError(f"node {node.name}: bucket {node.bucket} cannot be created") from None
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise StoreError(
+                f"node {node.name}: bucket {node.bucket} cannot be created ({code})"
+            ) from None
     except BotoCoreError as exc:
         raise node._unavailable("bucket creation", exc) from None
