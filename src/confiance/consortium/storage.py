@@ -10,13 +10,13 @@ next scrub removes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from confiance.consortium.home import OPERATOR, Home
 from confiance.errors import ConfigError, StoreError
-from confiance.store import Manifest, NodeUnavailable, ObjectStore, choose_target, node_from_config
+from confiance.store import Manifest, NodeUnavailable, ObjectStore, node_from_config
 
 #: unknown blobs younger than this may belong to a write under way
 DEFAULT_GRACE_SECONDS = 3600.0
@@ -90,7 +90,8 @@ def store_status(home: Home) -> dict[str, Any]:
         }
         try:
             blobs = list(node.list("objects/"))
-            nodes.append(row | {"reachable": True, "fragments": len(blobs), "bytes": _bytes(blobs)})
+            size = sum(b.size for b in blobs)
+            nodes.append(row | {"reachable": True, "fragments": len(blobs), "bytes": size})
         except NodeUnavailable:
             nodes.append(row | {"reachable": False, "fragments": 0, "bytes": 0})
     objects = []
@@ -121,10 +122,6 @@ def store_status(home: Home) -> dict[str, Any]:
         "placement": placement,
         "last_scrub": None if last is None else {"time": last[0], "action": last[1]},
     }
-
-
-def _bytes(blobs: list[Any]) -> int:
-    return sum(b.size for b in blobs)
 
 
 def scrub_store(
@@ -303,11 +300,57 @@ def _set_state(home: Home, name: str, state: str | None) -> None:
     home.save_config(config)
 
 
-def _move_all(
-    home: Home,
-    why: str,
-    plan: Callable[[ObjectStore, _Entry, Manifest], dict[int, str]],
-) -> dict[str, Any]:
+def drain_node(home: Home, name: str) -> dict[str, Any]:
+    """Move every fragment off ``name``, then remove it from the configuration.
+
+    The node stops receiving new fragments at once; its fragments go where
+    :meth:`ObjectStore.repair` sends those of a draining node (copied while
+    intact, rebuilt otherwise). If some fragment cannot go anywhere
+    (residency, too few nodes), the node stays, draining.
+    """
+    if not any(n["name"] == name for n in home.config["store"]["nodes"]):
+        raise ConfigError(f"store: no node named {name}")
+    _set_state(home, name, "draining")
+    store = home.object_store()
+    reachable = store.reachable()
+    moved = objects = 0
+    failed = []
+    for entry, manifest, reason in _manifests(home, store):
+        if manifest is None:
+            failed.append({"dataset": entry.dataset, "reason": reason})
+            continue
+        if name not in manifest.nodes():
+            continue
+        try:
+            result = store.repair(
+                manifest, policy=home.residency(entry.tenant), reachable=reachable
+            )
+        except StoreError as exc:
+            failed.append({"dataset": entry.dataset, "reason": str(exc)})
+            continue
+        if result.manifest != manifest:
+            _commit(home, store, entry, result.manifest, f"drain {name}")
+            moved += len(result.moved)
+            objects += 1
+        if result.unplaced:
+            failed.append(
+                {
+                    "dataset": entry.dataset,
+                    "reason": f"no node admitted by the residency policy of {entry.tenant} "
+                    f"is free for fragment(s) {', '.join(map(str, result.unplaced))}",
+                }
+            )
+    report = {"objects": objects, "fragments": moved, "failed": failed}
+    if not failed:
+        config = home.config
+        config["store"]["nodes"] = [n for n in config["store"]["nodes"] if n["name"] != name]
+        home.save_config(config)
+        home.record(OPERATOR, "store.node-removed", {"node": name, **report})
+    return report | {"removed": not failed}
+
+
+def rebalance(home: Home) -> dict[str, Any]:
+    """Move fragments to where placement would put them now (after nodes were added)."""
     store = home.object_store()
     moved = objects = 0
     failed = []
@@ -316,60 +359,12 @@ def _move_all(
             failed.append({"dataset": entry.dataset, "reason": reason})
             continue
         try:
-            targets = plan(store, entry, manifest)
+            targets = store.rebalance_targets(manifest, policy=home.residency(entry.tenant))
             if targets:
-                _commit(home, store, entry, store.move(manifest, targets), why)
+                _commit(home, store, entry, store.move(manifest, targets), "rebalance")
                 moved += len(targets)
                 objects += 1
         except StoreError as exc:
             failed.append({"dataset": entry.dataset, "reason": str(exc)})
+    home.record(OPERATOR, "store.rebalanced", {"objects": objects, "fragments": moved})
     return {"objects": objects, "fragments": moved, "failed": failed}
-
-
-def drain_node(home: Home, name: str) -> dict[str, Any]:
-    """Move every fragment off ``name``, then remove it from the configuration.
-
-    The node stops receiving new fragments at once; if some fragment cannot
-    go anywhere (residency, too few nodes), the node stays, draining.
-    """
-    if not any(n["name"] == name for n in home.config["store"]["nodes"]):
-        raise ConfigError(f"store: no node named {name}")
-    _set_state(home, name, "draining")
-
-    def plan(store: ObjectStore, entry: _Entry, manifest: Manifest) -> dict[int, str]:
-        targets: dict[int, str] = {}
-        taken = set(manifest.nodes())
-        up = {n: lab for n, lab in store.labels.items() if n not in store.draining}
-        for record in manifest.fragments:
-            if record.node != name:
-                continue
-            target = choose_target(
-                manifest.object_id, up, taken=taken, policy=home.residency(entry.tenant)
-            )
-            if target is None:
-                raise StoreError(
-                    f"object {entry.dataset}: no node admitted by the residency policy of "
-                    f"{entry.tenant} is free for fragment {record.index}"
-                )
-            targets[record.index] = target
-            taken.add(target)
-        return targets
-
-    report = _move_all(home, f"drain {name}", plan)
-    if not report["failed"]:
-        config = home.config
-        config["store"]["nodes"] = [n for n in config["store"]["nodes"] if n["name"] != name]
-        home.save_config(config)
-        home.record(OPERATOR, "store.node-removed", {"node": name, **report})
-    return report | {"removed": not report["failed"]}
-
-
-def rebalance(home: Home) -> dict[str, Any]:
-    """Move fragments to where placement would put them now (after nodes were added)."""
-
-    def plan(store: ObjectStore, entry: _Entry, manifest: Manifest) -> dict[int, str]:
-        return store.rebalance_targets(manifest, policy=home.residency(entry.tenant))
-
-    report = _move_all(home, "rebalance", plan)
-    home.record(OPERATOR, "store.rebalanced", {k: v for k, v in report.items() if k != "failed"})
-    return report

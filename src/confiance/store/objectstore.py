@@ -127,13 +127,13 @@ class _Material:
     corrupt: list[int]
     unreachable: list[int]
 
-    def segment(self, number: int, k: int) -> list[tuple[int, bytes]] | None:
-        """``k`` intact fragments of segment ``number`` with their index, data first."""
+    def segment(self, number: int, count: int) -> list[tuple[int, bytes]]:
+        """Up to ``count`` intact fragments of segment ``number`` with their index, data first."""
         return [
             (index, self.blobs[index])
             for index in sorted(self.intact)
             if number in self.intact[index]
-        ][:k] or None
+        ][:count]
 
 
 class ObjectStore:
@@ -221,10 +221,9 @@ class ObjectStore:
         out = []
         for number, (offset, size) in enumerate(manifest.offsets()):
             chosen = material.segment(number, manifest.k)
-            if chosen is None or len(chosen) < manifest.k:
-                have = 0 if chosen is None else len(chosen)
+            if len(chosen) < manifest.k:
                 raise StoreError(
-                    f"object {manifest.object_id}: unreadable, segment {number} has {have} "
+                    f"object {manifest.object_id}: unreadable, segment {number} has {len(chosen)} "
                     f"intact fragment(s) of {manifest.k} needed"
                 )
             out.append(self.codec.decode([blob[offset : offset + size] for _, blob in chosen]))
@@ -396,7 +395,7 @@ class ObjectStore:
         return all(
             sum(1 for segments in material.intact.values() if number in segments) >= manifest.k
             for number in range(len(manifest.fragment_sizes))
-        ) and (len(material.intact) >= manifest.k or not manifest.fragment_sizes)
+        )
 
     def _fetch(self, manifest: Manifest, record: FragmentRecord) -> tuple[bytes | None, str]:
         node = self._by_name.get(record.node)
@@ -598,7 +597,7 @@ class ObjectStore:
                 if own is not None and number in material.intact.get(index, ()):
                     parts.append(own[offset : offset + size])
                     continue
-                everyone = material.segment(number, manifest.k + manifest.m) or []
+                everyone = material.segment(number, manifest.k + manifest.m)
                 sources = [(i, blob) for i, blob in everyone if i != index][: manifest.k]
                 if len(sources) < manifest.k:
                     raise StoreError(
