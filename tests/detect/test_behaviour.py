@@ -89,6 +89,22 @@ def test_the_success_must_come_from_the_guessing_source_within_the_window() -> N
     assert _run([*guesses, late], "failure_then_success", window_minutes=60) != []
 
 
+def test_failures_before_an_earlier_success_do_not_count_regression() -> None:
+    """Found on the synthetic week with working hours: someone who forgot the password
+    twice within half an hour (four failures, a login, four failures, a login) was
+    reported as eight failed guesses."""
+    first = [_login(20 * i, "lea.roux", "86.192.3.4", ok=False) for i in range(4)]
+    second = [_login(600 + 20 * i, "lea.roux", "86.192.3.4", ok=False) for i in range(4)]
+    rows = [
+        *first,
+        _login(100, "lea.roux", "86.192.3.4", ok=True),
+        *second,
+        _login(700, "lea.roux", "86.192.3.4", ok=True),
+    ]
+    assert _run(rows, "failure_then_success") == []
+    assert len(_run(rows, "failure_then_success", min_failures=4)) == 1  # the runs apart
+
+
 # -- credential stuffing --------------------------------------------------------------
 
 

@@ -98,11 +98,12 @@ def test_findings_carry_pseudonymisable_fields_only(week: tuple) -> None:
             "evidence",
             "pseudonyms",
         }
-        # a tenant under credential stuffing and a phishing sender's domain are no
-        # pseudonyms; every other entity is
+        # a tenant under credential stuffing, a phishing sender's domain and a newly
+        # seen domain are no pseudonyms; every other entity is
         entity_is_pseudonym = finding["entity"]["field"] not in (
             "service.tenant",
             "email.from.domain",
+            "dns.question.registered_domain",
         )
         assert (finding["entity"]["value"] in finding["pseudonyms"]) is entity_is_pseudonym
         json.dumps(finding)
@@ -113,9 +114,9 @@ def test_empty_input_gives_no_findings() -> None:
 
 
 def test_generator_is_deterministic_and_exact(tmp_path: Path) -> None:
-    a = generate(tmp_path / "a", events=8_000, seed=5)
-    b = generate(tmp_path / "b", events=8_000, seed=5)
-    assert a.events == 8_000 and a.per_source == b.per_source
+    a = generate(tmp_path / "a", events=10_000, seed=5)
+    b = generate(tmp_path / "b", events=10_000, seed=5)
+    assert a.events == 10_000 and a.per_source == b.per_source
     for tenant, name, _f, _s in SOURCES.values():
         assert (tmp_path / "a" / tenant / name).read_bytes() == (
             tmp_path / "b" / tenant / name
@@ -124,7 +125,7 @@ def test_generator_is_deterministic_and_exact(tmp_path: Path) -> None:
     assert kinds == set(CYBER), "every behavioural detector has its attack injected"
     both = [x for x in a.attacks if x.type == "password_spraying" and len(x.tenants) == 2]
     assert both, "a spraying campaign hits both the Académie and the Région"
-    with pytest.raises(ConfigError, match="at least 5000 events"):
+    with pytest.raises(ConfigError, match="at least 10000 events"):
         generate(tmp_path / "c", events=100, seed=1)
 
 

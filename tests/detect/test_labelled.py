@@ -39,7 +39,7 @@ def test_synthetic_week_scores_every_detection_at_three_levels(week: Path) -> No
     report = _eval("--format", "synthetic", "--dataset", str(week))
     attack = report["overall"]["attack"]
     assert (attack["min_recall"], attack["min_precision"]) == (1.0, 1.0)
-    assert attack["detected"] == attack["attacks"] == 45
+    assert attack["detected"] == attack["attacks"] == 61
     for name, scores in report["detections"].items():
         for level in ("flow", "source"):
             assert {"precision", "recall", "f1"} <= set(scores[level]), name
@@ -55,7 +55,8 @@ def test_synthetic_week_scores_every_detection_at_three_levels(week: Path) -> No
         "false_negatives": 0,
     }
     assert report["overall"]["source"]["recall"] == 1.0
-    assert report["malicious_sources"] == 174  # the stuffing from 40 addresses, the flood 100
+    # the stuffing from 40 addresses, the SYN flood 100, the portal's flood 30
+    assert report["malicious_sources"] == 209
     # a campaign's scan is a port scan and part of an incident: each detection gets it
     assert report["detections"]["incidents"]["source"]["recall"] == 1.0
 
@@ -168,3 +169,8 @@ def test_a_finding_names_its_attacking_addresses() -> None:
     assert finding_sources(finding("user.name", "u_1", {"sources": ["5.6.7.8"]})) == {"5.6.7.8"}
     travel = {"hops": [{"sources": ["86.192.1.1", "113.160.2.2"]}]}
     assert finding_sources(finding("user.name", "u_1", travel)) == {"113.160.2.2"}
+    # out and back: the way home is the owner's address, not the intruder's
+    there = {"from": "FR AS3215", "to": "BR AS26599", "sources": ["86.192.1.1", "177.32.2.2"]}
+    back = {"from": "BR AS26599", "to": "FR AS3215", "sources": ["177.32.2.2", "86.192.1.1"]}
+    trip = {"hops": [there, back]}
+    assert finding_sources(finding("user.name", "u_1", trip)) == {"177.32.2.2"}

@@ -1,4 +1,4 @@
-"""Authentication detections: spraying, brute force, stuffing, compromise, impossible travel.
+"""Authentication detections: spraying, brute force, stuffing, compromise, travel, habits.
 
 All run as DuckDB SQL over the view ``auth`` built by :mod:`confiance.detect.jobs`
 (authentication events of every tenant, pseudonymised).
@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
 from confiance.detect.finding import fetch_one, finding, merge_windows
+from confiance.errors import ConfigError
 
 
 def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -186,28 +188,34 @@ def failure_then_success(
 ) -> list[dict[str, Any]]:
     """ATT&CK T1110 then T1078: a run of failed passwords, then a success from the same source.
 
-    Fires when a source that failed at least ``min_failures`` times on an account
-    within ``window_minutes`` then logs in to it successfully within the same
-    window: the guessing worked. People who mistype once or twice are below any
+    Fires when a source that failed at least ``min_failures`` times in a row on
+    an account (no success in between) within ``window_minutes`` then logs in
+    to it successfully within the same window: the guessing worked. Someone
+    who forgot the password twice in an afternoon logged in between the two
+    runs and is counted twice short. People who mistype once or twice are below any
     sensible threshold; a forgotten password followed by a reset is not, and is
     the main known false positive (raise ``min_failures`` where resets are common).
     """
     rows = con.execute(
         """
-        WITH s AS (
-            SELECT account, ip, ts, tenant,
-                   count(*) FILTER (outcome = 'failure') OVER (
+        WITH r AS (
+            -- the failures of one run: those since the source's last success on the account
+            SELECT account, ip, ts, tenant, outcome,
+                   count(*) FILTER (outcome = 'success') OVER (
                        PARTITION BY tenant, account, ip ORDER BY ts
-                       RANGE BETWEEN INTERVAL (CAST($w AS INTEGER)) MINUTE PRECEDING
-                             AND CURRENT ROW
-                   ) AS failures,
-                   min(ts) FILTER (outcome = 'failure') OVER (
-                       PARTITION BY tenant, account, ip ORDER BY ts
-                       RANGE BETWEEN INTERVAL (CAST($w AS INTEGER)) MINUTE PRECEDING
-                             AND CURRENT ROW
-                   ) AS first_failure,
-                   outcome
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                   ) AS run
             FROM auth
+        ), s AS (
+            SELECT account, ip, ts, tenant,
+                   count(*) FILTER (outcome = 'failure') OVER w AS failures,
+                   min(ts) FILTER (outcome = 'failure') OVER w AS first_failure,
+                   outcome
+            FROM r
+            WINDOW w AS (
+                PARTITION BY tenant, account, ip, run ORDER BY ts
+                RANGE BETWEEN INTERVAL (CAST($w AS INTEGER)) MINUTE PRECEDING AND CURRENT ROW
+            )
         )
         SELECT account, ip, tenant, min(first_failure), min(ts), max(failures)
         FROM s WHERE outcome = 'success' AND failures >= $min_failures
@@ -376,3 +384,192 @@ def new_country(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
         )
         for account, tenant, ts, ip, country, asn, prior, known, previous in rows
     ]
+
+
+def _zone(name: str) -> str:
+    """An IANA time zone name, refused with the parameter named if unknown."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"time_zone: {name!r} is not an IANA time zone") from exc
+    return name
+
+
+def unusual_hour(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1078: a successful login at an hour this account never works at.
+
+    Each account's earlier successful logins give its working hours as a
+    circular distribution over the day, in local time (``time_zone``): a mean
+    hour and a spread. A login fires when the account has at least
+    ``min_history`` earlier logins over at least ``min_days`` days, the login's
+    hour is at least ``min_deviation`` spreads from the mean, and no earlier
+    login lies within ``min_gap_hours`` of it, and the hour is a quiet one for
+    the account's tenant (at most ``max_tenant_share`` of its logins fall in
+    that clock hour): a day worker's 18:30 is not worth an analyst's time, a
+    day worker's 03:00 is. Teachers who correct papers at night have nights in
+    their history and do not fire; an account whose hours are spread over the
+    whole day never fires (its spread is too wide). Known false positives: a
+    deadline night, a trip abroad in another time zone.
+    """
+    zone = _zone(str(p["time_zone"]))
+    rows = con.execute(
+        """
+        WITH s AS (
+            SELECT account, tenant, ts, ip, country,
+                   (epoch(timezone($zone, timezone('UTC', ts))) % 86400) / 3600.0 AS hour
+            FROM auth WHERE outcome = 'success'
+        ), quiet AS (
+            SELECT tenant, floor(hour) AS clock,
+                   count(*) / sum(count(*)) OVER (PARTITION BY tenant) AS share
+            FROM s GROUP BY tenant, clock
+        ), h AS (
+            SELECT *, count(*) OVER prior AS n, min(ts) OVER prior AS since,
+                   avg(cos(radians(hour * 15))) OVER prior AS c,
+                   avg(sin(radians(hour * 15))) OVER prior AS s
+            FROM s
+            WINDOW prior AS (PARTITION BY account ORDER BY ts
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        ), d AS (
+            SELECT *, (degrees(atan2(s, c)) / 15 + 24) % 24 AS mean_hour,
+                   degrees(sqrt(-2 * ln(greatest(sqrt(c * c + s * s), 1e-9)))) / 15 AS spread
+            FROM h WHERE n >= $min_history AND ts - since >= to_days(CAST($days AS INTEGER))
+        ), candidates AS (
+            SELECT *, least(abs(hour - mean_hour), 24 - abs(hour - mean_hour)) AS off
+            FROM d
+        )
+        SELECT c.account, c.tenant, c.ts, c.ip, c.country, c.hour, c.mean_hour, c.spread, c.n,
+               q.share
+        FROM candidates c JOIN quiet q ON q.tenant = c.tenant AND q.clock = floor(c.hour)
+        WHERE off >= $deviation * spread AND off >= $gap AND q.share <= $tenant_share
+          AND NOT EXISTS (
+              SELECT 1 FROM s e
+              WHERE e.account = c.account AND e.ts < c.ts
+                AND least(abs(e.hour - c.hour), 24 - abs(e.hour - c.hour)) < $gap
+          )
+        ORDER BY account, ts
+        """,
+        {
+            "zone": zone,
+            "min_history": p["min_history"],
+            "days": p["min_days"],
+            "deviation": p["min_deviation"],
+            "gap": p["min_gap_hours"],
+            "tenant_share": p["max_tenant_share"],
+        },
+    ).fetchall()
+    return [
+        finding(
+            detector="unusual_hour",
+            title=f"Login at {_clock(hour)} ({zone}), an hour this account never works at",
+            severity="low",
+            technique="T1078",
+            tenants=[tenant],
+            entity_field="user.name",
+            entity=account,
+            first_seen=ts,
+            last_seen=ts,
+            evidence={
+                "local_time": _clock(hour),
+                "usual_hour": _clock(mean_hour),
+                "spread_hours": round(spread, 1),
+                "earlier_logins": n,
+                "tenant_share_of_hour": round(share, 4),
+                "country": country,
+                "sources": [ip],
+            },
+            pseudonyms=[ip],
+        )
+        for account, tenant, ts, ip, country, hour, mean_hour, spread, n, share in rows
+    ]
+
+
+def _clock(hour: float) -> str:
+    minutes = round(hour * 60) % 1440
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def concurrent_sessions(
+    con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """ATT&CK T1078 / T1550: one account active from two distant places at once.
+
+    Every event that names an account and comes from a located address (a
+    login, a page of the portal) is activity; failed attempts are not. A
+    *switch* is a change between places at least ``min_km`` apart from one
+    event of the account to its next. Travel makes one switch, a return trip
+    two; an account that switches at least ``min_switches`` times within
+    ``window_minutes`` (A, B, A, B) is used from both places at the same time:
+    its session or password shared with, or stolen by, someone far away.
+    Impossible travel reports the first hop; this reports that both stayed
+    alive. Known false positives: a VPN that exits abroad switched on and off.
+    """
+    rows = con.execute(
+        """
+        WITH a AS (
+            SELECT "user.name" AS account, tenant, timezone('UTC', "@timestamp") AS ts,
+                   "source.ip" AS ip, "source.geo.country_iso_code" AS country,
+                   "source.geo.location.lat" AS lat, "source.geo.location.lon" AS lon
+            FROM events
+            WHERE "user.name" IS NOT NULL AND "source.geo.location.lat" IS NOT NULL
+              AND coalesce("event.outcome", '') <> 'failure'
+        ), s AS (
+            SELECT *, lag(lat) OVER w AS plat, lag(lon) OVER w AS plon, lag(ip) OVER w AS pip,
+                   lag(country) OVER w AS pcountry, lag(tenant) OVER w AS ptenant
+            FROM a WINDOW w AS (PARTITION BY account ORDER BY ts)
+        )
+        SELECT account, ts, ptenant, tenant, pip, ip, pcountry, country
+        FROM s
+        WHERE plat IS NOT NULL AND (lat <> plat OR lon <> plon)
+          AND 2 * 6371 * asin(sqrt(
+                  pow(sin(radians(lat - plat) / 2), 2)
+                  + cos(radians(plat)) * cos(radians(lat)) * pow(sin(radians(lon - plon) / 2), 2)
+              )) >= $min_km
+        ORDER BY account, ts
+        """,
+        {"min_km": p["min_km"]},
+    ).fetchall()
+    window = timedelta(minutes=float(p["window_minutes"]))
+    needed = int(p["min_switches"])
+    # runs of one account's switches, each within the window of the one before
+    runs: list[list[tuple[Any, ...]]] = []
+    for row in rows:
+        if runs and runs[-1][-1][0] == row[0] and row[1] - runs[-1][-1][1] <= window:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    findings = []
+    for run in runs:
+        if len(run) < needed:
+            continue
+        account, home = run[0][0], run[0][6]
+        places = sorted({c for r in run for c in (r[6], r[7]) if c})
+        # addresses of the place the account was first seen at, and of the others
+        seen = {(r[4], r[6]) for r in run} | {(r[5], r[7]) for r in run}
+        usual = sorted(ip for ip, country in seen if country == home)
+        sources = sorted(ip for ip, country in seen if country != home)
+        findings.append(
+            finding(
+                detector="concurrent_sessions",
+                title=f"Account active from {' and '.join(places)} at the same time "
+                f"({len(run)} switches)",
+                severity="high",
+                technique="T1078",
+                tenants=[t for r in run for t in (r[2], r[3])],
+                entity_field="user.name",
+                entity=account,
+                first_seen=run[0][1],
+                last_seen=run[-1][1],
+                evidence={
+                    "switches": len(run),
+                    "countries": places,
+                    "usual_country": home,
+                    "usual_sources": usual[:20],
+                    "sources": sources[:20],
+                    "timeline": [
+                        {"at": r[1].isoformat(), "from": r[6], "to": r[7]} for r in run[:50]
+                    ],
+                },
+                pseudonyms=usual[:20] + sources[:20],
+            )
+        )
+    return findings

@@ -1,4 +1,4 @@
-"""DNS detections: tunnelling in query names, algorithmically generated domains.
+"""DNS detections: tunnelling in query names, generated domains, newly seen domains.
 
 Names are split at the registered domain with the Public Suffix List (the
 ``publicsuffixlist`` package, which ships the list: nothing is fetched), so
@@ -181,3 +181,61 @@ def dga(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, 
             )
         )
     return findings
+
+
+def newly_seen_domain(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1583.001 / T1568: a registered domain no member resolved before.
+
+    The first ``baseline_days`` days of the run are its memory of what the
+    consortium's hosts resolve (pooled: a domain every school knows is not new
+    at one of them). After that, a registered domain (Public Suffix List) first
+    queried now, and then at least ``min_queries`` times, fires once, naming
+    the clients that asked: phishing and malware domains are days old when
+    they are used. Names under ``ignore_suffixes`` (reverse lookups, local
+    zones) never fire; a domain queried once (a typo, one of a DGA's names,
+    which the ``dga`` detection reads) stays below. Known false positives: a
+    new service the members start using (allow-list its domain); a longer run
+    gives a better memory.
+    """
+    _ensure_names(con)
+    ignore = [s.lower().strip(".") for s in p["ignore_suffixes"]]
+    rows = con.execute(
+        """
+        WITH q AS (
+            SELECT d.ts, d.ip, d.tenant, d.qname, n.registered
+            FROM dns d JOIN names n USING (qname)
+            WHERE n.registered IS NOT NULL
+              AND NOT list_bool_or(
+                  list_transform($ignore, lambda x: n.registered = x OR n.registered LIKE '%.' || x)
+              )
+        ), start AS (SELECT min(ts) + to_days(CAST($days AS INTEGER)) AS after FROM dns)
+        SELECT registered, min(ts), max(ts), count(*), list(DISTINCT ip), list(DISTINCT tenant),
+               list(DISTINCT qname)
+        FROM q GROUP BY registered
+        HAVING min(ts) >= (SELECT after FROM start) AND count(*) >= $min_queries
+        ORDER BY min(ts), registered
+        """,
+        {"ignore": ignore, "days": p["baseline_days"], "min_queries": int(p["min_queries"])},
+    ).fetchall()
+    return [
+        finding(
+            detector="newly_seen_domain",
+            title=f"Newly seen domain {domain}: {queries} queries from {len(clients)} host(s)",
+            severity="medium",
+            technique="T1583.001",
+            tenants=tenants,
+            entity_field="dns.question.registered_domain",
+            entity=domain,
+            first_seen=first,
+            last_seen=last,
+            evidence={
+                "queries": queries,
+                "clients": sorted(clients)[:20],
+                "distinct_clients": len(clients),
+                "names_sample": sorted(names)[:10],
+            },
+            pseudonyms=sorted(clients)[:20],
+            entity_is_pseudonym=False,
+        )
+        for domain, first, last, queries, clients, tenants, names in rows
+    ]

@@ -37,6 +37,12 @@ class Score:
 #: detectors that hunt no attack type of their own (Sigma rules, the anomaly model):
 #: a finding of theirs is right when it names any attack
 CORROBORATING = frozenset({"sigma", "anomaly"})
+#: detectors that say an account is in the wrong hands: a finding of theirs is also
+#: right when it names an account another injected attack took over, then (the
+#: password guessed at 03:50 is a login at an unusual hour too)
+ACCOUNT_SIGNALS = frozenset(
+    {"unusual_hour", "new_country", "concurrent_sessions", "impossible_travel"}
+)
 
 
 def _matches(finding: Mapping[str, Any], attack: Attack, entity: str) -> bool:
@@ -73,6 +79,8 @@ def score_findings(
         kind_findings = [f for f in findings if f["detector"] == kind]
         # a rule set that hunts no attack type of its own is right when it names any attack
         truth = attacks if kind in CORROBORATING else kind_attacks
+        if kind in ACCOUNT_SIGNALS:
+            truth = [a for a in attacks if a.type == kind or a.entity_kind == "account"]
         detected = sum(
             1 for a in kind_attacks if any(_matches(f, a, entities[a.id]) for f in kind_findings)
         )

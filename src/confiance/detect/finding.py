@@ -87,6 +87,9 @@ def finding_sources(finding: Mapping[str, Any]) -> set[str]:
     found.update(str(s) for s in evidence.get("sources", []))
     if isinstance(evidence.get("source"), str):
         found.add(evidence["source"])
-    for hop in evidence.get("hops", []):  # the place the account was taken to
-        found.update(str(s) for s in hop.get("sources", [])[-1:])
+    hops = evidence.get("hops", [])
+    home = hops[0].get("from") if hops else None
+    for hop in hops:  # the places the account was taken to, not the way back home
+        if home is None or hop.get("to") != home:
+            found.update(str(s) for s in hop.get("sources", [])[-1:])
     return found

@@ -30,7 +30,7 @@ from confiance.detect.finding import finding, finding_sources
 
 DETECTOR = "incidents"
 #: findings that say an account is in the wrong hands
-COMPROMISE = ("failure_then_success", "impossible_travel")
+COMPROMISE = ("failure_then_success", "impossible_travel", "concurrent_sessions")
 _SEVERITY = ("info", "low", "medium", "high", "critical")
 
 

@@ -110,6 +110,25 @@ DETECTORS: dict[str, Detector] = {
             "T1078",
             {"min_history": 3, "min_gap_hours": 6, "ignore_countries": []},
         ),
+        Detector(
+            "unusual_hour",
+            authentication.unusual_hour,
+            "T1078",
+            {
+                "min_history": 10,
+                "min_days": 3,
+                "min_deviation": 2.5,
+                "min_gap_hours": 3,
+                "max_tenant_share": 0.01,
+                "time_zone": "Europe/Paris",
+            },
+        ),
+        Detector(
+            "concurrent_sessions",
+            authentication.concurrent_sessions,
+            "T1078",
+            {"min_km": 500, "min_switches": 3, "window_minutes": 60},
+        ),
         Detector("port_scan", network.port_scan, "T1046", {"min_targets": 50, "window_minutes": 5}),
         Detector(
             "syn_flood",
@@ -137,12 +156,35 @@ DETECTORS: dict[str, Detector] = {
         ),
         Detector("web_attack", web.web_attack, "T1190", {"min_requests": 10}),
         Detector(
+            "web_error_rate",
+            web.web_error_rate,
+            "T1595.003",
+            {
+                "min_requests": 30,
+                "min_error_ratio": 0.8,
+                "min_server_errors": 50,
+                "min_server_error_ratio": 0.3,
+                "factor": 10,
+                "window_minutes": 10,
+            },
+        ),
+        Detector(
             "dns_tunnelling",
             dns.dns_tunnelling,
             "T1071.004",
             {"min_names": 100, "min_label_length": 30, "min_entropy": 3.5},
         ),
         Detector("dga", dns.dga, "T1568.002", {"min_domains": 25}),
+        Detector(
+            "newly_seen_domain",
+            dns.newly_seen_domain,
+            "T1583.001",
+            {
+                "baseline_days": 2,
+                "min_queries": 3,
+                "ignore_suffixes": ["in-addr.arpa", "ip6.arpa", "local", "localhost"],
+            },
+        ),
         Detector(
             "spoofed_sender",
             mail.spoofed_sender,

@@ -20,7 +20,7 @@ from confiance.errors import ConfigError
 
 PARIS = ZoneInfo("Europe/Paris")
 WEEK_START = datetime(2026, 9, 14, tzinfo=PARIS)  # a Monday of the school year
-MIN_EVENTS = 5_000
+MIN_EVENTS = 10_000
 
 #: Each source: (tenant, file under inputs/<tenant>/, format, share of events).
 SOURCES = {
@@ -169,6 +169,30 @@ _PROBES = (
     "/static/..%2f..%2f..%2fetc%2fpasswd",
     "/manager/html",
 )
+#: pages of the region's portal its users visit
+_PORTAL_PAGES = (
+    "/",
+    "/aides/lycees",
+    "/transports/carte",
+    "/marches-publics",
+    "/agents/conges",
+    "/static/app.js",
+    "/api/notifications",
+)
+#: what a forced-browsing word list tries (no known probe path among them)
+_WORDS = (
+    "backup", "old", "test", "dev", "tmp", "archive", "docs", "uploads", "files", "private",
+    "internal", "staging", "beta", "export", "data", "db", "sql", "logs", "bak", "site",
+    "new", "v1", "v2", "api-old", "intranet", "extranet", "partage", "sauvegarde", "compta",
+)  # fmt: skip
+_WORD_ENDINGS = ("", "/", ".bak", ".zip", ".old", ".txt", ".json", ".tar.gz", ".sql")
+#: domains registered for an attack this week (at most four injected)
+_NEW_DOMAINS = [
+    "pronote-connexion-securisee.example",
+    "ent-normandie-verification.example",
+    "maj-navigateur-lycee.example",
+    "bourse-lycee-normandie.example",
+]
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -247,6 +271,14 @@ class _World:
                 self.used_ips.add(ip)
                 return ip
 
+    def habit_time(self, user: _User) -> datetime:
+        """A moment of the week when this person works: each has hours of their own."""
+        rng = self.rng
+        day = rng.choices(range(7), weights=(10, 10, 7, 10, 9, 3, 3))[0]
+        windows = habits(user.name)
+        start, length = rng.choices(windows, weights=[w[2] for w in windows])[0][:2]
+        return WEEK_START + timedelta(days=day, hours=start + rng.uniform(0, length))
+
     def busy_time(self, *, school_hours: bool = False) -> datetime:
         """A plausible moment of the week: weekday daytime and evenings."""
         rng = self.rng
@@ -259,6 +291,26 @@ class _World:
                 weights=(30, 35, 30, 5),
             )[0]
         return WEEK_START + timedelta(days=day, hours=hour)
+
+
+def habits(name: str) -> list[tuple[float, float, float]]:
+    """A person's working hours: (start, length, weight) windows, local time.
+
+    Drawn from the name alone (not the week's random stream): half work by
+    day only; four in ten also in the evening (the school portal's evening
+    peak: homework, marks, papers to correct); one in twenty are night owls
+    working past midnight; a few work at any hour (IT staff, shift workers).
+    """
+    rng = random.Random("habits:" + name)
+    day = (rng.uniform(7, 9.5), rng.uniform(8, 10.5), 1.0)
+    kind = rng.random()
+    if kind < 0.50:
+        return [day]
+    if kind < 0.92:
+        return [day, (rng.uniform(18, 20.5), rng.uniform(1.5, 3), 0.4)]
+    if kind < 0.97:
+        return [(rng.uniform(21, 23), rng.uniform(3, 5), 1.0), (day[0], day[1], 0.3)]
+    return [(0.0, 24.0, 1.0)]
 
 
 def _ms(t: datetime) -> int:
@@ -400,6 +452,8 @@ class _Generator:
         self.attacks: list[Attack] = []
         #: command servers the beacons call, which a CERT's feed lists
         self.c2: list[str] = []
+        #: domains attacks bring into DNS, with the times they are queried
+        self.new_domains: dict[str, list[datetime]] = {}
 
     # -- attacks ---------------------------------------------------------
     def _attack(
@@ -593,6 +647,83 @@ class _Generator:
             [abroad],
         )
 
+    def unusual_hour(self) -> None:
+        """A day worker's password used in the dead of night from a French VPS:
+        no failure, no foreign country, only the hour gives it away."""
+        w, rng = self.world, self.rng
+        user = w._user(f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}.{rng.randint(100, 999)}")
+        begin = rng.uniform(8, 9.5)  # so the night login is ≥ 3 h from any of them
+        for day in range(5):  # a working week, two or three logins a day
+            for _ in range(rng.choice((2, 3))):
+                t = WEEK_START + timedelta(days=day, hours=begin + rng.uniform(0, 9))
+                at_school = rng.random() < 0.6
+                self._login(
+                    "sso",
+                    t,
+                    user.name,
+                    w.nat_ip(user.school) if at_school else user.home_ip,
+                    ok=True,
+                )
+        night = WEEK_START + timedelta(days=rng.choice((5, 6)), hours=rng.uniform(2.5, 5))
+        vps = w.foreign_ip("51.68")
+        self._login("sso", night, user.name, vps, ok=True)
+        self._attack(
+            "unusual_hour",
+            ["academie"],
+            "account",
+            user.name,
+            night,
+            night,
+            "a login at night, from France, on an account that only ever works by day",
+            [vps],
+        )
+
+    def concurrent_sessions(self) -> None:
+        """A portal session stolen and used from abroad while its owner still works in it."""
+        w, rng = self.world, self.rng
+        user = w._user(f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}.{rng.randint(100, 999)}")
+        agent = rng.choice(_AGENTS)
+        for day in range(3):  # the owner's ordinary days
+            t = WEEK_START + timedelta(days=day, hours=rng.uniform(8, 16))
+            self._portal_visit(t, user.name, user.home_ip, agent, rng.randint(3, 8))
+        start = WEEK_START + timedelta(days=rng.randint(3, 5), hours=rng.uniform(8, 15))
+        thief = w.foreign_ip(rng.choice(("177.32", "113.160", "41.58")))
+        stolen = start + timedelta(minutes=rng.uniform(10, 25))
+        end = self._portal_visit(start, user.name, user.home_ip, agent, 40, gap=(60, 150))
+        end = max(
+            end, self._portal_visit(stolen, user.name, thief, "Mozilla/5.0", 25, gap=(30, 120))
+        )
+        for kind in ("concurrent_sessions", "impossible_travel"):  # both, by nature
+            self._attack(
+                kind,
+                ["region"],
+                "account",
+                user.name,
+                start,
+                end if kind == "concurrent_sessions" else stolen,
+                "a session used from abroad while its owner still works in it at home",
+                [thief],
+            )
+
+    def _portal_visit(
+        self,
+        t: datetime,
+        user: str,
+        ip: str,
+        agent: str,
+        pages: int,
+        gap: tuple[float, float] = (5, 90),
+    ) -> datetime:
+        """A login to the region's portal, then ``pages`` pages; the time of the last."""
+        self._login("web", t, user, ip, ok=True, agent=agent)
+        for _ in range(pages):
+            t += timedelta(seconds=self.rng.uniform(*gap))
+            path = self.rng.choice(_PORTAL_PAGES)
+            self.records["web"].append(
+                (t, _apache(t, ip, user, "GET", path, 200, self.rng.randint(300, 90000), agent))
+            )
+        return t
+
     def failure_then_success(self, user: str | None = None) -> tuple[str, datetime]:
         """Guessing that works: a run of failures, then a login, from a French VPS."""
         w, rng = self.world, self.rng
@@ -715,6 +846,50 @@ class _Generator:
         )
         return t
 
+    def forced_browsing(self) -> None:
+        """Paths guessed from a word list with a browser's user agent: mostly 404."""
+        w, rng = self.world, self.rng
+        ip = w.foreign_ip(rng.choice(("95.165", "37.160")))
+        start = WEEK_START + timedelta(days=rng.randint(0, 6), hours=rng.uniform(0, 23))
+        t = start
+        for _ in range(rng.randint(100, 200)):
+            t += timedelta(seconds=rng.uniform(0.2, 4))
+            path = "/" + "/".join(rng.sample(_WORDS, rng.choice((1, 1, 2))))
+            path += rng.choice(_WORD_ENDINGS)
+            status = rng.choices((404, 403, 301, 200), weights=(85, 3, 6, 6))[0]
+            self.records["web"].append(
+                (t, _apache(t, ip, None, "GET", path, status, 196, rng.choice(_AGENTS)))
+            )
+        self._attack(
+            "web_error_rate", ["region"], "ip", ip, start, t, "paths guessed from a word list"
+        )
+
+    def portal_flood(self) -> None:
+        """An application-layer flood: a botnet hammers the portal's search until it fails."""
+        w, rng = self.world, self.rng
+        start = WEEK_START + timedelta(days=rng.randint(0, 4), hours=rng.uniform(9, 17))
+        span = rng.uniform(10, 15) * 60
+        bots = [w.foreign_ip(rng.choice((*_FOREIGN, "37.160"))) for _ in range(30)]
+        end = start
+        for _ in range(rng.randint(400, 600)):
+            t = start + timedelta(seconds=rng.uniform(0, span))
+            end = max(end, t)
+            status = rng.choices((503, 504, 200), weights=(80, 8, 12))[0]
+            path = "/api/recherche?q=" if rng.random() < 0.5 else "/api/recherche"
+            self.records["web"].append(
+                (t, _apache(t, rng.choice(bots), None, "GET", path, status, 512, "Mozilla/5.0"))
+            )
+        self._attack(
+            "web_error_rate",
+            ["region"],
+            "tenant",
+            "region",
+            start,
+            end,
+            "a flood of searches from 30 addresses: the portal answers 503",
+            bots,
+        )
+
     # -- campaigns across tenants (what pooling is for) ---------------------
     def campaign(self) -> None:
         """One address: a port scan of the network, a web attack on the portal, then spraying."""
@@ -787,7 +962,7 @@ class _Generator:
             "flows": self._flow_record,
             "mail": self._mail_message,
         }  # the DMARC report has records of the day only (its share is 0)
-        target = len(self.records[source]) + count
+        target = len(self.records[source]) + max(count, 0)  # never cut an attack short
         while len(self.records[source]) < target:
             fill[source]()
         del self.records[source][target:]
@@ -795,7 +970,7 @@ class _Generator:
     def _sso_session(self) -> None:
         w, rng = self.world, self.rng
         user = rng.choice(w.academie)
-        t = w.busy_time()
+        t = w.habit_time(user)
         at_school = t.weekday() < 5 and 8 <= t.hour < 17 and rng.random() < 0.7
         ip = w.nat_ip(user.school) if at_school else user.home_ip
         # most type their password right; some mistype; a few forgot it (below any threshold)
@@ -807,7 +982,7 @@ class _Generator:
     def _web_session(self) -> None:
         w, rng = self.world, self.rng
         user = rng.choice(w.region)
-        t = w.busy_time()
+        t = w.habit_time(user)
         ip = (
             f"195.83.{rng.randint(1, 40)}.{rng.randint(1, 254)}"
             if rng.random() < 0.4
@@ -820,17 +995,7 @@ class _Generator:
         self._login("web", t, user.name, ip, ok=True, agent=agent)
         for _ in range(rng.randint(2, 8)):
             t += timedelta(seconds=rng.uniform(2, 90))
-            path = rng.choice(
-                (
-                    "/",
-                    "/aides/lycees",
-                    "/transports/carte",
-                    "/marches-publics",
-                    "/agents/conges",
-                    "/static/app.js",
-                    "/api/notifications",
-                )
-            )
+            path = rng.choice(_PORTAL_PAGES)
             missing = rng.random() < 0.03  # browsers ask for icons the portal lacks
             self.records["web"].append(
                 (
@@ -903,13 +1068,47 @@ class _Generator:
         for _ in range(rng.randint(300, 600)):
             t += timedelta(seconds=rng.uniform(0.5, 8))
             label = "".join(rng.choice(alphabet) for _ in range(rng.randint(40, 60)))
-            qname = f"{label}.{domain}"
-            self.records["dns"].append(
-                (t, _bind(t, client, qname, "TXT", rng.randint(1024, 65535)))
-            )
+            self._query(t, client, f"{label}.{domain}", "TXT", new=domain.split(".", 1)[1])
         self._attack(
             "dns_tunnelling", ["reseau"], "ip", client, start, t, f"data in TXT queries to {domain}"
         )
+
+    def newly_seen_domain(self) -> None:
+        """A few school hosts resolving a phishing domain registered this week."""
+        w, rng = self.world, self.rng
+        domain = next(d for d in rng.sample(_NEW_DOMAINS, 4) if d not in self.new_domains)
+        self.new_domains[domain] = []
+        start = WEEK_START + timedelta(days=rng.randint(3, 5), hours=rng.uniform(8, 15))
+        clients = [w.client_ip(rng.randrange(w.schools)) for _ in range(rng.randint(1, 4))]
+        for client in clients:
+            t = start + timedelta(minutes=rng.uniform(0, 180))
+            for _ in range(rng.randint(3, 8)):
+                t += timedelta(seconds=rng.uniform(1, 300))
+                qname = rng.choice((domain, f"www.{domain}", f"login.{domain}"))
+                self._query(t, client, qname, "A", new=domain)
+
+    def _query(self, t: datetime, client: str, qname: str, qtype: str, *, new: str) -> None:
+        """One query for a name under ``new``, a domain an attack brings (its times kept)."""
+        self.records["dns"].append(
+            (t, _bind(t, client, qname, qtype, self.rng.randint(1024, 65535)))
+        )
+        self.new_domains.setdefault(new, []).append(t)
+
+    def newly_seen(self, baseline_end: datetime) -> None:
+        """Every domain an attack brought after the baseline is a newly seen domain too
+        (a tunnel's domain included): one attack each, over its queries."""
+        for domain, times in sorted(self.new_domains.items()):
+            if times and min(times) >= baseline_end:
+                self._attack(
+                    "newly_seen_domain",
+                    ["reseau"],
+                    "domain",
+                    domain,
+                    min(times),
+                    max(times),
+                    "a domain no member's host resolved before, queried now",
+                    [],
+                )
 
     def dga(self) -> None:
         """Malware looking for its command server among algorithmically generated names."""
@@ -1255,6 +1454,14 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
     for _ in range(2):
         gen.dns_tunnelling()
         gen.dga()
+    for _ in range(4):
+        gen.unusual_hour()
+    for _ in range(3):
+        gen.concurrent_sessions()
+        gen.newly_seen_domain()
+    for _ in range(2):
+        gen.forced_browsing()
+    gen.portal_flood()
     gen.phishing("ac-normandle.fr", "html", 40)
     gen.phishing("ac-normandie.fr-securite.com", None, 120)
     gen.phishing("factures-en-ligne.example", "iso", 25)
@@ -1267,6 +1474,8 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
     counts["flows"] = budget - sum(c for s, c in counts.items() if s != "flows")
     for source, count in counts.items():
         gen.background(source, count)
+    # what the DNS detections remember: the first two days of the week's queries
+    gen.newly_seen(min(t for t, _ in gen.records["dns"]) + timedelta(days=2))
     files: dict[str, str] = {}
     per_source: dict[str, int] = {}
     for source, (tenant, name, _fmt, _share) in SOURCES.items():

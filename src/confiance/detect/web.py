@@ -1,4 +1,4 @@
-"""Web detections over server access logs: scanners and exploitation attempts.
+"""Web detections over server access logs: scanners, exploitation attempts, error rates.
 
 Query strings are never carried (they hold identifiers), so the patterns look
 at the path, the method and the user agent; injections that live only in the
@@ -107,6 +107,151 @@ def web_attack(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dic
                     "paths_sample": sorted(paths)[:20],
                 },
                 pseudonyms=[],
+            )
+        )
+    return findings
+
+
+#: client errors a login form or a proxy answers as part of its job (the
+#: authentication detections read those), left out of error rates
+_AUTH_STATUSES = (401, 403, 407)
+
+
+def web_error_rate(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ATT&CK T1595.003 / T1499: error rates far from what a web server usually answers.
+
+    Two signals. A *client* that, within an hour, sends at least
+    ``min_requests`` requests that no pattern of ``web_attack`` recognises and
+    gets a client error (4xx, less 401/403/407, which are the login
+    detections') for at least ``min_error_ratio`` of them is guessing paths
+    from a word list (forced browsing with an ordinary user agent). A *server*
+    (the tenant's portal) that answers at least ``min_server_errors`` server
+    errors (5xx) in ``window_minutes``, at least ``min_server_error_ratio`` of
+    its answers and ``factor`` times its median ratio over the run, is failing
+    under an attack (application-layer flooding, an exploit crashing it) or an
+    outage worth a look. Browsers asking for icons the site lacks stay far below.
+    Known false positives: a broken link crawled by a search engine, a
+    maintenance window (suppress it).
+    """
+    kinds = _kind_sql()
+    auth = ", ".join(str(s) for s in _AUTH_STATUSES)
+    windows = con.execute(
+        f"""
+        WITH r AS (
+            SELECT ip, ts, status, {kinds} AS kind
+            FROM (SELECT ip, ts, status, lower(url_decode(coalesce(path, ''))) AS p,
+                         lower(coalesce(agent, '')) AS agent FROM access)
+        )
+        SELECT ip, time_bucket(INTERVAL 1 HOUR, ts) AS w FROM r WHERE kind IS NULL
+        GROUP BY ip, w
+        HAVING count(*) >= $min_requests
+           AND count(*) FILTER (status BETWEEN 400 AND 499 AND status NOT IN ({auth}))
+               >= $ratio * count(*)
+        """,
+        {"min_requests": int(p["min_requests"]), "ratio": float(p["min_error_ratio"])},
+    ).fetchall()
+    findings = []
+    for ip, start, end in merge_windows(windows, width=timedelta(hours=1)):
+        tenants, requests, errors, statuses, paths, first, last = fetch_one(
+            con,
+            f"""
+            SELECT list(DISTINCT tenant), count(*),
+                   count(*) FILTER (status BETWEEN 400 AND 499 AND status NOT IN ({auth})),
+                   list(DISTINCT status), list(DISTINCT path), min(ts), max(ts)
+            FROM access WHERE ip = $ip AND ts >= $s AND ts < $e
+            """,
+            {"ip": ip, "s": start, "e": end},
+        )
+        findings.append(
+            finding(
+                detector="web_error_rate",
+                title=f"Forced browsing: {errors} of {requests} requests answered by client errors",
+                severity="medium",
+                technique="T1595.003",
+                tenants=tenants,
+                entity_field="source.ip",
+                entity=ip,
+                first_seen=first,
+                last_seen=last,
+                evidence={
+                    "requests": requests,
+                    "client_errors": errors,
+                    "statuses": sorted(s for s in statuses if s is not None),
+                    "distinct_paths": len(paths),
+                    "paths_sample": sorted(p for p in paths if p)[:20],
+                },
+                pseudonyms=[],
+            )
+        )
+    return findings + _server_errors(con, p)
+
+
+def _server_errors(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The server signal of :func:`web_error_rate`: a tenant's portal failing."""
+    width = int(p["window_minutes"])
+    windows = con.execute(
+        f"""
+        WITH w AS (
+            SELECT tenant, time_bucket(INTERVAL {width} MINUTE, ts) AS w, count(*) AS requests,
+                   count(*) FILTER (status >= 500) AS errors
+            FROM access GROUP BY tenant, w
+        ), usual AS (
+            SELECT tenant, median(errors / requests) AS ratio FROM w GROUP BY tenant
+        )
+        SELECT tenant, w FROM w JOIN usual USING (tenant)
+        WHERE errors >= $min_errors AND errors >= $ratio * requests
+          AND errors >= $factor * usual.ratio * requests
+        """,
+        {
+            "min_errors": int(p["min_server_errors"]),
+            "ratio": float(p["min_server_error_ratio"]),
+            "factor": float(p["factor"]),
+        },
+    ).fetchall()
+    findings = []
+    for tenant, start, end in merge_windows(windows, width=timedelta(minutes=width)):
+        requests, errors, statuses, sources, first, last = fetch_one(
+            con,
+            """
+            SELECT count(*), count(*) FILTER (status >= 500),
+                   list(DISTINCT status) FILTER (status >= 500),
+                   list(DISTINCT ip) FILTER (status >= 500), min(ts), max(ts)
+            FROM access WHERE tenant = $t AND ts >= $s AND ts < $e
+            """,
+            {"t": tenant, "s": start, "e": end},
+        )
+        top = [
+            ip
+            for ip, _ in con.execute(
+                """
+                SELECT ip, count(*) AS n FROM access
+                WHERE tenant = $t AND ts >= $s AND ts < $e AND status >= 500
+                GROUP BY ip ORDER BY n DESC, ip LIMIT 50
+                """,
+                {"t": tenant, "s": start, "e": end},
+            ).fetchall()
+        ]
+        findings.append(
+            finding(
+                detector="web_error_rate",
+                title=f"Web server failing: {errors} of {requests} requests answered 5xx",
+                severity="medium",
+                technique="T1499",
+                tenants=[tenant],
+                entity_field="service.tenant",
+                entity=tenant,
+                first_seen=first,
+                last_seen=last,
+                evidence={
+                    "requests": requests,
+                    "server_errors": errors,
+                    "statuses": sorted(statuses),
+                    "distinct_clients_with_errors": len(sources),
+                    # the clients answered most 5xx: a flood's sources, or the busiest users
+                    "sources": top,
+                },
+                pseudonyms=top,
+                entity_is_pseudonym=False,
             )
         )
     return findings
