@@ -84,6 +84,15 @@ def test_night_owls_young_accounts_and_busy_hours_do_not_fire() -> None:
     assert found["entity"]["value"] == "u_evening"
 
 
+def test_a_night_login_ingested_twice_is_one_finding_regression() -> None:
+    """The README ingests the Académie's logs twice: the same night login twice made two
+    findings with one id, and the run failed storing its results."""
+    history = _working_days("u_day", [7.5, 11, 14.5])
+    night = _login(_at(5, 2, 30), "u_day", ip="51.68.1.1")
+    (found,) = _run([*COLLEAGUES, *history, *history, night, night], "unusual_hour")
+    assert found["evidence"]["local_time"] == "03:30"
+
+
 def test_failed_attempts_are_not_logins_and_a_bad_zone_is_refused() -> None:
     history = _working_days("u_day", [7.5, 11, 14.5])
     failed = _login(_at(5, 2, 30), "u_day", ok=False)

@@ -446,6 +446,8 @@ def unusual_hour(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[d
               WHERE e.account = c.account AND e.ts < c.ts
                 AND least(abs(e.hour - c.hour), 24 - abs(e.hour - c.hour)) < $gap
           )
+        -- one login logged twice (a dataset ingested again) is one finding
+        QUALIFY row_number() OVER (PARTITION BY c.account, c.ts ORDER BY c.ip) = 1
         ORDER BY account, ts
         """,
         {
