@@ -260,3 +260,25 @@ def test_a_contract_is_compared_with_its_previous_version(home, people, api) -> 
     }
     assert "-retention_days: 365" in diff["unified"] and "+retention_days: 180" in diff["unified"]
     assert detail["missing"] == ["academie", "lycees", "region", "reseau"]  # signatures void
+
+
+def test_a_triaged_alert_shows_its_status_in_the_next_list(home, people, api) -> None:
+    """The alert list is served from the event loop while nothing changed: a triage
+    (or a new run) must show in the very next list."""
+    with _client(home, api, people["analyst"]) as client:
+        before = client.get("/v1/alerts", params={"limit": 500}).json()["items"]
+        assert client.get("/v1/alerts", params={"limit": 500}).json()["items"] == before
+        chosen = before[0]["id"]
+        answer = client.post(
+            f"/v1/alerts/{chosen}/triage", json={"status": "investigating", "comment": "on it"}
+        )
+        assert answer.status_code == 201, answer.text
+        after = {
+            a["id"]: a for a in client.get("/v1/alerts", params={"limit": 500}).json()["items"]
+        }
+        assert after[chosen]["status"] == "investigating"
+        client.post(f"/v1/alerts/{chosen}/triage", json={"status": "closed"})
+        again = {
+            a["id"]: a for a in client.get("/v1/alerts", params={"limit": 500}).json()["items"]
+        }
+        assert again[chosen]["status"] == "closed"
