@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -76,84 +78,81 @@ def _context(ca: Path, person: access.PersonCredentials) -> ssl.SSLContext:
     return context
 
 
-async def _load(
-    base: str, context: ssl.SSLContext, path: str, total: int
-) -> tuple[list[float], float]:
-    """httpx clients: what an integrator's script would use (heavy on the client side)."""
-    latencies: list[float] = []
-    per_client = total // CLIENTS
+#: one client's session: opened (connected, TLS handshake done), it yields a call
+#: that sends the request once and reads its whole response
+Session = Callable[[], AbstractAsyncContextManager[Callable[[], Awaitable[None]]]]
 
-    ready = _Barrier(CLIENTS)
+
+async def _load(session: Session, total: int) -> tuple[list[float], float]:
+    """``CLIENTS`` sessions, all connected and warmed up before any measured request
+    (the steady state of 100 clients, not 100 handshakes at once), ``total``
+    requests in all; their latencies and the time from the start to the last."""
+    latencies: list[float] = []
+    left, go = CLIENTS, asyncio.Event()
+    released = 0.0
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=base, verify=context, timeout=60) as http:
-            await http.get(path)  # handshake and warm-up, not measured
-            await ready.wait()
-            for _ in range(per_client):
+        nonlocal left, released
+        async with session() as call:
+            await call()  # handshake and warm-up, not measured
+            left -= 1
+            if left == 0:
+                released = time.perf_counter()
+                go.set()
+            await go.wait()
+            for _ in range(total // CLIENTS):
                 start = time.perf_counter()
-                response = await http.get(path)
+                await call()
                 latencies.append(time.perf_counter() - start)
-                response.raise_for_status()
 
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    return latencies, time.perf_counter() - ready.released
+    return latencies, time.perf_counter() - released
 
 
-class _Barrier:
-    """All clients connected (TLS handshakes done) before any measured request:
-    the figures are the steady state of 100 clients, not 100 handshakes at once."""
+def _httpx(base: str, context: ssl.SSLContext, path: str) -> Session:
+    """httpx clients: what an integrator's script would use (heavy on the client side)."""
 
-    def __init__(self, parties: int) -> None:
-        self._left, self._event = parties, asyncio.Event()
-        self.released = 0.0
+    @asynccontextmanager
+    async def session() -> AsyncIterator[Callable[[], Awaitable[None]]]:
+        async with httpx.AsyncClient(base_url=base, verify=context, timeout=60) as http:
 
-    async def wait(self) -> None:
-        self._left -= 1
-        if self._left == 0:
-            self.released = time.perf_counter()
-            self._event.set()
-        await self._event.wait()
+            async def call() -> None:
+                (await http.get(path)).raise_for_status()
+
+            yield call
+
+    return session
 
 
 _LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
 
 
-async def _load_lean(
-    base: str, context: ssl.SSLContext, path: str, total: int
-) -> tuple[list[float], float]:
+def _lean(base: str, context: ssl.SSLContext, path: str) -> Session:
     """Keep-alive HTTP/1.1 over mutual TLS written on asyncio streams: the same requests
     and whole responses as httpx, at a fraction of its client-side CPU, which shares
     the two cores with the server here (as wrk or h2load would; neither presents a
     client certificate)."""
     host, port = base.removeprefix("https://").rsplit(":", 1)
     request = f"GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n".encode()
-    latencies: list[float] = []
-    per_client = total // CLIENTS
 
-    async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = _LENGTH.search(head)
-        if not head.startswith(b"HTTP/1.1 200") or length is None:
-            raise RuntimeError(head.decode(errors="replace"))
-        await reader.readexactly(int(length.group(1)))
-
-    ready = _Barrier(CLIENTS)
-
-    async def client() -> None:
+    @asynccontextmanager
+    async def session() -> AsyncIterator[Callable[[], Awaitable[None]]]:
         reader, writer = await asyncio.open_connection(host, int(port), ssl=context)
+
+        async def call() -> None:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = _LENGTH.search(head)
+            if not head.startswith(b"HTTP/1.1 200") or length is None:
+                raise RuntimeError(head.decode(errors="replace"))
+            await reader.readexactly(int(length.group(1)))
+
         try:
-            await exchange(reader, writer)  # handshake and warm-up, not measured
-            await ready.wait()
-            for _ in range(per_client):
-                start = time.perf_counter()
-                await exchange(reader, writer)
-                latencies.append(time.perf_counter() - start)
+            yield call
         finally:
             writer.close()
 
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    return latencies, time.perf_counter() - ready.released
+    return session
 
 
 def _upload(base: str, context: ssl.SSLContext, batches: int, lines: int) -> float:
@@ -208,9 +207,10 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
-            alerts, alerts_s = asyncio.run(_load_lean(base, analyst, "/v1/alerts?limit=50", total))
-            floor, floor_s = asyncio.run(_load_lean(base, analyst, "/v1/whoami", total))
-            heavy, heavy_s = asyncio.run(_load(base, analyst, "/v1/alerts?limit=50", total))
+            listing = "/v1/alerts?limit=50"
+            alerts, alerts_s = asyncio.run(_load(_lean(base, analyst, listing), total))
+            floor, floor_s = asyncio.run(_load(_lean(base, analyst, "/v1/whoami"), total))
+            heavy, heavy_s = asyncio.run(_load(_httpx(base, analyst, listing), total))
             upload = _upload(base, _context(ca, people["admin"]), 3 if args.quick else 10, 5_000)
         finally:
             server.terminate()

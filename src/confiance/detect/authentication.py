@@ -16,6 +16,12 @@ import duckdb
 from confiance.detect.finding import fetch_one, finding, merge_windows
 from confiance.errors import ConfigError
 
+#: great-circle distance in km between (plat, plon) and (lat, lon), haversine formula
+_KM = """2 * 6371 * asin(sqrt(
+    pow(sin(radians(lat - plat) / 2), 2)
+    + cos(radians(plat)) * cos(radians(lat)) * pow(sin(radians(lon - plon) / 2), 2)
+))"""
+
 
 def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ATT&CK T1110.003: one source, failures on many accounts, few tries each.
@@ -115,7 +121,7 @@ def brute_force(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
 def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ATT&CK T1078: successive successful logins faster than an airliner."""
     rows = con.execute(
-        """
+        f"""
         WITH s AS (
             SELECT account, tenant, ts, ip, lat, lon, asn, country,
                    lag(ts) OVER w AS pts, lag(ip) OVER w AS pip, lag(lat) OVER w AS plat,
@@ -124,11 +130,7 @@ def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
             FROM auth WHERE outcome = 'success' AND lat IS NOT NULL
             WINDOW w AS (PARTITION BY account ORDER BY ts)
         ), d AS (
-            SELECT *, 2 * 6371 * asin(sqrt(
-                       pow(sin(radians(lat - plat) / 2), 2)
-                       + cos(radians(plat)) * cos(radians(lat))
-                         * pow(sin(radians(lon - plon) / 2), 2)
-                   )) AS km,
+            SELECT *, {_KM} AS km,
                    greatest(epoch(ts) - epoch(pts), 60) / 3600.0 AS hours
             FROM s WHERE pts IS NOT NULL
         )
@@ -424,14 +426,15 @@ def unusual_hour(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[d
             FROM s GROUP BY tenant, clock
         ), h AS (
             SELECT *, count(*) OVER prior AS n, min(ts) OVER prior AS since,
-                   avg(cos(radians(hour * 15))) OVER prior AS c,
-                   avg(sin(radians(hour * 15))) OVER prior AS s
+                   avg(cos(radians(hour * 15))) OVER prior AS cosine,
+                   avg(sin(radians(hour * 15))) OVER prior AS sine
             FROM s
             WINDOW prior AS (PARTITION BY account ORDER BY ts
                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         ), d AS (
-            SELECT *, (degrees(atan2(s, c)) / 15 + 24) % 24 AS mean_hour,
-                   degrees(sqrt(-2 * ln(greatest(sqrt(c * c + s * s), 1e-9)))) / 15 AS spread
+            SELECT *, (degrees(atan2(sine, cosine)) / 15 + 24) % 24 AS mean_hour,
+                   degrees(sqrt(-2 * ln(greatest(sqrt(cosine ** 2 + sine ** 2), 1e-9)))) / 15
+                   AS spread
             FROM h WHERE n >= $min_history AND ts - since >= to_days(CAST($days AS INTEGER))
         ), candidates AS (
             SELECT *, least(abs(hour - mean_hour), 24 - abs(hour - mean_hour)) AS off
@@ -506,7 +509,7 @@ def concurrent_sessions(
     alive. Known false positives: a VPN that exits abroad switched on and off.
     """
     rows = con.execute(
-        """
+        f"""
         WITH a AS (
             SELECT "user.name" AS account, tenant, timezone('UTC', "@timestamp") AS ts,
                    "source.ip" AS ip, "source.geo.country_iso_code" AS country,
@@ -521,11 +524,7 @@ def concurrent_sessions(
         )
         SELECT account, ts, ptenant, tenant, pip, ip, pcountry, country
         FROM s
-        WHERE plat IS NOT NULL AND (lat <> plat OR lon <> plon)
-          AND 2 * 6371 * asin(sqrt(
-                  pow(sin(radians(lat - plat) / 2), 2)
-                  + cos(radians(plat)) * cos(radians(lat)) * pow(sin(radians(lon - plon) / 2), 2)
-              )) >= $min_km
+        WHERE plat IS NOT NULL AND (lat <> plat OR lon <> plon) AND {_KM} >= $min_km
         ORDER BY account, ts
         """,
         {"min_km": p["min_km"]},

@@ -22,6 +22,8 @@ import pyarrow as pa
 from confiance.detect.finding import fetch_one, finding, merge_windows
 
 _VOWELS = set("aeiouy")
+#: days at the start of a run that make newly_seen_domain's memory (its default)
+BASELINE_DAYS = 2
 
 
 @functools.cache

@@ -180,7 +180,7 @@ DETECTORS: dict[str, Detector] = {
             dns.newly_seen_domain,
             "T1583.001",
             {
-                "baseline_days": 2,
+                "baseline_days": dns.BASELINE_DAYS,
                 "min_queries": 3,
                 "ignore_suffixes": ["in-addr.arpa", "ip6.arpa", "local", "localhost"],
             },

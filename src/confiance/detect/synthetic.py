@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from confiance.detect.dns import BASELINE_DAYS
 from confiance.errors import ConfigError
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -1474,8 +1475,8 @@ def generate(inputs: Path, *, events: int = 200_000, seed: int = 1) -> Generatio
     counts["flows"] = budget - sum(c for s, c in counts.items() if s != "flows")
     for source, count in counts.items():
         gen.background(source, count)
-    # what the DNS detections remember: the first two days of the week's queries
-    gen.newly_seen(min(t for t, _ in gen.records["dns"]) + timedelta(days=2))
+    # what newly_seen_domain remembers by default: the first days of the week's queries
+    gen.newly_seen(min(t for t, _ in gen.records["dns"]) + timedelta(days=BASELINE_DAYS))
     files: dict[str, str] = {}
     per_source: dict[str, int] = {}
     for source, (tenant, name, _fmt, _share) in SOURCES.items():

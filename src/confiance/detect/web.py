@@ -44,6 +44,16 @@ def _kind_sql() -> str:
     return f"CASE {cases} WHEN regexp_matches(agent, '{SCANNER_AGENTS}') THEN 'scanner' END"
 
 
+def _classified(columns: str) -> str:
+    """``access`` requests with ``columns`` and ``kind``: what their decoded path or
+    user agent shows (traversal, injection, probe, scanner), or null."""
+    return f"""
+        SELECT *, {_kind_sql()} AS kind
+        FROM (SELECT {columns}, lower(url_decode(coalesce(path, ''))) AS p,
+                     lower(coalesce(agent, '')) AS agent FROM access)
+    """
+
+
 def web_attack(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ATT&CK T1190 / T1595.002: a source scanning or attacking a web server.
 
@@ -53,14 +63,9 @@ def web_attack(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dic
     within an hour. The vulnerability scanner a tenant runs itself is the main
     known false positive: put its address on the ``allow`` list.
     """
-    kinds = _kind_sql()
     windows = con.execute(
         f"""
-        WITH r AS (
-            SELECT ip, ts, {kinds} AS kind
-            FROM (SELECT ip, ts, lower(url_decode(coalesce(path, ''))) AS p,
-                         lower(coalesce(agent, '')) AS agent FROM access)
-        )
+        WITH r AS ({_classified("ip, ts")})
         SELECT ip, time_bucket(INTERVAL 1 HOUR, ts) AS w FROM r WHERE kind IS NOT NULL
         GROUP BY ip, w HAVING count(*) >= $min_requests
         """,
@@ -72,10 +77,7 @@ def web_attack(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dic
             con,
             f"""
             WITH r AS (
-                SELECT *, {kinds} AS kind
-                FROM (SELECT tenant, ip, ts, status, path,
-                             lower(url_decode(coalesce(path, ''))) AS p,
-                             lower(coalesce(agent, '')) AS agent FROM access)
+                SELECT * FROM ({_classified("tenant, ip, ts, status, path")})
                 WHERE ip = $ip AND ts >= $s AND ts < $e
             )
             SELECT list(DISTINCT tenant), count(*), count(kind), list(DISTINCT kind),
@@ -112,9 +114,9 @@ def web_attack(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dic
     return findings
 
 
-#: client errors a login form or a proxy answers as part of its job (the
-#: authentication detections read those), left out of error rates
-_AUTH_STATUSES = (401, 403, 407)
+#: a client error, less those a login form or a proxy answers as part of its job
+#: (401, 403, 407: the authentication detections read those)
+_CLIENT_ERROR = "status BETWEEN 400 AND 499 AND status NOT IN (401, 403, 407)"
 
 
 def web_error_rate(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -133,20 +135,13 @@ def web_error_rate(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
     Known false positives: a broken link crawled by a search engine, a
     maintenance window (suppress it).
     """
-    kinds = _kind_sql()
-    auth = ", ".join(str(s) for s in _AUTH_STATUSES)
     windows = con.execute(
         f"""
-        WITH r AS (
-            SELECT ip, ts, status, {kinds} AS kind
-            FROM (SELECT ip, ts, status, lower(url_decode(coalesce(path, ''))) AS p,
-                         lower(coalesce(agent, '')) AS agent FROM access)
-        )
+        WITH r AS ({_classified("ip, ts, status")})
         SELECT ip, time_bucket(INTERVAL 1 HOUR, ts) AS w FROM r WHERE kind IS NULL
         GROUP BY ip, w
         HAVING count(*) >= $min_requests
-           AND count(*) FILTER (status BETWEEN 400 AND 499 AND status NOT IN ({auth}))
-               >= $ratio * count(*)
+           AND count(*) FILTER ({_CLIENT_ERROR}) >= $ratio * count(*)
         """,
         {"min_requests": int(p["min_requests"]), "ratio": float(p["min_error_ratio"])},
     ).fetchall()
@@ -156,7 +151,7 @@ def web_error_rate(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
             con,
             f"""
             SELECT list(DISTINCT tenant), count(*),
-                   count(*) FILTER (status BETWEEN 400 AND 499 AND status NOT IN ({auth})),
+                   count(*) FILTER ({_CLIENT_ERROR}),
                    list(DISTINCT status), list(DISTINCT path), min(ts), max(ts)
             FROM access WHERE ip = $ip AND ts >= $s AND ts < $e
             """,
@@ -210,12 +205,12 @@ def _server_errors(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
     ).fetchall()
     findings = []
     for tenant, start, end in merge_windows(windows, width=timedelta(minutes=width)):
-        requests, errors, statuses, sources, first, last = fetch_one(
+        requests, errors, statuses, clients, first, last = fetch_one(
             con,
             """
             SELECT count(*), count(*) FILTER (status >= 500),
                    list(DISTINCT status) FILTER (status >= 500),
-                   list(DISTINCT ip) FILTER (status >= 500), min(ts), max(ts)
+                   count(DISTINCT ip) FILTER (status >= 500), min(ts), max(ts)
             FROM access WHERE tenant = $t AND ts >= $s AND ts < $e
             """,
             {"t": tenant, "s": start, "e": end},
@@ -246,7 +241,7 @@ def _server_errors(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
                     "requests": requests,
                     "server_errors": errors,
                     "statuses": sorted(statuses),
-                    "distinct_clients_with_errors": len(sources),
+                    "distinct_clients_with_errors": clients,
                     # the clients answered most 5xx: a flood's sources, or the busiest users
                     "sources": top,
                 },

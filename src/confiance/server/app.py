@@ -112,7 +112,7 @@ class _AlertCache:
         self._runs: dict[str, tuple[float, str | None]] = {}
         self._triage: dict[str, tuple[float | None, dict[str, list[dict[str, Any]]]]] = {}
         #: summaries with their triage status, and the stamps they were made at
-        self.triaged: dict[
+        self._triaged: dict[
             tuple[str, str, str], tuple[tuple[float, float | None], list[dict[str, Any]]]
         ] = {}
 
@@ -124,13 +124,11 @@ class _AlertCache:
             self._runs[contract] = known
         return known[1]
 
-    def get(
-        self, recipient: str, contract: str, load: Callable[[], list[Alert]]
-    ) -> tuple[list[Alert], list[dict[str, Any]]]:
+    def get(self, recipient: str, contract: str) -> tuple[list[Alert], list[dict[str, Any]]]:
         run = self.latest_run(contract) or ""
         known = self._alerts.get((recipient, contract))
         if known is None or known[0] != run:
-            alerts = load()
+            alerts = operations.list_alerts(self._home, recipient, contract_id=contract)
             known = (run, alerts, [a.summary() for a in alerts])
             self._alerts[(recipient, contract)] = known
         return known[1], known[2]
@@ -147,10 +145,30 @@ class _AlertCache:
     def ready(self, key: tuple[str, str, str]) -> list[dict[str, Any]] | None:
         """The triaged summaries for (recipient, contract, tenant) if nothing they
         depend on changed since they were made; two stats, no lock, no query."""
-        known = self.triaged.get(key)
+        known = self._triaged.get(key)
         if known is None or known[0] != self.stamps(key[2]):
             return None
         return known[1]
+
+    def triaged(self, key: tuple[str, str, str]) -> list[dict[str, Any]]:
+        """The summaries of (recipient, contract)'s alerts, each with the latest
+        triage status of ``tenant``; kept for :meth:`ready`. Call under the lock."""
+        recipient, contract, tenant = key
+        stamps = self.stamps(tenant)  # before reading: a change meanwhile is seen next time
+        _, summaries = self.get(recipient, contract)
+        history = self.triage(tenant)
+        if history:
+            summaries = [
+                s | {"status": history[s["id"]][-1]["status"]} if s["id"] in history else s
+                for s in summaries
+            ]
+        self._triaged[key] = (stamps, summaries)
+        # the opened alerts live until the next run: out of the collector's full
+        # passes, which otherwise walk them all and stall every request in flight
+        # (frozen objects are still freed by reference counting when a newer run
+        # replaces them; they hold no reference cycles; unfrozen at exit)
+        gc.freeze()
+        return summaries
 
     def triage(self, tenant: str) -> dict[str, list[dict[str, Any]]]:
         path = operations.triage_path(self._home, tenant)
@@ -276,13 +294,8 @@ def _alerts(
 ) -> tuple[list[Alert], list[dict[str, Any]]]:
     """The alerts sealed to the caller's tenant, and their summaries."""
     state = _state(request)
-    recipient = _recipient(who)
     with state.lock:
-        return state.cache.get(
-            recipient,
-            contract,
-            lambda: operations.list_alerts(state.home, recipient, contract_id=contract),
-        )
+        return state.cache.get(_recipient(who), contract)
 
 
 @router.get("/whoami")
@@ -294,22 +307,8 @@ async def whoami(who: Someone) -> dict[str, Any]:
 def _triaged_summaries(request: Request, who: Identity, contract: str) -> list[dict[str, Any]]:
     """The summaries of the caller's alerts, each with its latest triage status."""
     state = _state(request)
-    stamps = state.cache.stamps(who.tenant)  # before reading: a change meanwhile is seen next time
-    _, summaries = _alerts(request, who, contract)
     with state.lock:
-        history = state.cache.triage(who.tenant)
-    if history:
-        summaries = [
-            s | {"status": history[s["id"]][-1]["status"]} if s["id"] in history else s
-            for s in summaries
-        ]
-    state.cache.triaged[(_recipient(who), contract, who.tenant)] = (stamps, summaries)
-    # the opened alerts live until the next run: out of the collector's full passes,
-    # which otherwise walk them all and stall every request in flight (frozen objects
-    # are still freed by reference counting when a newer run replaces them; they hold
-    # no reference cycles; they go back to the collector when the process exits)
-    gc.freeze()
-    return summaries
+        return state.cache.triaged((_recipient(who), contract, who.tenant))
 
 
 def _recipient(who: Identity) -> str:
