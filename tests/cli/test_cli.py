@@ -26,6 +26,10 @@ COMMANDS = [
     ["alerts", "list"],
     ["alerts", "export"],
     ["reveal"],
+    ["reidentify"],
+    ["reidentify", "ask"],
+    ["reidentify", "answer"],
+    ["reidentify", "list"],
     ["ledger"],
     ["ledger", "verify"],
     ["ledger", "tail"],
@@ -211,6 +215,34 @@ def test_alerts_export_for_a_siem_and_a_ti_platform(
     assert cef.stdout.startswith("CEF:0|confiance|confiance|")
     refused = confiance("alerts", "export", "--as", "mallory", "--format", "json", home=home)
     assert refused.returncode == 3
+
+
+def test_the_soc_asks_and_the_owner_answers(demo_home: tuple[Path, str]) -> None:
+    home, _ = demo_home
+    listed = confiance("alerts", "list", "--as", "soc-commun", "--json", home=home)
+    alert = next(a for a in json.loads(listed.stdout) if a["tenants"] == ["region"])
+    asked = confiance(
+        "reidentify", "ask", alert["id"], "--as", "soc-commun", "--reason", "case 12",
+        "--pseudonym", alert["pseudonyms"][0], home=home,
+    )  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    request = asked.stdout.split()[1]
+    assert asked.stdout.strip().endswith("to region: pending")
+    stranger = confiance(
+        "reidentify", "answer", request, "--as", "academie", "--approve", "--reason", "case 12",
+        home=home,
+    )  # fmt: skip
+    assert stranger.returncode == 3 and "not addressed to academie" in stranger.stderr
+    done = confiance(
+        "reidentify", "answer", request, "--as", "region", "--approve", "--reason", "case 12 ok",
+        home=home,
+    )  # fmt: skip
+    assert done.returncode == 0 and "answered, 1 pseudonym(s) resolved" in done.stdout
+    mine = json.loads(
+        confiance("reidentify", "list", "--as", "soc-commun", "--json", home=home).stdout
+    )
+    (answered,) = [m for m in mine if m["id"] == request]
+    assert list(answered["resolved"]) == [alert["pseudonyms"][0]]
 
 
 def test_denials_exit_with_code_3(demo_home: tuple[Path, str]) -> None:

@@ -195,19 +195,187 @@ def test_proofs_runs_revocation_and_reidentification(home, people, api) -> None:
         home, tenant="academie", role="tenant-admin", name="Admin", passphrase=PASSPHRASE
     )
     with _client(home, api, admin) as client:
-        alert = client.get("/v1/alerts").json()["items"][0]["id"]
-        short = client.post("/v1/reidentifications", json={"alert": alert, "reason": "x"})
-        assert short.status_code == 422
-        revealed = client.post(
-            "/v1/reidentifications", json={"alert": alert, "reason": "incident 2026-118"}
-        )
-        assert revealed.status_code == 201 and revealed.json()["resolved"]
         withdrawn = client.post(
             "/v1/contracts/soc-commun/revocations", json={"reason": "end of the pilot"}
         )
         assert withdrawn.status_code == 201
     kinds = [e.kind for e in home.ledger().entries()]
-    assert "reveal.requested" in kinds and "contract.revoked" in kinds
+    assert "contract.revoked" in kinds
+
+
+def _admin(home: Home, tenant: str) -> PersonCredentials:
+    return access.issue(
+        home, tenant=tenant, role="tenant-admin", name=f"Camille {tenant}", passphrase=PASSPHRASE
+    )
+
+
+def test_the_soc_asks_an_owner_who_a_pseudonym_is(home, people, api) -> None:
+    """The design's last step: the recipient asks, the owner decides and answers;
+    the platform keeps ciphertexts, the ledger keeps who asked whom, and why."""
+    with _client(home, api, people["soc"]) as client:
+        alerts = client.get("/v1/alerts", params={"limit": 500}).json()["items"]
+        chosen = next(
+            a for a in alerts if a["tenants"] == ["academie"] and a["detector"] == "brute_force"
+        )
+        detail = client.get(f"/v1/alerts/{chosen['id']}").json()
+        short = client.post("/v1/reidentifications", json={"alert": chosen["id"], "reason": "why"})
+        assert short.status_code == 422
+        stranger = client.post(
+            "/v1/reidentifications",
+            json={"alert": chosen["id"], "reason": "incident 2026-118", "pseudonyms": ["x"]},
+        )
+        assert stranger.status_code == 400 and "pseudonyms" in stranger.json()["detail"]
+        asked = client.post(
+            "/v1/reidentifications", json={"alert": chosen["id"], "reason": "incident 2026-118"}
+        )
+        assert asked.status_code == 201, asked.text
+        (request,) = asked.json()["requests"]
+        assert request["owner"] == "academie" and request["status"] == "pending"
+        again = client.post(
+            "/v1/reidentifications", json={"alert": chosen["id"], "reason": "incident 2026-118"}
+        )
+        assert again.json()["requests"][0]["id"] == request["id"]  # asked once
+        answered_by_soc = client.post(
+            f"/v1/reidentifications/{request['id']}/answer",
+            json={"decision": "approve", "reason": "not mine to give"},
+        )
+        assert answered_by_soc.status_code == 403  # an analyst never answers
+    with _client(home, api, _admin(home, "region")) as client:
+        listed = client.get("/v1/reidentifications").json()
+        assert listed["total"] == 0  # neither asked nor asking
+        other = client.post(
+            f"/v1/reidentifications/{request['id']}/answer",
+            json={"decision": "approve", "reason": "incident 2026-118"},
+        )
+        assert other.status_code == 403 and "not addressed to region" in other.json()["detail"]
+    with _client(home, api, _admin(home, "academie")) as client:
+        waiting = client.get("/v1/reidentifications").json()["items"]
+        assert [(w["id"], w["status"], w["requester"]) for w in waiting] == [
+            (request["id"], "pending", "soc-commun")
+        ]
+        assert "resolved" not in waiting[0]  # the owner's list shows the question, not values
+        done = client.post(
+            f"/v1/reidentifications/{request['id']}/answer",
+            json={"decision": "approve", "reason": "CERT case 2026-118 confirmed"},
+        )
+        assert done.status_code == 201, done.text
+        assert done.json()["status"] == "answered" and done.json()["resolved"] >= 1
+        twice = client.post(
+            f"/v1/reidentifications/{request['id']}/answer",
+            json={"decision": "refuse", "reason": "changed my mind"},
+        )
+        assert twice.status_code == 400 and "already answered" in twice.json()["detail"]
+    with _client(home, api, people["soc"]) as client:
+        (mine,) = client.get("/v1/reidentifications").json()["items"]
+    assert mine["status"] == "answered" and set(mine["resolved"]) <= set(detail["pseudonyms"])
+    values = list(mine["resolved"].values())
+    assert values and all(v and v not in detail["pseudonyms"] for v in values)
+    # the platform's metadata holds ciphertexts: neither the question nor the answer
+    meta = (home.root / "meta.sqlite").read_bytes()
+    assert not any(p.encode() in meta for p in detail["pseudonyms"])
+    assert not any(v.encode() in meta for v in values)
+    entries = [e for e in home.ledger().entries() if e.kind.startswith("reidentification.")]
+    assert [e.kind for e in entries] == [
+        "reidentification.requested",
+        "reidentification.denied",
+        "reidentification.answered",
+    ]
+    assert entries[2].actor == "academie" and entries[2].body["decision"] == "approve"
+    ledger = str([e.body for e in entries])
+    assert not any(p in ledger for p in detail["pseudonyms"] + values)
+
+
+def test_an_owner_may_refuse_and_only_its_alerts_can_be_asked_about(home, people, api) -> None:
+    with _client(home, api, people["soc"]) as client:
+        alerts = client.get("/v1/alerts", params={"limit": 500}).json()["items"]
+        regional = next(a for a in alerts if a["tenants"] == ["region"])
+        asked = client.post(
+            "/v1/reidentifications", json={"alert": regional["id"], "reason": "routine check"}
+        ).json()["requests"]
+    with _client(home, api, people["analyst"]) as client:  # academie's analyst
+        foreign = client.post(
+            "/v1/reidentifications", json={"alert": regional["id"], "reason": "curiosity only"}
+        )
+        assert foreign.status_code == 403 and "not among the results" in foreign.json()["detail"]
+    with _client(home, api, _admin(home, "region")) as client:
+        refused = client.post(
+            f"/v1/reidentifications/{asked[0]['id']}/answer",
+            json={"decision": "refuse", "reason": "not proportionate (GDPR Art. 5)"},
+        )
+        assert refused.status_code == 201 and refused.json()["status"] == "refused"
+    with _client(home, api, people["soc"]) as client:
+        (mine,) = client.get("/v1/reidentifications").json()["items"]
+    assert mine["status"] == "refused" and "resolved" not in mine
+    assert mine["answer_reason"] == "not proportionate (GDPR Art. 5)"
+
+
+def test_incidents_come_with_their_timeline(home, people, api) -> None:
+    with _client(home, api, people["soc"]) as client:
+        listed = client.get("/v1/incidents").json()
+        also = client.get("/v1/alerts", params={"detector": "incidents", "limit": 500}).json()
+        assert listed["total"] >= 1 and listed["total"] == also["total"]
+        first = client.get(f"/v1/incidents/{listed['items'][0]['id']}").json()
+        assert client.get("/v1/incidents/0000000000000000").status_code == 404
+    assert len(first["tenants"]) >= 2 and len(first["timeline"]) >= 2
+    times = [step["time"] for step in first["timeline"]]
+    assert times == sorted(times) and first["status"] == "new"
+    assert {t for step in first["timeline"] for t in step["tenants"]} == set(first["tenants"])
+
+
+def test_alerts_export_as_json_stix_and_cef(home, people, api) -> None:
+    import json
+
+    with _client(home, api, people["analyst"]) as client:
+        first = client.get("/v1/alerts").json()["items"][0]
+        params = {"detector": first["detector"]}
+        total = client.get("/v1/alerts", params=params).json()["total"]
+        as_json = client.get("/v1/alerts/export", params=params | {"format": "json"})
+        stix = client.get("/v1/alerts/export", params=params | {"format": "stix"})
+        cef = client.get("/v1/alerts/export", params=params | {"format": "cef"})
+        bad = client.get("/v1/alerts/export", params={"format": "xml"})
+    assert total >= 1
+    assert len(as_json.json()["alerts"]) == total and as_json.json()["recipient"] == "academie"
+    assert stix.headers["content-type"].startswith("application/stix+json")
+    bundle = json.loads(stix.text)
+    kinds = {o["type"] for o in bundle["objects"]}
+    assert bundle["type"] == "bundle" and "sighting" in kinds and "identity" in kinds
+    lines = cef.text.splitlines()
+    assert len(lines) == total and all(line.startswith("CEF:0|") for line in lines)
+    assert bad.status_code == 422
+
+
+def test_an_owner_drafts_a_new_version_through_the_api(home, people, api) -> None:
+    import yaml
+
+    document = yaml.safe_load(home.contract_path("soc-commun").read_text())
+    document["version"], document["retention_days"] = 2, 180
+    text = yaml.safe_dump(document, sort_keys=False)
+    with _client(home, api, people["analyst"]) as client:
+        assert client.post("/v1/contracts", json={"yaml": text}).status_code == 403
+    with _client(home, api, _admin(home, "soc-commun")) as client:
+        outsider = client.post("/v1/contracts", json={"yaml": text})
+        assert outsider.status_code == 403 and "not one of its data owners" in outsider.text
+    with _client(home, api, people["admin"]) as client:  # lycees
+        broken = client.post("/v1/contracts", json={"yaml": "id: [unclosed"})
+        assert broken.status_code == 422 and "draft:1: not valid YAML" in broken.text
+        wrong = client.post(
+            "/v1/contracts", json={"yaml": text.replace("version: 2", "version: 0")}
+        )
+        assert wrong.status_code == 422 and "field version" in wrong.json()["detail"]
+        made = client.post("/v1/contracts", json={"yaml": text})
+        assert made.status_code == 201, made.text
+        assert made.json()["version"] == 2
+        assert made.json()["missing"] == ["academie", "lycees", "region", "reseau"]
+        stale = client.post("/v1/contracts", json={"yaml": text})
+        assert stale.status_code == 422 and "must be above" in stale.json()["detail"]
+        diff = client.get("/v1/contracts/soc-commun/diff")
+    assert {(c["field"], c["old"], c["new"]) for c in diff.json()["changes"]} == {
+        ("version", 1, 2),
+        ("retention_days", 365, 180),
+    }
+    drafted = [e for e in home.ledger().entries() if e.kind == "contract.drafted"][-1]
+    assert drafted.body["version"] == 2 and drafted.body["drafted_by"] == "lycees"
+    assert {e.kind for e in home.ledger().entries()} >= {"contract.draft-denied"}
 
 
 def test_reviewers_work_their_queue_through_the_api(home, people, api) -> None:

@@ -72,7 +72,7 @@ def test_triage_an_alert_and_verify_a_proof_in_the_browser(home, served) -> None
             expect(page.locator("#d-history li").last).to_contain_text("vu avec le RSSI")
             page.fill("#r-reason", "incident 2026-118")
             page.click("#reveal button[type=submit]")
-            expect(page.locator("#r-result li").first).to_contain_text("→")
+            expect(page.locator("#r-result li").first).to_contain_text("demande envoyée à")
             page.screenshot(path=str(ARTIFACTS / "console-alerts.png"), full_page=True)
 
             page.click("nav button[data-tab=ledger]")
@@ -104,6 +104,15 @@ def test_triage_an_alert_and_verify_a_proof_in_the_browser(home, served) -> None
             # no protection-of-minors contract here: the refusal is shown, not hidden
             expect(page.locator("#error")).to_contain_text("protection-mineurs")
             errors.clear()  # the browser logs that 4xx answer as a failed resource
+            # the request made from the alert, answered by the owner (this admin's tenant)
+            page.click("nav button[data-tab=reid]")
+            mine = page.locator("#rq-table tbody tr", has_text="academie").first
+            expect(mine).to_contain_text("pending")
+            mine.locator(".rq-why").fill("CERT case 2026-118 confirmed")
+            mine.get_by_role("button", name="Approve").click()
+            answered = page.locator("#rq-table tbody tr", has_text="answered").first
+            expect(answered).to_contain_text("→")
+            page.screenshot(path=str(ARTIFACTS / "console-reidentification.png"), full_page=True)
             assert errors == []
         finally:
             browser.close()

@@ -509,6 +509,89 @@ def reveal(
             console.print(f"{pseudonym} → {identifier}")
 
 
+@cli.group()
+def reidentify() -> None:
+    """Ask the data owners behind an alert who its pseudonyms are; owners answer."""
+
+
+@reidentify.command("ask")
+@click.argument("alert_id")
+@click.option("--as", "requester", required=True, help="Recipient asking (tenant or name).")
+@click.option("--reason", required=True, help="Why (5–500 characters, in the ledger).")
+@click.option("--pseudonym", "pseudonyms", multiple=True, help="Only these (default: all).")
+@click.option("--contract", "contract_id", default="soc-commun", show_default=True)
+@click.pass_context
+def reidentify_ask(
+    ctx: click.Context,
+    alert_id: str,
+    requester: str,
+    reason: str,
+    pseudonyms: tuple[str, ...],
+    contract_id: str,
+) -> None:
+    """One request per data owner of ALERT that the contract lets re-identify."""
+    from confiance.consortium import reidentification
+
+    with errors():
+        made = reidentification.ask(
+            home_of(ctx),
+            requester=requester,
+            alert_id=alert_id,
+            reason=reason,
+            contract_id=contract_id,
+            pseudonyms=pseudonyms or None,
+        )
+        for request in made:
+            console.print(f"request {request['id']} to {request['owner']}: {request['status']}")
+
+
+@reidentify.command("answer")
+@click.argument("request_id")
+@click.option("--as", "owner", required=True, help="Data owner answering.")
+@click.option("--approve/--refuse", required=True)
+@click.option("--reason", required=True, help="Why (5–500 characters, in the ledger).")
+@click.pass_context
+def reidentify_answer(
+    ctx: click.Context, request_id: str, owner: str, approve: bool, reason: str
+) -> None:
+    """OWNER's decision; approved, the identities are sealed to the requester."""
+    from confiance.consortium import reidentification
+
+    with errors():
+        done = reidentification.answer(
+            home_of(ctx),
+            request_id,
+            owner=owner,
+            decision="approve" if approve else "refuse",
+            reason=reason,
+        )
+        console.print(
+            f"request {request_id}: {done['status']}, {done['resolved']} pseudonym(s) resolved"
+        )
+
+
+@reidentify.command("list")
+@click.option("--as", "party", required=True, help="Requester or owner.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def reidentify_list(ctx: click.Context, party: str, as_json: bool) -> None:
+    """Requests PARTY made (with the answers, opened) or must answer."""
+    from confiance.consortium import reidentification
+
+    with errors():
+        listed = reidentification.requests(home_of(ctx), party)
+        if as_json:
+            print_json(listed)
+            return
+        for item in listed:
+            console.print(
+                f"{item['id']} {item['asked']} alert {item['alert']} "
+                f"{item['requester']} → {item['owner']}: {item['status']} — {item['reason']}"
+            )
+            for pseudonym, identifier in sorted(item.get("resolved", {}).items()):
+                console.print(f"    {pseudonym} → {identifier}")
+
+
 # -- ledger / store -----------------------------------------------------------------
 
 

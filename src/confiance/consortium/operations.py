@@ -847,7 +847,7 @@ def contract_diff(home: Home, contract_id: str) -> dict[str, Any]:
     }
 
 
-def write_draft(home: Home, contract: Contract) -> Path:
+def write_draft(home: Home, contract: Contract, *, drafted_by: str | None = None) -> Path:
     """Write a drafted contract to the home and record the draft (its digest) in the ledger."""
     path = home.contract_path(contract.id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -866,9 +866,53 @@ def write_draft(home: Home, contract: Contract) -> Path:
             "digest": contract_digest(contract),
             "owners": list(contract.data_owners),
             "class": contract.contract_class.value,
+            "drafted_by": drafted_by,
         },
     )
     return path
+
+
+def draft_contract(home: Home, text: str, *, drafter: str) -> dict[str, Any]:
+    """A data owner proposes a contract, or a new version of one (YAML).
+
+    The drafter must be a data owner of the draft and, for a new version, of
+    the version in force, whose number it must raise. Any signature of an
+    earlier version does not cover the draft: every owner signs again.
+    """
+    contract = Contract.from_yaml(text, where="draft")
+    if drafter not in contract.data_owners:
+        home.record(
+            OPERATOR,
+            "contract.draft-denied",
+            {"contract": contract.id, "drafter": drafter, "reason": "not a data owner of it"},
+        )
+        raise AccessDenied(f"contract {contract.id}: {drafter} is not one of its data owners")
+    path = home.contract_path(contract.id)
+    if path.exists():
+        current = Contract.load(path)
+        if drafter not in current.data_owners:
+            home.record(
+                OPERATOR,
+                "contract.draft-denied",
+                {"contract": contract.id, "drafter": drafter, "reason": "not an owner in force"},
+            )
+            raise AccessDenied(
+                f"contract {contract.id}: {drafter} is not a data owner of version "
+                f"{current.version}"
+            )
+        if contract.version <= current.version:
+            raise ContractError(
+                f"draft: field version: {contract.version} must be above the version in "
+                f"force ({current.version})"
+            )
+    write_draft(home, contract, drafted_by=drafter)
+    return {
+        "id": contract.id,
+        "version": contract.version,
+        "digest": contract_digest(contract),
+        "state": state_of(home, contract),
+        "missing": sorted(set(contract.data_owners) - set(signatures(home, contract))),
+    }
 
 
 def contract_states(home: Home) -> list[dict[str, Any]]:

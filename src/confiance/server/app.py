@@ -34,9 +34,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from confiance.alerts import Alert
-from confiance.consortium import Home, operations, safeguarding, storage
+from confiance.consortium import Home, operations, reidentification, safeguarding, storage
 from confiance.consortium.home import OPERATOR, SOC
 from confiance.contracts import contract_digest
+from confiance.detect.incidents import DETECTOR as INCIDENTS
 from confiance.errors import (
     AccessDenied,
     AlertError,
@@ -348,6 +349,93 @@ async def list_alerts(
     return Response(orjson.dumps(page), media_type="application/json")
 
 
+def _chosen(alerts: Sequence[Alert], severity: str | None, detector: str | None) -> list[Alert]:
+    return [
+        a
+        for a in alerts
+        if (severity is None or a.severity == severity)
+        and (detector is None or a.detector == detector)
+    ]
+
+
+#: export formats: media type of each (STIX 2.1 names its own, with the version)
+_EXPORTS = {
+    "json": "application/json",
+    "stix": "application/stix+json;version=2.1",
+    "cef": "text/plain; charset=utf-8",
+}
+
+
+@router.get("/alerts/export")
+def export_alerts(
+    request: Request,
+    who: Analyst,
+    export_format: Annotated[Literal["json", "stix", "cef"], Query(alias="format")],
+    contract: str = "soc-commun",
+    severity: str | None = None,
+    detector: str | None = None,
+) -> Response:
+    """The caller's alerts (filtered as the list) for a SIEM or a threat-intelligence
+    platform: a JSON document, a STIX 2.1 bundle, or CEF lines for syslog.
+    Identifiers stay pseudonyms, and every format says so."""
+    from confiance.alerts import export
+
+    alerts, _ = _alerts(request, who, contract)
+    chosen = _chosen(alerts, severity, detector)
+    if export_format == "json":
+        text = export.to_json(chosen, recipient=_recipient(who))
+    elif export_format == "stix":
+        text = export.to_stix(chosen)
+    else:
+        text = "\n".join(export.to_cef(chosen)) + ("\n" if chosen else "")
+    return Response(text, media_type=_EXPORTS[export_format])
+
+
+def _incident(alert: Alert, history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    steps = history.get(alert.id)
+    return alert.summary() | {
+        "last_seen": alert.last_seen.isoformat(),
+        "status": steps[-1]["status"] if steps else "new",
+        "findings": alert.evidence.get("findings", []),
+        "detectors": alert.evidence.get("detectors", []),
+        "techniques": alert.evidence.get("techniques", []),
+        "shared": alert.evidence.get("shared", []),
+        "timeline": alert.evidence.get("timeline", []),
+    }
+
+
+def _incidents(request: Request, who: Identity, contract: str) -> list[dict[str, Any]]:
+    alerts, _ = _alerts(request, who, contract)
+    state = _state(request)
+    with state.lock:
+        history = state.cache.triage(who.tenant)
+    return [_incident(a, history) for a in alerts if a.detector == INCIDENTS]
+
+
+@router.get("/incidents")
+def incidents(
+    request: Request,
+    who: Analyst,
+    contract: str = "soc-commun",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Incidents: findings at several tenants linked by a source or an account, each
+    with its timeline (what happened where, when) and its triage status."""
+    return _page(_incidents(request, who, contract), limit=limit, offset=offset, request=request)
+
+
+@router.get("/incidents/{incident_id}")
+def incident_detail(
+    request: Request, incident_id: str, who: Analyst, contract: str = "soc-commun"
+) -> dict[str, Any]:
+    """One incident with its timeline; its findings are alerts of their own."""
+    for item in _incidents(request, who, contract):
+        if item["id"] == incident_id:
+            return item
+    raise AlertError(f"no incident {incident_id} for {who.tenant}")
+
+
 @router.get("/alerts/{alert_id}")
 def alert_detail(
     request: Request, alert_id: str, who: Analyst, contract: str = "soc-commun"
@@ -419,6 +507,20 @@ def contracts(request: Request, who: Auditor) -> list[dict[str, Any]]:
     state = _state(request)
     with state.lock:
         return operations.contract_states(state.home)
+
+
+class ContractDraft(BaseModel):
+    yaml: Annotated[str, Field(min_length=1, max_length=1_000_000)]
+
+
+@router.post("/contracts", status_code=201)
+def draft(request: Request, body: ContractDraft, who: Admin) -> dict[str, Any]:
+    """The caller's tenant proposes a contract or a new version (YAML): it must be
+    one of its data owners, and a new version raises the number; every owner then
+    signs it (earlier signatures do not cover it). The draft is in the ledger."""
+    state = _state(request)
+    with state.lock:
+        return operations.draft_contract(state.home, body.yaml, drafter=who.tenant)
 
 
 @router.get("/contracts/{contract_id}")
@@ -540,17 +642,64 @@ class ReidentificationRequest(BaseModel):
     alert: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
     reason: Annotated[str, Field(min_length=5, max_length=500)]
     contract: str = "soc-commun"
+    pseudonyms: Annotated[list[str] | None, Field(min_length=1, max_length=1000)] = None
 
 
 @router.post("/reidentifications", status_code=201)
-def reidentify(request: Request, body: ReidentificationRequest, who: Admin) -> dict[str, Any]:
-    """The owner resolves the pseudonyms of an alert it contributed; the request is ledgered."""
+def ask_reidentification(
+    request: Request, body: ReidentificationRequest, who: Analyst
+) -> dict[str, Any]:
+    """Ask the data owners behind an alert sealed to the caller's tenant who its
+    pseudonyms are (all, or those listed); one request per owner, in the ledger."""
     state = _state(request)
     with state.lock:
-        resolved = operations.reveal(
-            state.home, body.alert, owner=who.tenant, reason=body.reason, contract_id=body.contract
+        made = reidentification.ask(
+            state.home,
+            requester=_recipient(who),
+            alert_id=body.alert,
+            reason=body.reason,
+            contract_id=body.contract,
+            pseudonyms=body.pseudonyms,
+            by_serial=f"{who.serial:x}",
         )
-    return {"alert": body.alert, "resolved": resolved}
+    return {"alert": body.alert, "requests": made}
+
+
+@router.get("/reidentifications")
+def reidentifications(
+    request: Request, who: Analyst, limit: Limit = 50, offset: Offset = 0
+) -> dict[str, Any]:
+    """Requests the caller's tenant made (with the answers, opened) or must answer."""
+    state = _state(request)
+    with state.lock:
+        listed = reidentification.requests(state.home, _recipient(who))
+    return _page(listed, limit=limit, offset=offset, request=request)
+
+
+class ReidentificationAnswer(BaseModel):
+    decision: Literal["approve", "refuse"]
+    reason: Annotated[str, Field(min_length=5, max_length=500)]
+
+
+@router.post("/reidentifications/{request_id}/answer", status_code=201)
+def answer_reidentification(
+    request: Request,
+    request_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
+    body: ReidentificationAnswer,
+    who: Admin,
+) -> dict[str, Any]:
+    """The owner's decision on a request addressed to its tenant; approved, its table
+    resolves the pseudonyms it made, sealed to the requester; in the ledger."""
+    state = _state(request)
+    with state.lock:
+        return reidentification.answer(
+            state.home,
+            request_id,
+            owner=who.tenant,
+            decision=body.decision,
+            reason=body.reason,
+            by_serial=f"{who.serial:x}",
+        )
 
 
 def _reviewer_name(request: Request, who: Identity, contract_id: str) -> str:

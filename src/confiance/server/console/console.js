@@ -24,7 +24,13 @@ const TEXT = {
     yes: "oui", no: "non", diff: "Modifications depuis la version précédente",
     no_previous: "aucune version précédente conservée",
     tab_review: "Revue", reason: "Motif de la ré-identification (consigné)",
-    reveal: "Ré-identifier (mes données)", what: "Signal", reasons: "Raisons",
+    reveal: "Demander la ré-identification", what: "Signal", reasons: "Raisons",
+    tab_reid: "Ré-identification", asked: "Demandée", alert: "Alerte", requester: "Demandeur",
+    owner: "Propriétaire", answer: "Réponse", approve: "Accepter", refuse: "Refuser",
+    answer_reason: "Motif de la décision (consigné)", rq_pending: "en attente",
+    rq_answered: "répondue", rq_refused: "refusée",
+    asked_to: (owner, s) => `demande envoyée à ${owner} : ${s}`,
+    reid_note: "Chaque demande et chaque réponse sont consignées au registre (jamais les pseudonymes ni les identités). Seul le propriétaire des données répond ; la réponse est scellée pour le demandeur.",
     confirm: "Confirmer", dismiss: "Écarter", suppress: "et ne plus signaler ce motif",
     review_note: "Signaux de protection des mineurs : chaque consultation et chaque décision sont consignées au registre. Rien n'est fait automatiquement.",
     decided: (s) => `décision : ${s}`,
@@ -50,7 +56,13 @@ const TEXT = {
     yes: "yes", no: "no", diff: "Changes since the previous version",
     no_previous: "no previous version kept",
     tab_review: "Review", reason: "Why re-identify (recorded)",
-    reveal: "Re-identify (my data)", what: "Signal", reasons: "Reasons",
+    reveal: "Ask for re-identification", what: "Signal", reasons: "Reasons",
+    tab_reid: "Re-identification", asked: "Asked", alert: "Alert", requester: "Requester",
+    owner: "Owner", answer: "Answer", approve: "Approve", refuse: "Refuse",
+    answer_reason: "Why (recorded)", rq_pending: "pending",
+    rq_answered: "answered", rq_refused: "refused",
+    asked_to: (owner, s) => `request sent to ${owner}: ${s}`,
+    reid_note: "Every request and every answer is written to the ledger (never the pseudonyms or the identities). Only the data owner answers; the answer is sealed to the requester.",
     confirm: "Confirm", dismiss: "Dismiss", suppress: "and stop flagging this pattern",
     review_note: "Protection-of-minors signals: every view and every decision is written to the ledger. Nothing is done automatically.",
     decided: (s) => `decision: ${s}`,
@@ -150,9 +162,23 @@ async function showAlert(id) {
 }
 
 function drawTimeline(alert) {
-  // The incident on the time axis of every alert listed: when it began and ended.
+  // An incident: each of its steps on one time axis (what, where, when);
+  // another alert: its span on the axis of every alert listed.
   const box = $("#d-timeline");
   box.replaceChildren();
+  const steps = (alert.evidence && alert.evidence.timeline) || [];
+  box.classList.toggle("incident", steps.length > 0);
+  if (steps.length) {
+    const list = document.createElement("ol");
+    list.className = "steps";
+    for (const step of steps) {
+      const item = document.createElement("li");
+      item.textContent = `${step.time.replace("T", " ").slice(0, 16)} — ${step.tenants.join(", ")} — ${step.what}`;
+      list.appendChild(item);
+    }
+    box.appendChild(list);
+    return;
+  }
   const times = alerts.flatMap((a) => [Date.parse(a.first_seen)]);
   const start = Math.min(...times, Date.parse(alert.first_seen));
   const end = Math.max(...times, Date.parse(alert.last_seen)) + 1;
@@ -183,17 +209,66 @@ async function saveTriage(event) {
 async function reveal(event) {
   event.preventDefault();
   if (!current) return;
-  const answer = await api("/v1/reidentifications", {
+  const asked = await api("/v1/reidentifications", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ alert: current.id, reason: $("#r-reason").value }),
   });
   const list = $("#r-result");
   list.replaceChildren();
-  for (const [pseudonym, identity] of Object.entries(answer.resolved)) {
+  for (const request of asked.requests) {
     const item = document.createElement("li");
-    item.textContent = `${pseudonym} → ${identity}`;
+    item.textContent = t("asked_to", request.owner, t(`rq_${request.status}`));
     list.appendChild(item);
+  }
+}
+
+// -- re-identification: requests made, and requests to answer -------------------
+async function loadReid() {
+  const [who, page] = await Promise.all([api("/v1/whoami"), api("/v1/reidentifications?limit=500")]);
+  const body = $("#rq-table tbody");
+  body.replaceChildren();
+  for (const request of page.items) {
+    const row = document.createElement("tr");
+    cell(row, request.asked.replace("T", " ").slice(0, 16));
+    cell(row, request.alert);
+    cell(row, request.requester);
+    cell(row, request.owner);
+    cell(row, request.reason);
+    cell(row, t(`rq_${request.status}`));
+    const answer = document.createElement("td");
+    if (request.resolved) {
+      const list = document.createElement("ul");
+      for (const [pseudonym, identity] of Object.entries(request.resolved)) {
+        const item = document.createElement("li");
+        item.textContent = `${pseudonym} → ${identity}`;
+        list.appendChild(item);
+      }
+      answer.appendChild(list);
+    } else if (request.status === "pending" && request.owner === who.tenant && who.role === "tenant-admin") {
+      const why = document.createElement("input");
+      why.minLength = 5; why.maxLength = 500; why.placeholder = t("answer_reason");
+      why.className = "rq-why";
+      answer.appendChild(why);
+      for (const decision of ["approve", "refuse"]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = t(decision);
+        button.addEventListener("click", async () => {
+          const done = await api(`/v1/reidentifications/${encodeURIComponent(request.id)}/answer`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ decision, reason: why.value }),
+          }).catch(showError);
+          if (done) await loadReid();
+        });
+        answer.appendChild(button);
+      }
+    } else if (request.answer_reason) {
+      answer.textContent = request.answer_reason;
+    }
+    row.appendChild(answer);
+    body.appendChild(row);
   }
 }
 
@@ -405,7 +480,7 @@ async function loadVolumes() {
 }
 
 const LOADERS = { alerts: loadAlerts, ledger: loadCheckpoint, contracts: loadContracts,
-  storage: loadStorage, volumes: loadVolumes, review: loadReview };
+  storage: loadStorage, volumes: loadVolumes, review: loadReview, reid: loadReid };
 
 function open(tab) {
   document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
