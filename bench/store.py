@@ -39,6 +39,7 @@ from pyeclib.ec_iface import ECDriver
 
 from confiance.keys import decrypt_blob, encrypt_blob
 from confiance.store import BlobInfo, LocalDirectoryNode, Manifest, ObjectStore
+from confiance.store.node import Blob
 from machine import describe
 
 
@@ -49,12 +50,17 @@ class MemoryNode:
         self.name = name
         self.blobs: dict[str, bytes | Sequence[bytes]] = {}
 
-    def put(self, key: str, data: bytes | Sequence[bytes]) -> None:
-        self.blobs[key] = data  # kept as given, like a disk keeps what was written
+    def put(self, key: str, data: Blob) -> None:
+        # kept as given, like a disk keeps what was written; a spooled file is read
+        self.blobs[key] = data if isinstance(data, bytes | list) else data.read()
 
     def get(self, key: str) -> bytes | None:
         blob = self.blobs.get(key)
         return blob if blob is None or isinstance(blob, bytes) else b"".join(blob)
+
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        blob = self.get(key)
+        return None if blob is None else blob[start : start + length]
 
     def delete(self, key: str) -> None:
         self.blobs.pop(key, None)

@@ -87,7 +87,8 @@ def test_an_object_store_over_s3_nodes_survives_a_node_cut_mid_read(endpoint: st
         node = S3Node(f"s3-{i}", url, f"dc{i}", timeout=3.0)
         create_bucket(node)
         nodes.append(node)
-    store = ObjectStore(nodes, k=4, m=2, manifest_keys=FixedKeys(), segment_size=2**20)
+    keys = FixedKeys()
+    store = ObjectStore(nodes, k=4, m=2, manifest_keys=keys, segment_size=2**20)
     data = os.urandom(5 * 2**20 + 123)
     manifest = store.put("ab" * 16, data, attributes={"tenant": "lycees"})
     assert store.get("ab" * 16, manifest_digest=manifest.digest()) == data
@@ -113,6 +114,16 @@ def test_an_object_store_over_s3_nodes_survives_a_node_cut_mid_read(endpoint: st
     result = store.repair(manifest)
     assert result.before.corrupt == (other,) and result.after.healthy
     assert holder.get(key) != bytes(rotten)
+    # read by ranges of one segment: a fragment cut short answers 416 past its end
+    windowed = ObjectStore(
+        nodes, k=4, m=2, manifest_keys=keys, segment_size=2**20, window_bytes=2**20
+    )
+    whole = holder.get(key) or b""
+    holder.put(key, whole[:100])
+    assert holder.get_range(key, 2**20, 10) == b"" and holder.get_range("nothing", 0, 1) is None
+    cut = windowed.scrub(manifest)
+    assert cut.corrupt == (other,) and cut.bad_segments == len(manifest.fragment_sizes)
+    assert windowed.repair(manifest).after.healthy and holder.get(key) == whole
     holder.delete(key)
     assert holder.get(key) is None
     proxy.server.close()

@@ -880,26 +880,19 @@ def draft_contract(home: Home, text: str, *, drafter: str) -> dict[str, Any]:
     earlier version does not cover the draft: every owner signs again.
     """
     contract = Contract.from_yaml(text, where="draft")
+
+    def refused(reason: str, message: str) -> AccessDenied:
+        body = {"contract": contract.id, "drafter": drafter, "reason": reason}
+        home.record(OPERATOR, "contract.draft-denied", body)
+        return AccessDenied(f"contract {contract.id}: {drafter} is not {message}")
+
     if drafter not in contract.data_owners:
-        home.record(
-            OPERATOR,
-            "contract.draft-denied",
-            {"contract": contract.id, "drafter": drafter, "reason": "not a data owner of it"},
-        )
-        raise AccessDenied(f"contract {contract.id}: {drafter} is not one of its data owners")
+        raise refused("not a data owner of it", "one of its data owners")
     path = home.contract_path(contract.id)
     if path.exists():
         current = Contract.load(path)
         if drafter not in current.data_owners:
-            home.record(
-                OPERATOR,
-                "contract.draft-denied",
-                {"contract": contract.id, "drafter": drafter, "reason": "not an owner in force"},
-            )
-            raise AccessDenied(
-                f"contract {contract.id}: {drafter} is not a data owner of version "
-                f"{current.version}"
-            )
+            raise refused("not an owner in force", f"a data owner of version {current.version}")
         if contract.version <= current.version:
             raise ContractError(
                 f"draft: field version: {contract.version} must be above the version in "

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from confiance.errors import StoreError
 
 
 class NodeUnavailable(StoreError):
     """The node cannot be reached (directory gone, server down)."""
+
+
+#: what a node stores: bytes, bytes in chunks (a fragment's segments), or an open
+#: file read to its end (a repaired fragment spooled to disk)
+Blob = bytes | list[bytes] | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -33,16 +39,21 @@ class Node(Protocol):
 
     name: str
 
-    def put(self, key: str, data: bytes | Sequence[bytes]) -> None:
+    def put(self, key: str, data: Blob) -> None:
         """Store durably (fsync'd, or acknowledged by the server) or raise.
 
-        ``data`` may come in chunks (a fragment's segments): they are written
-        one after the other, never joined in memory first.
+        ``data`` may come in chunks (a fragment's segments) or as a file: they
+        are written one after the other, never joined in memory first.
         """
         ...
 
     def get(self, key: str) -> bytes | None:
         """The blob, ``None`` if this node does not hold it; raises if unreachable."""
+        ...
+
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        """Up to ``length`` bytes of the blob from ``start`` (fewer where it ends),
+        ``None`` if this node does not hold it; raises if unreachable."""
         ...
 
     def delete(self, key: str) -> None:
@@ -87,7 +98,7 @@ class LocalDirectoryNode:
         if not self.root.is_dir():
             raise NodeUnavailable(f"node {self.name}: unreachable ({self.root} missing)")
 
-    def put(self, key: str, data: bytes | Sequence[bytes]) -> None:
+    def put(self, key: str, data: Blob) -> None:
         self.check()
         path = self._path(key)
         tmp = path.with_name(path.name + ".part")
@@ -95,7 +106,12 @@ class LocalDirectoryNode:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
-                handle.writelines([data] if isinstance(data, bytes) else data)
+                if isinstance(data, bytes):
+                    handle.write(data)
+                elif isinstance(data, list):
+                    handle.writelines(data)
+                else:
+                    shutil.copyfileobj(data, handle, 2**20)
                 handle.flush()
                 os.fsync(handle.fileno())
             tmp.replace(path)
@@ -111,6 +127,17 @@ class LocalDirectoryNode:
         self.check()
         try:
             return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise NodeUnavailable(f"node {self.name}: read of {key} failed") from exc
+
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        self.check()
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
         except FileNotFoundError:
             return None
         except OSError as exc:

@@ -14,11 +14,13 @@ object's new manifest never overwrites the one the catalogue still names.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -31,7 +33,7 @@ from confiance.store.manifest import (
     open_manifest,
     seal_manifest,
 )
-from confiance.store.node import Node, NodeUnavailable
+from confiance.store.node import Blob, Node, NodeUnavailable
 from confiance.store.placement import NodeLabels, ResidencyPolicy, choose_target, place
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ logger = logging.getLogger(__name__)
 #: segment size: large enough for the codec to run at memory speed, small
 #: enough that a bit flip costs one segment and memory stays bounded
 DEFAULT_SEGMENT_SIZE = 4 * 2**20
+#: bytes of an object's fragments that scrub, repair and move hold at once: they
+#: read by ranges of whole segments, and rebuilt fragments go to a spool file
+DEFAULT_WINDOW_BYTES = 64 * 2**20
 
 
 @functools.cache
@@ -119,21 +124,38 @@ class SweepReport:
 
 @dataclass
 class _Material:
-    """What was read of an object: its blobs, and which segment fragments are intact."""
+    """What was read of a window of an object's segments: slices of its fragment blobs,
+    and which segment fragments are intact."""
 
-    blobs: dict[int, bytes]
-    intact: dict[int, set[int]]  # index -> intact segment numbers
-    missing: list[int]
-    corrupt: list[int]
-    unreachable: list[int]
+    spans: dict[int, tuple[int, int]]  # segment number -> (offset, size) in the slices
+    blobs: dict[int, bytes] = field(default_factory=dict)
+    intact: dict[int, set[int]] = field(default_factory=dict)  # index -> segment numbers
+    missing: list[int] = field(default_factory=list)
+    corrupt: list[int] = field(default_factory=list)
+    unreachable: list[int] = field(default_factory=list)
+
+    def part(self, index: int, number: int) -> bytes:
+        offset, size = self.spans[number]
+        return self.blobs[index][offset : offset + size]
 
     def segment(self, number: int, count: int) -> list[tuple[int, bytes]]:
         """Up to ``count`` intact fragments of segment ``number`` with their index, data first."""
         return [
-            (index, self.blobs[index])
+            (index, self.part(index, number))
             for index in sorted(self.intact)
             if number in self.intact[index]
         ][:count]
+
+
+@dataclass
+class _Survey:
+    """An object's fragments checked window after window (what scrub and repair decide on)."""
+
+    intact: dict[int, set[int]] = field(default_factory=dict)
+    missing: set[int] = field(default_factory=set)
+    corrupt: set[int] = field(default_factory=set)
+    unreachable: set[int] = field(default_factory=set)
+    bad_segments: int = 0
 
 
 class ObjectStore:
@@ -159,6 +181,7 @@ class ObjectStore:
         write_quorum: int | None = None,
         draining: Collection[str] = (),
         hedge_after: float = 0.5,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
     ):
         if len({n.name for n in nodes}) != len(nodes):
             raise StoreError("store: node names must be unique")
@@ -174,6 +197,7 @@ class ObjectStore:
         self.segment_size = segment_size
         self.draining = frozenset(draining)
         self.hedge_after = hedge_after
+        self.window_bytes = window_bytes
         self._keys = manifest_keys
         self._by_name = {n.name: n for n in nodes}
         self.labels = (
@@ -219,14 +243,14 @@ class ObjectStore:
     def decode(self, manifest: Manifest, material: _Material) -> bytes:
         """The object from intact (hash-checked) segment fragments."""
         out = []
-        for number, (offset, size) in enumerate(manifest.offsets()):
+        for number in range(len(manifest.fragment_sizes)):
             chosen = material.segment(number, manifest.k)
             if len(chosen) < manifest.k:
                 raise StoreError(
                     f"object {manifest.object_id}: unreadable, segment {number} has {len(chosen)} "
                     f"intact fragment(s) of {manifest.k} needed"
                 )
-            out.append(self.codec.decode([blob[offset : offset + size] for _, blob in chosen]))
+            out.append(self.codec.decode([part for _, part in chosen]))
         data = b"".join(out)
         if len(data) != manifest.length:
             raise StoreError(f"object {manifest.object_id}: decoded length does not match")
@@ -291,7 +315,7 @@ class ObjectStore:
             )
         return manifest
 
-    def _put_all(self, writes: Iterable[tuple[str, str, bytes | list[bytes]]]) -> set[str]:
+    def _put_all(self, writes: Iterable[tuple[str, str, Blob]]) -> set[str]:
         """Write in parallel; the names of the nodes that acknowledged."""
         futures = {
             _executor().submit(self._by_name[name].put, key, blob): name
@@ -360,7 +384,7 @@ class ObjectStore:
         ``hedge_after`` seconds.
         """
         order = sorted(manifest.fragments, key=lambda f: f.index)
-        material = _Material({}, {}, [], [], [])
+        material = _Material(dict(enumerate(manifest.offsets())))
         pending: dict[Future[tuple[bytes | None, str]], FragmentRecord] = {}
         spare = list(order)
 
@@ -385,7 +409,7 @@ class ObjectStore:
             for future in done:
                 record = pending.pop(future)
                 blob, state = future.result()
-                self._take(manifest, material, record, blob, state)
+                self._take(material, record, blob, state, end=manifest.fragment_size)
                 if state != "ok":
                     launch(1)
         return self.decode(manifest, material)
@@ -397,12 +421,16 @@ class ObjectStore:
             for number in range(len(manifest.fragment_sizes))
         )
 
-    def _fetch(self, manifest: Manifest, record: FragmentRecord) -> tuple[bytes | None, str]:
+    def _fetch(
+        self, manifest: Manifest, record: FragmentRecord, span: tuple[int, int] | None = None
+    ) -> tuple[bytes | None, str]:
+        """A fragment blob, or ``span`` (start, length) of it: (bytes, "ok"), or a state."""
         node = self._by_name.get(record.node)
         if node is None:
             return None, "unreachable"
+        key = fragment_key(manifest.object_id, record.index)
         try:
-            blob = node.get(fragment_key(manifest.object_id, record.index))
+            blob = node.get(key) if span is None else node.get_range(key, *span)
         except NodeUnavailable:
             logger.warning("node %s unreachable for %s", record.node, manifest.object_id)
             return None, "unreachable"
@@ -410,12 +438,15 @@ class ObjectStore:
 
     @staticmethod
     def _take(
-        manifest: Manifest,
         material: _Material,
         record: FragmentRecord,
         blob: bytes | None,
         state: str,
+        *,
+        end: int | None = None,
     ) -> None:
+        """File what was read of a fragment; ``end``: where the blob must end, when the
+        read reached past it (a blob longer than its manifest says is corrupt)."""
         if state == "unreachable":
             material.unreachable.append(record.index)
             return
@@ -423,35 +454,72 @@ class ObjectStore:
             material.missing.append(record.index)
             return
         good = set()
-        if len(blob) == manifest.fragment_size:
-            for number, (offset, size) in enumerate(manifest.offsets()):
-                if _same(_sha256(blob[offset : offset + size]), record.hashes[number]):
-                    good.add(number)
-        if len(good) < len(manifest.fragment_sizes):
+        for number, (offset, size) in material.spans.items():
+            part = blob[offset : offset + size]
+            if len(part) == size and _same(_sha256(part), record.hashes[number]):
+                good.add(number)
+        too_long = end is not None and len(blob) > end
+        if len(good) < len(material.spans) or too_long:
             logger.warning(
-                "fragment %d of %s on %s is corrupt (%d of %d segments intact)",
+                "fragment %d on %s is corrupt (%d of %d segments intact%s)",
                 record.index,
-                manifest.object_id,
                 record.node,
                 len(good),
-                len(manifest.fragment_sizes),
+                len(material.spans),
+                ", blob too long" if too_long else "",
             )
             material.corrupt.append(record.index)
-        if good or not manifest.fragment_sizes:
+        if good or not material.spans:
             material.blobs[record.index] = blob
             material.intact[record.index] = good
 
-    def _gather(self, manifest: Manifest) -> _Material:
-        """Every fragment of the object, read in parallel and checked."""
-        material = _Material({}, {}, [], [], [])
+    def _windows(self, manifest: Manifest) -> Iterator[range]:
+        """Consecutive ranges of segment numbers whose fragments fit in ``window_bytes``."""
+        count = len(manifest.fragment_sizes)
+        if not count:
+            yield range(0)  # an empty object: its fragments must still exist, empty
+            return
+        widest = (manifest.k + manifest.m) * max(manifest.fragment_sizes)
+        step = max(1, self.window_bytes // max(1, widest))
+        for first in range(0, count, step):
+            yield range(first, min(count, first + step))
+
+    def _gather(
+        self, manifest: Manifest, numbers: range, indexes: Collection[int] | None = None
+    ) -> _Material:
+        """Segments ``numbers`` of fragments ``indexes`` (all by default), read in
+        parallel by range and checked; the last window also reads one byte past the
+        blob's end, so a blob longer than its manifest is seen."""
+        offsets = manifest.offsets()
+        start = offsets[numbers[0]][0] if numbers else 0
+        stop = offsets[numbers[-1]][0] + offsets[numbers[-1]][1] if numbers else 0
+        last = not numbers or numbers[-1] == len(offsets) - 1
+        material = _Material({n: (offsets[n][0] - start, offsets[n][1]) for n in numbers})
+        records = [f for f in manifest.fragments if indexes is None or f.index in indexes]
+        span = (start, stop - start + (1 if last else 0))
         futures = [
-            (_executor().submit(self._fetch, manifest, record), record)
-            for record in manifest.fragments
+            (_executor().submit(self._fetch, manifest, record, span), record) for record in records
         ]
         for future, record in futures:
             blob, state = future.result()
-            self._take(manifest, material, record, blob, state)
+            self._take(material, record, blob, state, end=stop - start if last else None)
         return material
+
+    def _survey(self, manifest: Manifest) -> _Survey:
+        """Every fragment checked, one window of segments at a time."""
+        survey = _Survey()
+        for numbers in self._windows(manifest):
+            left = {f.index for f in manifest.fragments} - survey.missing - survey.unreachable
+            material = self._gather(manifest, numbers, left)
+            survey.missing.update(material.missing)
+            survey.unreachable.update(material.unreachable)
+            survey.corrupt.update(material.corrupt)
+            for index, good in material.intact.items():
+                survey.intact.setdefault(index, set()).update(good)
+            survey.bad_segments += sum(
+                len(numbers) - len(material.intact.get(i, ())) for i in material.corrupt
+            )
+        return survey
 
     def _copies(self, manifest: Manifest) -> int:
         key = manifest_key(manifest.object_id, manifest.digest())
@@ -469,25 +537,25 @@ class ObjectStore:
 
     def scrub(self, manifest: Manifest) -> ScrubReport:
         """Check every segment of every fragment against the manifest's hashes."""
-        return self._report(manifest, self._gather(manifest))
+        return self._report(manifest, self._survey(manifest))
 
-    def _report(self, manifest: Manifest, material: _Material) -> ScrubReport:
-        segments = len(manifest.fragment_sizes)
-        bad = sum(segments - len(material.intact.get(i, ())) for i in material.corrupt)
+    def _report(self, manifest: Manifest, survey: _Survey) -> ScrubReport:
         return ScrubReport(
             manifest.object_id,
-            tuple(sorted(material.missing)),
-            tuple(sorted(material.corrupt)),
-            tuple(sorted(material.unreachable)),
+            tuple(sorted(survey.missing)),
+            tuple(sorted(survey.corrupt)),
+            tuple(sorted(survey.unreachable)),
             manifest.k,
-            bad,
+            survey.bad_segments,
             self._copies(manifest),
         )
 
     def status(self, manifest: Manifest) -> ObjectStatus:
-        material = self._gather(manifest)
+        survey = self._survey(manifest)
         present = sum(
-            1 for i in material.blobs if len(material.intact[i]) == len(manifest.fragment_sizes)
+            1
+            for f in manifest.fragments
+            if f.index not in survey.corrupt | survey.missing | survey.unreachable
         )
         return ObjectStatus(
             manifest.object_id, present, manifest.k, len(manifest.fragments), manifest.nodes()
@@ -520,8 +588,8 @@ class ObjectStore:
         their node. Raises if a segment has fewer than k intact fragments.
         """
         reachable = dict(reachable) if reachable is not None else self.reachable()
-        material = self._gather(manifest)
-        before = self._report(manifest, material)
+        survey = self._survey(manifest)
+        before = self._report(manifest, survey)
         targets: dict[int, str] = {}
         unplaced: list[int] = []
         taken = {f.node for f in manifest.fragments}
@@ -530,12 +598,12 @@ class ObjectStore:
             node_ok = record.node in candidates and (
                 policy is None or policy.allows(self.labels[record.node])
             )
-            damaged = record.index in material.missing or record.index in material.corrupt
+            damaged = record.index in survey.missing | survey.corrupt
             if node_ok:
                 if damaged:
                     targets[record.index] = record.node
                 continue
-            if record.index in material.unreachable and not relocate_unreachable:
+            if record.index in survey.unreachable and not relocate_unreachable:
                 continue
             target = choose_target(
                 manifest.object_id, candidates, taken=taken - {record.node}, policy=policy
@@ -548,7 +616,7 @@ class ObjectStore:
         rebuilt = 0
         new = manifest.moved({i: t for i, t in targets.items() if t != manifest.record(i).node})
         if targets:
-            rebuilt = self._rewrite(manifest, material, targets)
+            rebuilt = self._rewrite(manifest, targets, survey)
         copies = before.manifest_copies
         if new != manifest or copies < len({f.node for f in manifest.fragments}):
             self.write_manifest(new)
@@ -574,49 +642,50 @@ class ObjectStore:
                 raise StoreError(
                     f"object {manifest.object_id}: node {target} already holds a fragment"
                 )
-        material = self._gather(manifest)
-        self._rewrite(manifest, material, dict(targets))
+        self._rewrite(manifest, dict(targets))
         new = manifest.moved(targets)
         self.write_manifest(new)
         return new
 
-    def _rewrite(self, manifest: Manifest, material: _Material, targets: dict[int, str]) -> int:
-        """Write fragment blobs of ``targets`` (index -> node) from intact material.
+    def _rewrite(
+        self, manifest: Manifest, targets: dict[int, str], survey: _Survey | None = None
+    ) -> int:
+        """Write fragment blobs of ``targets`` (index -> node), window by window.
 
         Intact segments of a fragment are copied; damaged ones rebuilt from k
-        others. Each rebuilt segment is checked against the manifest before it
-        is written. Returns the number of rebuilt segments.
+        others. What is read follows ``survey`` (a move has none and expects its
+        fragments intact); a segment found damaged since is read from every other
+        fragment. Each rebuilt segment is checked against the manifest; the blobs
+        are spooled to temporary files (fragments of ciphertext) and streamed to
+        their nodes. Returns the number of rebuilt segments.
         """
+        known = survey or _Survey()
+        usable = sorted(
+            f.index for f in manifest.fragments if f.index not in known.missing | known.unreachable
+        )
         rebuilt = 0
-        writes = []
-        for index, target in sorted(targets.items()):
-            record = manifest.record(index)
-            own = material.blobs.get(index)
-            parts = []
-            for number, (offset, size) in enumerate(manifest.offsets()):
-                if own is not None and number in material.intact.get(index, ()):
-                    parts.append(own[offset : offset + size])
-                    continue
-                everyone = material.segment(number, manifest.k + manifest.m)
-                sources = [(i, blob) for i, blob in everyone if i != index][: manifest.k]
-                if len(sources) < manifest.k:
-                    raise StoreError(
-                        f"object {manifest.object_id}: cannot be repaired, segment {number} has "
-                        f"{len(sources)} intact fragment(s) of {manifest.k} needed"
-                    )
-                # one index per call: the codec does not promise the order of several
-                (fragment,) = self.codec.reconstruct(
-                    [blob[offset : offset + size] for _, blob in sources], [index]
-                )
-                if not _same(_sha256(fragment), record.hashes[number]):
-                    raise StoreError(
-                        f"object {manifest.object_id}: rebuilt fragment {index} segment "
-                        f"{number} does not match its manifest"
-                    )
-                parts.append(fragment)
-                rebuilt += 1
-            writes.append((target, fragment_key(manifest.object_id, index), parts))
-        done = self._put_all(writes)
+        with contextlib.ExitStack() as stack:
+            spools = {
+                index: stack.enter_context(tempfile.TemporaryFile(prefix="confiance-repair-"))
+                for index in targets
+            }
+            for numbers in self._windows(manifest):
+                wanted = self._plan(manifest, targets, numbers, usable, survey)
+                material = self._gather(manifest, numbers, wanted)
+                if not self._complete(manifest, material, targets, numbers):
+                    material = self._gather(manifest, numbers, usable)  # changed since: read all
+                for index in sorted(targets):
+                    for number in numbers:
+                        if number in material.intact.get(index, ()):
+                            spools[index].write(material.part(index, number))
+                            continue
+                        spools[index].write(self._rebuilt(manifest, material, index, number))
+                        rebuilt += 1
+            writes: list[tuple[str, str, Blob]] = []
+            for index, target in sorted(targets.items()):
+                spools[index].seek(0)
+                writes.append((target, fragment_key(manifest.object_id, index), spools[index]))
+            done = self._put_all(writes)
         failed = sorted({t for t, _, _ in writes} - done)
         if failed:
             raise StoreError(
@@ -624,6 +693,61 @@ class ObjectStore:
                 "fragments"
             )
         return rebuilt
+
+    @staticmethod
+    def _plan(
+        manifest: Manifest,
+        targets: Mapping[int, str],
+        numbers: range,
+        usable: Sequence[int],
+        survey: _Survey | None,
+    ) -> set[int]:
+        """Fragments to read for a window: each target's own where it is intact, and
+        k intact others for each segment to rebuild."""
+        wanted: set[int] = set()
+        for index in targets:
+            for number in numbers:
+                if index in usable and (survey is None or number in survey.intact.get(index, ())):
+                    wanted.add(index)
+                    continue
+                sources = [
+                    i
+                    for i in usable
+                    if i != index and (survey is None or number in survey.intact.get(i, ()))
+                ]
+                wanted.update(sources[: manifest.k])
+        return wanted
+
+    @staticmethod
+    def _complete(
+        manifest: Manifest, material: _Material, targets: Mapping[int, str], numbers: range
+    ) -> bool:
+        """Whether every segment of every target is intact or has k intact others."""
+        return all(
+            number in material.intact.get(index, ())
+            or len([i for i, _ in material.segment(number, manifest.k + manifest.m) if i != index])
+            >= manifest.k
+            for index in targets
+            for number in numbers
+        )
+
+    def _rebuilt(self, manifest: Manifest, material: _Material, index: int, number: int) -> bytes:
+        """Segment ``number`` of fragment ``index`` from k others, checked against the manifest."""
+        everyone = material.segment(number, manifest.k + manifest.m)
+        sources = [part for i, part in everyone if i != index][: manifest.k]
+        if len(sources) < manifest.k:
+            raise StoreError(
+                f"object {manifest.object_id}: cannot be repaired, segment {number} has "
+                f"{len(sources)} intact fragment(s) of {manifest.k} needed"
+            )
+        # one index per call: the codec does not promise the order of several
+        (fragment,) = self.codec.reconstruct(sources, [index])
+        if not _same(_sha256(fragment), manifest.record(index).hashes[number]):
+            raise StoreError(
+                f"object {manifest.object_id}: rebuilt fragment {index} segment "
+                f"{number} does not match its manifest"
+            )
+        return fragment
 
     def rebalance_targets(
         self, manifest: Manifest, *, policy: ResidencyPolicy | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from confiance.errors import StoreError
-from confiance.store.node import BlobInfo, NodeUnavailable, check_key
+from confiance.store.node import Blob, BlobInfo, NodeUnavailable, check_key
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -85,13 +85,23 @@ class S3Node:
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable("bucket check", exc) from None
 
-    def put(self, key: str, data: bytes | Sequence[bytes]) -> None:
-        if not isinstance(data, bytes):
+    def put(self, key: str, data: Blob) -> None:
+        md5 = hashlib.md5(usedforsecurity=False)
+        if isinstance(data, bytes):
+            md5.update(data)
+        elif isinstance(data, list):
             data = b"".join(data)  # one request body
-        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+            md5.update(data)
+        else:  # a spooled file: hashed, then streamed from the start
+            start = data.tell()
+            spool = data
+            for chunk in iter(lambda: spool.read(2**20), b""):
+                md5.update(chunk)
+            data.seek(start)
+        digest = base64.b64encode(md5.digest()).decode()
         try:
             self._client.put_object(
-                Bucket=self.bucket, Key=check_key(self.name, key), Body=data, ContentMD5=md5
+                Bucket=self.bucket, Key=check_key(self.name, key), Body=data, ContentMD5=digest
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(f"write of {key}", exc) from None
@@ -107,6 +117,25 @@ class S3Node:
         except BotoCoreError as exc:
             raise self._unavailable(f"read of {key}", exc) from None
         return body
+
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        try:
+            answer = self._client.get_object(
+                Bucket=self.bucket,
+                Key=check_key(self.name, key),
+                Range=f"bytes={start}-{start + max(length, 1) - 1}",  # a range has a byte
+            )
+            body: bytes = answer["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _MISSING:
+                return None
+            if code == "InvalidRange":  # the blob ends before ``start``
+                return b""
+            raise self._unavailable(f"read of {key}", exc) from None
+        except BotoCoreError as exc:
+            raise self._unavailable(f"read of {key}", exc) from None
+        return body[:length]
 
     def delete(self, key: str) -> None:
         try:
