@@ -254,6 +254,7 @@ def test_the_soc_asks_an_owner_who_a_pseudonym_is(home, people, api) -> None:
             (request["id"], "pending", "soc-commun")
         ]
         assert "resolved" not in waiting[0]  # the owner's list shows the question, not values
+        assert waiting[0]["pseudonyms"] == sorted(detail["pseudonyms"])
         done = client.post(
             f"/v1/reidentifications/{request['id']}/answer",
             json={"decision": "approve", "reason": "CERT case 2026-118 confirmed"},

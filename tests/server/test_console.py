@@ -108,6 +108,7 @@ def test_triage_an_alert_and_verify_a_proof_in_the_browser(home, served) -> None
             page.click("nav button[data-tab=reid]")
             mine = page.locator("#rq-table tbody tr", has_text="academie").first
             expect(mine).to_contain_text("pending")
+            expect(mine.locator("summary")).to_contain_text("pseudonym(s) asked")
             mine.locator(".rq-why").fill("CERT case 2026-118 confirmed")
             mine.get_by_role("button", name="Approve").click()
             answered = page.locator("#rq-table tbody tr", has_text="answered").first

@@ -199,12 +199,7 @@ def answer(
                 {"request": request_id, "owner": owner, "reason": "contract does not allow it"},
                 f"contract {contract.id}: {owner} may not re-identify under it",
             )
-        keystore = home.keystore(owner)
-        asked = json.loads(
-            open_sealed(
-                row["question"], keystore.recipient_key(), info=_info("question", request_id, owner)
-            )
-        )
+        asked = _asked(home, row)
         table = ReidentificationTable(home.tenant_dir(owner) / "reid.json", home.kek_store(owner))
         resolved = table.resolve(asked)
         entry = contract.recipient(row["recipient"])
@@ -263,6 +258,8 @@ def requests(home: Home, party: str) -> list[dict[str, Any]]:
         }
         if row["requester"] == party and row["answer"] is not None:
             item["resolved"] = _opened(home, row)
+        if row["owner"] == party:  # what the owner decides on
+            item["pseudonyms"] = _asked(home, row)
         listed.append(item)
     return listed
 
@@ -275,3 +272,11 @@ def _opened(home: Home, row: dict[str, Any]) -> dict[str, str]:
     plain = open_sealed(row["answer"], key, info=_info("answer", row["id"], recipient), suite=suite)
     resolved: dict[str, str] = json.loads(plain)
     return resolved
+
+
+def _asked(home: Home, row: dict[str, Any]) -> list[str]:
+    """The pseudonyms a request asks about, opened with the owner's recipient key."""
+    key = home.keystore(row["owner"]).recipient_key()
+    plain = open_sealed(row["question"], key, info=_info("question", row["id"], row["owner"]))
+    asked: list[str] = json.loads(plain)
+    return asked

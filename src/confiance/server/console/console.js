@@ -30,6 +30,7 @@ const TEXT = {
     answer_reason: "Motif de la décision (consigné)", rq_pending: "en attente",
     rq_answered: "répondue", rq_refused: "refusée",
     asked_to: (owner, s) => `demande envoyée à ${owner} : ${s}`,
+    asked_n: (n) => `${n} pseudonyme(s) demandé(s)`,
     reid_note: "Chaque demande et chaque réponse sont consignées au registre (jamais les pseudonymes ni les identités). Seul le propriétaire des données répond ; la réponse est scellée pour le demandeur.",
     confirm: "Confirmer", dismiss: "Écarter", suppress: "et ne plus signaler ce motif",
     review_note: "Signaux de protection des mineurs : chaque consultation et chaque décision sont consignées au registre. Rien n'est fait automatiquement.",
@@ -62,6 +63,7 @@ const TEXT = {
     answer_reason: "Why (recorded)", rq_pending: "pending",
     rq_answered: "answered", rq_refused: "refused",
     asked_to: (owner, s) => `request sent to ${owner}: ${s}`,
+    asked_n: (n) => `${n} pseudonym(s) asked`,
     reid_note: "Every request and every answer is written to the ledger (never the pseudonyms or the identities). Only the data owner answers; the answer is sealed to the requester.",
     confirm: "Confirm", dismiss: "Dismiss", suppress: "and stop flagging this pattern",
     review_note: "Protection-of-minors signals: every view and every decision is written to the ledger. Nothing is done automatically.",
@@ -246,6 +248,11 @@ async function loadReid() {
       }
       answer.appendChild(list);
     } else if (request.status === "pending" && request.owner === who.tenant && who.role === "tenant-admin") {
+      const asked = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = t("asked_n", (request.pseudonyms || []).length);
+      asked.append(summary, (request.pseudonyms || []).join(", "));
+      answer.appendChild(asked);
       const why = document.createElement("input");
       why.minLength = 5; why.maxLength = 500; why.placeholder = t("answer_reason");
       why.className = "rq-why";
