@@ -98,7 +98,7 @@ from confiance.runtime import (
     SimulatedVerifier,
     measure_image,
 )
-from confiance.runtime.seal import SealSuite
+from confiance.runtime.seal import RecipientPrivateKey, SealSuite
 from confiance.store import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -1413,6 +1413,15 @@ def recipient_or_denied(home: Home, contract: Contract, who: str) -> tuple[str, 
         raise
 
 
+def opening_key(
+    contract: Contract, recipient: str, keystore: SoftwareKeyStore
+) -> tuple[SealSuite, RecipientPrivateKey]:
+    """The HPKE suite the contract seals ``recipient``'s results with, and its private key."""
+    suite = SealSuite(contract.recipient(recipient).suite.value)
+    key = keystore.recipient_key() if suite is SealSuite.X25519 else keystore.recipient_hybrid_key()
+    return suite, key
+
+
 def open_results(
     home: Home,
     contract: Contract,
@@ -1442,8 +1451,7 @@ def open_results(
                 (run_id, recipient),
             ).fetchall()
         ]
-    suite = SealSuite(contract.recipient(recipient).suite.value)
-    key = keystore.recipient_key() if suite is SealSuite.X25519 else keystore.recipient_hybrid_key()
+    suite, key = opening_key(contract, recipient, keystore)
     alerts = [
         open_alert(
             ciphertext,

@@ -26,6 +26,7 @@ from confiance.consortium.operations import (
     _recipient_of,
     list_alerts,
     load_contract,
+    opening_key,
 )
 from confiance.errors import AccessDenied, AlertError, ConfigError
 from confiance.pseudonym import ReidentificationTable
@@ -85,10 +86,9 @@ def ask(
     """
     reason = _reason(reason)
     contract = load_contract(home, contract_id)
-    recipient, _ = _recipient_of(home, contract, requester)  # list_alerts ledgers a refusal
-    alert = next(
-        (a for a in list_alerts(home, requester, contract_id=contract_id) if a.id == alert_id), None
-    )
+    opened = list_alerts(home, requester, contract_id=contract_id)  # ledgers a refusal
+    recipient, _ = _recipient_of(home, contract, requester)
+    alert = next((a for a in opened if a.id == alert_id), None)
     if alert is None:
         raise _denied(
             home,
@@ -266,10 +266,10 @@ def requests(home: Home, party: str) -> list[dict[str, Any]]:
 
 def _opened(home: Home, row: dict[str, Any]) -> dict[str, str]:
     contract = load_contract(home, row["contract"])
-    recipient, keystore = _recipient_of(home, contract, row["requester"])
-    suite = SealSuite(contract.recipient(recipient).suite.value)
-    key = keystore.recipient_key() if suite is SealSuite.X25519 else keystore.recipient_hybrid_key()
-    plain = open_sealed(row["answer"], key, info=_info("answer", row["id"], recipient), suite=suite)
+    _, keystore = _recipient_of(home, contract, row["requester"])
+    suite, key = opening_key(contract, row["recipient"], keystore)
+    info = _info("answer", row["id"], row["recipient"])
+    plain = open_sealed(row["answer"], key, info=info, suite=suite)
     resolved: dict[str, str] = json.loads(plain)
     return resolved
 

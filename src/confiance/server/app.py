@@ -391,25 +391,23 @@ def export_alerts(
     return Response(text, media_type=_EXPORTS[export_format])
 
 
-def _incident(alert: Alert, history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    steps = history.get(alert.id)
-    return alert.summary() | {
-        "last_seen": alert.last_seen.isoformat(),
-        "status": steps[-1]["status"] if steps else "new",
-        "findings": alert.evidence.get("findings", []),
-        "detectors": alert.evidence.get("detectors", []),
-        "techniques": alert.evidence.get("techniques", []),
-        "shared": alert.evidence.get("shared", []),
-        "timeline": alert.evidence.get("timeline", []),
-    }
+#: what an incident's evidence says of it, shown beside its summary
+_INCIDENT_EVIDENCE = ("findings", "detectors", "techniques", "shared", "timeline")
 
 
 def _incidents(request: Request, who: Identity, contract: str) -> list[dict[str, Any]]:
+    """The caller's incidents: the list's summaries (triage status included) with
+    their timeline and what links their findings."""
     alerts, _ = _alerts(request, who, contract)
-    state = _state(request)
-    with state.lock:
-        history = state.cache.triage(who.tenant)
-    return [_incident(a, history) for a in alerts if a.detector == INCIDENTS]
+    found = {a.id: a for a in alerts if a.detector == INCIDENTS}
+    return [
+        {"status": "new"}
+        | s
+        | {"last_seen": found[s["id"]].last_seen.isoformat()}
+        | {k: found[s["id"]].evidence.get(k, []) for k in _INCIDENT_EVIDENCE}
+        for s in _triaged_summaries(request, who, contract)
+        if s["id"] in found
+    ]
 
 
 @router.get("/incidents")

@@ -138,13 +138,13 @@ class _Material:
         offset, size = self.spans[number]
         return self.blobs[index][offset : offset + size]
 
+    def holders(self, number: int, *, but: int | None = None) -> list[int]:
+        """Indexes whose fragment of segment ``number`` is intact (but ``but``), data first."""
+        return [i for i in sorted(self.intact) if number in self.intact[i] and i != but]
+
     def segment(self, number: int, count: int) -> list[tuple[int, bytes]]:
         """Up to ``count`` intact fragments of segment ``number`` with their index, data first."""
-        return [
-            (index, self.part(index, number))
-            for index in sorted(self.intact)
-            if number in self.intact[index]
-        ][:count]
+        return [(index, self.part(index, number)) for index in self.holders(number)[:count]]
 
 
 @dataclass
@@ -484,10 +484,8 @@ class ObjectStore:
         for first in range(0, count, step):
             yield range(first, min(count, first + step))
 
-    def _gather(
-        self, manifest: Manifest, numbers: range, indexes: Collection[int] | None = None
-    ) -> _Material:
-        """Segments ``numbers`` of fragments ``indexes`` (all by default), read in
+    def _gather(self, manifest: Manifest, numbers: range, indexes: Collection[int]) -> _Material:
+        """Segments ``numbers`` of fragments ``indexes``, read in
         parallel by range and checked; the last window also reads one byte past the
         blob's end, so a blob longer than its manifest is seen."""
         offsets = manifest.offsets()
@@ -495,7 +493,7 @@ class ObjectStore:
         stop = offsets[numbers[-1]][0] + offsets[numbers[-1]][1] if numbers else 0
         last = not numbers or numbers[-1] == len(offsets) - 1
         material = _Material({n: (offsets[n][0] - start, offsets[n][1]) for n in numbers})
-        records = [f for f in manifest.fragments if indexes is None or f.index in indexes]
+        records = [f for f in manifest.fragments if f.index in indexes]
         span = (start, stop - start + (1 if last else 0))
         futures = [
             (_executor().submit(self._fetch, manifest, record, span), record) for record in records
@@ -725,16 +723,15 @@ class ObjectStore:
         """Whether every segment of every target is intact or has k intact others."""
         return all(
             number in material.intact.get(index, ())
-            or len([i for i, _ in material.segment(number, manifest.k + manifest.m) if i != index])
-            >= manifest.k
+            or len(material.holders(number, but=index)) >= manifest.k
             for index in targets
             for number in numbers
         )
 
     def _rebuilt(self, manifest: Manifest, material: _Material, index: int, number: int) -> bytes:
         """Segment ``number`` of fragment ``index`` from k others, checked against the manifest."""
-        everyone = material.segment(number, manifest.k + manifest.m)
-        sources = [part for i, part in everyone if i != index][: manifest.k]
+        chosen = material.holders(number, but=index)[: manifest.k]
+        sources = [material.part(i, number) for i in chosen]
         if len(sources) < manifest.k:
             raise StoreError(
                 f"object {manifest.object_id}: cannot be repaired, segment {number} has "
