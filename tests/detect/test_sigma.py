@@ -383,6 +383,29 @@ def test_the_duckdb_engine_finds_exactly_what_the_sqlite_reference_finds() -> No
         sigma.run_rules(sigma.shipped_rules(), events, engine="oracle")
 
 
+def test_duckdb_reads_the_events_slice_by_slice_and_finds_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slices of 7 events: event ids, groups and first sightings do not depend on them."""
+    events = _events_from_the_rules_own_literals()
+    whole = sigma.run_rules(sigma.shipped_rules(), events)
+    monkeypatch.setattr(sigma, "SLICE_ROWS", 7)
+    assert sigma.run_rules(sigma.shipped_rules(), events) == whole
+    assert whole == sigma.run_rules(sigma.shipped_rules(), events, engine="sqlite")
+
+
+def test_a_rule_tests_lowered_copies_and_one_alternation_per_column() -> None:
+    condition, read = sigma._condition(
+        "SELECT * FROM t WHERE (x LIKE '%a.b%' ESCAPE '\\' OR x LIKE '%C(%' ESCAPE '\\' "
+        "OR y = 'Get' COLLATE NOCASE) AND (x LIKE 'p%' ESCAPE '\\' OR x LIKE 's%' ESCAPE '\\')"
+    )
+    assert condition == (
+        """("cf_lower:y" = 'get' OR REGEXP_MATCHES("cf_lower:x", '(?:a\\.b|c\\()')) """
+        """AND (REGEXP_MATCHES("cf_lower:x", '^(?:p|s)'))"""
+    )
+    assert read == {"cf_lower:x", "cf_lower:y"}
+
+
 @pytest.mark.parametrize(
     ("sqlite", "duckdb"),
     [
