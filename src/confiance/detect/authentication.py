@@ -337,24 +337,27 @@ def new_country(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
                    row_number() OVER (PARTITION BY account ORDER BY ts) - 1 AS prior,
                    row_number() OVER (PARTITION BY account, country ORDER BY ts) AS nth_here,
                    min(ts) OVER (PARTITION BY account) AS first_ts,
-                   lag(ts) OVER (PARTITION BY account ORDER BY ts) AS previous_ts,
-                   list(DISTINCT country) OVER (
-                       PARTITION BY account ORDER BY ts
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                   ) AS known
+                   lag(ts) OVER (PARTITION BY account ORDER BY ts) AS previous_ts
             FROM auth WHERE outcome = 'success' AND country IS NOT NULL
+        ), firsts AS (
+            -- each account's first login from each country: the few rows "known" reads
+            SELECT account, country, prior FROM s WHERE nth_here = 1
+        ), c AS (
+            SELECT * FROM s
+            WHERE nth_here = 1 AND prior >= $min_history
+              AND ts - first_ts >= INTERVAL 1 DAY
+              AND ts - previous_ts >= to_hours(CAST($gap AS BIGINT))
+              AND NOT list_contains($ignore, country)
+              AND NOT EXISTS (
+                  SELECT 1 FROM auth f
+                  WHERE f.ip = s.ip AND f.outcome = 'failure'
+                    AND f.ts BETWEEN s.ts - INTERVAL 1 HOUR AND s.ts
+              )
         )
-        SELECT account, tenant, ts, ip, country, asn, prior, known, previous_ts
-        FROM s
-        WHERE nth_here = 1 AND prior >= $min_history
-          AND ts - first_ts >= INTERVAL 1 DAY
-          AND ts - previous_ts >= to_hours(CAST($gap AS BIGINT))
-          AND NOT list_contains($ignore, country)
-          AND NOT EXISTS (
-              SELECT 1 FROM auth f
-              WHERE f.ip = s.ip AND f.outcome = 'failure'
-                AND f.ts BETWEEN s.ts - INTERVAL 1 HOUR AND s.ts
-          )
+        SELECT c.account, c.tenant, c.ts, c.ip, c.country, c.asn, c.prior,
+               list(DISTINCT f.country) AS known, c.previous_ts
+        FROM c JOIN firsts f ON f.account = c.account AND f.prior < c.prior
+        GROUP BY ALL
         ORDER BY account, ts
         """,
         {
