@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from confiance.detect import (
     Score,
     detectors_of,
+    engine,
     generate,
     jobs,
     load_ground_truth,
@@ -20,6 +25,7 @@ from confiance.detect.finding import merge_windows
 from confiance.detect.labelled import synthetic_references
 from confiance.detect.synthetic import SOURCES
 from confiance.errors import ConfigError
+from confiance.events import read_events
 from confiance.ingest import DEMO_GEO, parse_file
 from confiance.ingest.parsers import ParseContext
 
@@ -62,6 +68,49 @@ def test_the_sigmahq_rules_fire_only_on_injected_attackers(week: tuple) -> None:
         findings, load_ground_truth(inputs / "ground-truth.json"), pseudonym=lambda k, v: v
     )
     assert scores["sigma"].precision == 1.0  # corroborates attacks of other types
+
+
+def test_the_runtime_reads_vocabulary_columns_as_dictionaries_and_finds_the_same(
+    week: tuple,
+) -> None:
+    """The worker reads each dataset with read_events: less memory, the same findings."""
+    events, inputs = week
+    buffer = pa.BufferOutputStream()
+    pq.write_table(events, buffer, compression="zstd")
+    compact = read_events(buffer.getvalue())
+    plain = pq.read_table(pa.BufferReader(buffer.getvalue()))  # how the worker read them
+    assert compact.to_pylist() == events.to_pylist()
+    assert pa.types.is_dictionary(compact.schema.field("user_agent.original").type)
+    assert not pa.types.is_dictionary(compact.schema.field("source.ip").type)
+    assert compact.get_total_buffer_size() < 0.85 * plain.get_total_buffer_size()
+    references = synthetic_references(inputs)
+    analyses = detectors_of()
+    assert jobs.run(compact, analyses=analyses, parameters={}, references=references) == (
+        jobs.run(events, analyses=analyses, parameters={}, references=references)
+    )
+
+
+def test_the_worker_allocates_events_with_the_c_library() -> None:
+    """return_freed_memory (called first by the worker) swaps Arrow's pool for malloc's."""
+    code = (
+        "import pyarrow as pa; from confiance.events import return_freed_memory; "
+        "return_freed_memory(); print(pa.default_memory_pool().backend_name)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "system"
+
+
+def test_detections_never_spill_decrypted_events_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB writes past its memory limit to ./.tmp: the runtime's engine fails instead."""
+    monkeypatch.chdir(tmp_path)
+    con = engine.connect()
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone() == ("",)
+    con.execute("SET memory_limit = '32MB'")
+    with pytest.raises(duckdb.OutOfMemoryException):
+        con.execute("SELECT md5(i::VARCHAR) AS h FROM range(4000000) t(i) ORDER BY h").fetchall()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_school_nat_address_is_not_a_password_sprayer(week: tuple) -> None:

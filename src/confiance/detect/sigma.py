@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from confiance.detect import engine
 from confiance.detect.finding import finding
 from confiance.errors import ConfigError
 from confiance.events import FIELD_POLICY, FieldTreatment
@@ -768,7 +769,7 @@ def _on_duckdb(
     refuses), left for SQLite."""
     read = _read(sources)
     present = set(events.column_names) & read
-    con = duckdb.connect(":memory:")
+    con = engine.connect()
     passes: list[_Prepared] = []
     refused: list[LoadedRule] = []
     try:

@@ -6,6 +6,7 @@ import enum
 from collections.abc import Mapping
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from confiance.errors import SchemaError
 
@@ -109,6 +110,51 @@ FIELD_POLICY: Mapping[str, FieldTreatment] = {
     "source.as.number": FieldTreatment.GENERALISED,
     "source.as.organization.name": FieldTreatment.GENERALISED,
 }
+
+
+#: Columns whose values come from a small vocabulary (a tenant, a dataset, an
+#: outcome, a method, a user agent …): read from Parquet as dictionaries, each
+#: value held once per chunk instead of once per event (a third less memory
+#: for a pool of events; DuckDB and Arrow compute read them as they are).
+DICTIONARY_COLUMNS = (
+    "tenant",
+    "event.dataset",
+    "event.category",
+    "event.action",
+    "event.outcome",
+    "service.name",
+    "source.geo.country_iso_code",
+    "source.as.organization.name",
+    "network.transport",
+    "http.request.method",
+    "dns.question.type",
+    "user_agent.original",
+    "email.attachments.file.extension",
+    "email.auth.spf",
+    "email.auth.dkim",
+    "dns.response_code",
+    "rule.name",
+)
+
+
+def read_events(data: bytes | pa.Buffer) -> pa.Table:
+    """A Parquet file of events (or any table), its vocabulary columns as dictionaries."""
+    source = pa.BufferReader(data)
+    names = set(pq.read_schema(source).names)
+    source.seek(0)
+    return pq.read_table(source, read_dictionary=[c for c in DICTIONARY_COLUMNS if c in names])
+
+
+def return_freed_memory() -> None:
+    """Have Arrow allocate with the C library's ``malloc`` in this process from now on.
+
+    Its large buffers are then mapped and given back to the system when freed,
+    where Arrow's default allocator (mimalloc) keeps what decoding the datasets
+    freed: measured on 10M events (``bench/detect.py``), 0.6 GB less resident
+    once read and a peak 0.6 GB lower, at the same speed. For processes that
+    hold a pool of events (the runtime's worker).
+    """
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def empty_table() -> pa.Table:

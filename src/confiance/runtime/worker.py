@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 import confiance
 from confiance.contracts import Contract, contract_digest
 from confiance.errors import ConfianceError, RuntimeJobError
+from confiance.events import read_events, return_freed_memory
 from confiance.keys import dataset_aad, decrypt_blob, zero
 from confiance.keys.keystore import public_bytes
 from confiance.runtime.attestation import SIMULATED, SimulatedAttester
@@ -85,7 +85,7 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
         blob = store.read(_manifest(dataset))
         plaintext = decrypt_blob(blob, dek, aad=dataset_aad(dataset["tenant"], dataset["id"]))
         zero(dek)
-        table = pq.read_table(pa.BufferReader(plaintext))
+        table = read_events(plaintext)
         metadata = table.schema.metadata or {}
         reference = metadata.get(REFERENCE_KEY)
         if reference is None:
@@ -168,6 +168,7 @@ def _run_job(job: dict[str, Any], ephemeral: X25519PrivateKey) -> dict[str, Any]
 
 def main() -> int:
     """Serve one run over stdin/stdout."""
+    return_freed_memory()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
         challenge = receive(stdin, expect="challenge")
