@@ -219,6 +219,15 @@ _LOGIN_PATH = r"(?i)/(auth|login|signin|connexion|cas/login)"
 _UNREADABLE = "\x00"
 
 
+def _joined(lines: pa.Array) -> pa.Buffer:
+    """The lines as one text, a newline between two, without a copy beyond the join's
+    (a scalar's ``as_buffer`` of the joined text copied it again)."""
+    whole = pc.binary_join(
+        pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "\n"
+    )
+    return whole.buffers()[2].slice(0, pc.binary_length(whole)[0].as_py())
+
+
 def delimited(
     lines: pa.Array, *, names: list[str], wanted: Sequence[str], delimiter: str
 ) -> tuple[dict[str, pa.Array], pa.Array]:
@@ -229,10 +238,10 @@ def delimited(
     n = len(lines)
     if n == 0:
         return {w: pa.array([], pa.string()) for w in wanted}, pa.array([], pa.bool_())
-    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), lines), "\n")
-    if (np.frombuffer(joined[0].as_buffer(), dtype=np.uint8) == 0x0D).any():
+    text = _joined(lines)
+    if (np.frombuffer(text, dtype=np.uint8) == 0x0D).any():
         lines = pc.if_else(pc.match_substring(lines, "\r"), _UNREADABLE, lines)
-        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), lines), "\n")
+        text = _joined(lines)
     refused: list[int] = []
 
     def refuse(row: csv.InvalidRow) -> str:
@@ -240,11 +249,11 @@ def delimited(
         return "skip"
 
     table = csv.read_csv(
-        pa.BufferReader(joined[0].as_buffer()),
+        pa.BufferReader(text),
         read_options=csv.ReadOptions(
             use_threads=False,
             column_names=names,
-            block_size=max(1 << 20, joined[0].as_buffer().size + 1),
+            block_size=max(1 << 20, text.size + 1),
         ),
         parse_options=csv.ParseOptions(
             delimiter=delimiter,
