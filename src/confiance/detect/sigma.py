@@ -792,8 +792,12 @@ def _on_duckdb(
                 passes.append(_Prepared(source, runnable, *_prepare(source, runnable, present)))
         matched: dict[str, list[dict[str, Any]]] = {}
         for start in range(0, events.num_rows, SLICE_ROWS):
-            con.register("logs", _slice(events, start, SLICE_ROWS, read))
+            logs = _slice(events, start, SLICE_ROWS, read)
+            con.register("logs", logs)
+            carried = set(pc.unique(logs["event.dataset"]).to_pylist())
             for one in passes:
+                if carried.isdisjoint(one.source.datasets):
+                    continue  # no event of its source in this slice: no scan for it
                 con.register("prepared", con.sql(one.prepare).to_arrow_table())
                 cursor = con.execute(one.test)
                 names = [d[0] for d in cursor.description or ()]
