@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from confiance.detect import engine
+from confiance.detect.engine import connect
 from confiance.detect.finding import finding
 from confiance.errors import ConfigError
 from confiance.events import FIELD_POLICY, FieldTreatment
@@ -769,7 +769,7 @@ def _on_duckdb(
     refuses), left for SQLite."""
     read = _read(sources)
     present = set(events.column_names) & read
-    con = engine.connect()
+    con = connect()
     passes: list[_Prepared] = []
     refused: list[LoadedRule] = []
     try:
