@@ -114,7 +114,7 @@ FIELD_POLICY: Mapping[str, FieldTreatment] = {
 
 #: Columns whose values come from a small vocabulary (a tenant, a dataset, an
 #: outcome, a method, a user agent …): read from Parquet as dictionaries, each
-#: value held once per chunk instead of once per event (a third less memory
+#: value held once per chunk instead of once per event (a quarter less memory
 #: for a pool of events; DuckDB and Arrow compute read them as they are).
 DICTIONARY_COLUMNS = (
     "tenant",
