@@ -394,6 +394,41 @@ def test_duckdb_reads_the_events_slice_by_slice_and_finds_the_same(
     assert whole == sigma.run_rules(sigma.shipped_rules(), events, engine="sqlite")
 
 
+def test_a_rule_duckdb_refuses_runs_on_sqlite_beside_its_source_s_other_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pySigma already refuses what RE2 cannot compile; should DuckDB still refuse a
+    rule (here a look-ahead put in its condition), that rule runs on SQLite as
+    pySigma wrote it and the source's other rule stays in the DuckDB pass."""
+    for name, words in (("ahead", "['sqlmap/']"), ("plain", "['nikto', 'masscan']")):
+        (tmp_path / f"{name}.yml").write_text(
+            f"title: {name}\nid: 7b1a0c8e-0d57-4f0e-9f55-2f1f3b1d1a{len(name):02d}\n"
+            "logsource: {category: proxy}\ndetection:\n"
+            f"  selection: {{c-useragent|contains: {words}}}\n"
+            "  condition: selection\nlevel: high\n"
+        )
+    rules = sigma.load_rules([tmp_path])
+    assert not rules.errors and len(rules.rules) == 2
+    ahead = next(r for r in rules.rules if r.title == "ahead")
+    condition = sigma._condition
+
+    def refused(sql: str) -> tuple[str, frozenset[str]]:
+        if sql == ahead.sql:
+            return """regexp_matches("c-useragent", 'sqlmap(?=/)')""", frozenset({"c-useragent"})
+        return condition(sql)
+
+    monkeypatch.setattr(sigma, "_condition", refused)
+    events = _events(
+        [
+            _event("squid", **{"url.domain": "x.fr", "url.path": "/", "user_agent.original": ua})
+            for ua in ("sqlmap/1.7", "Nikto/2.5", "sqlmapper", FIREFOX)
+        ]
+    )
+    found = sigma.run_rules(rules, events)
+    assert {f["title"]: f["evidence"]["event_ids"] for f in found} == {"ahead": [1], "plain": [2]}
+    assert found == sigma.run_rules(rules, events, engine="sqlite")
+
+
 def test_a_rule_tests_lowered_copies_and_one_alternation_per_column() -> None:
     condition, read = sigma._condition(
         "SELECT * FROM t WHERE (x LIKE '%a.b%' ESCAPE '\\' OR x LIKE '%C(%' ESCAPE '\\' "

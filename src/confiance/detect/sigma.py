@@ -778,7 +778,7 @@ def _on_duckdb(
             mine = [r for r in rules if r.source == source.name]
             if not mine:
                 continue
-            prepare, _test = _prepare(source, mine, present)
+            prepare, test = _prepare(source, mine, present)
             con.register("prepared", con.sql(prepare).to_arrow_table())
             runnable = []
             for rule in mine:
@@ -788,8 +788,10 @@ def _on_duckdb(
                 except duckdb.Error:
                     refused.append(rule)
             con.unregister("prepared")
+            if len(runnable) < len(mine):
+                prepare, test = _prepare(source, runnable, present)
             if runnable:
-                passes.append(_Prepared(source, runnable, *_prepare(source, runnable, present)))
+                passes.append(_Prepared(source, runnable, prepare, test))
         matched: dict[str, list[dict[str, Any]]] = {}
         for start in range(0, events.num_rows, SLICE_ROWS):
             logs = _slice(events, start, SLICE_ROWS, read)
