@@ -115,7 +115,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         FROM events WHERE "ocsf.class_uid" = 4009
         """,
     )
-    # Views expose naive UTC timestamps (DuckDB would need pytz for aware ones).
+    # The tables hold naive UTC timestamps (DuckDB would need pytz for aware ones).
     return con
 
 

@@ -138,11 +138,9 @@ DICTIONARY_COLUMNS = (
 
 
 def read_events(data: bytes | pa.Buffer) -> pa.Table:
-    """A Parquet file of events (or any table), its vocabulary columns as dictionaries."""
-    source = pa.BufferReader(data)
-    names = set(pq.read_schema(source).names)
-    source.seek(0)
-    return pq.read_table(source, read_dictionary=[c for c in DICTIONARY_COLUMNS if c in names])
+    """A Parquet file of events (or any table), its vocabulary columns as dictionaries
+    (a column the file lacks is passed over)."""
+    return pq.read_table(pa.BufferReader(data), read_dictionary=list(DICTIONARY_COLUMNS))
 
 
 def return_freed_memory() -> None:
