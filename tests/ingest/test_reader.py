@@ -4,6 +4,7 @@ does not depend on the file's size, every compression we accept is read."""
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import gzip
 import io
 import zipfile
@@ -15,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from confiance.errors import IngestError
-from confiance.ingest import DEMO_GEO, parse_file
-from confiance.ingest.parsers import ParseContext
+from confiance.ingest import DEMO_GEO, parse_file, reader
+from confiance.ingest.parsers import ParseContext, parser_for
 from confiance.ingest.reader import iter_parse
 
 CONTEXT = ParseContext(tenant="t", service="svc", geo=DEMO_GEO)
@@ -165,3 +166,90 @@ def test_where_blocks_are_cut_changes_nothing(
     assert _summary(cut) == _summary(fine)
     assert [q.raw for q in cut.quarantined] == [q.raw for q in fine.quarantined]
     assert reference.lines == cut.lines
+
+
+NFDUMP_VARIANTS = [
+    NFDUMP_ROW,
+    "",
+    "   ",
+    "garbage line",
+    NFDUMP_ROW.replace("10.0.0.1", "10.0.0.999"),
+    NFDUMP_ROW.replace("08:00:00,", "08:00:00.250,"),
+    NFDUMP_ROW.replace(".AP.SF", ".AP\r.SF"),
+    NFDUMP_ROW.replace(".AP.SF", ".AP.SF\xe9"),
+    NFDUMP_ROW + "," * 300,
+]
+
+
+def _nfdump_file(path: Path, rows: list[str]) -> Path:
+    text = "\n".join([NFDUMP_HEADER, *rows]) + "\n"
+    path.write_bytes(text.replace("\xe9", "\x00").encode().replace(b"\x00", b"\xe9"))
+    return path
+
+
+def test_nfdump_blocks_read_as_one_text_number_and_quarantine_lines_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [NFDUMP_ROW] * 30 + ["", "garbage line", "  "] + [NFDUMP_ROW] * 30
+    rows[40] = NFDUMP_ROW.replace("172.16.0.2", "not-an-address")
+    path = _nfdump_file(tmp_path / "flows.csv", rows)
+    read_as_text = []
+    original = reader._line_text
+
+    def spy(data: bytes, max_line_bytes: int) -> object:
+        text = original(data, max_line_bytes)
+        read_as_text.append(text is not None)
+        return text
+
+    monkeypatch.setattr(reader, "_line_text", spy)
+    parsed = parse_file(path, format="nfdump-csv", context=CONTEXT, batch_bytes=1000)
+    assert any(read_as_text)
+    assert parsed.table.num_rows == 59
+    assert [(q.line, q.reason) for q in parsed.quarantined] == [
+        (33, "does not match the nfdump-csv header"),
+        (42, "field destination.ip: not an IP address"),
+    ]
+    assert parsed.quarantined[0].raw == "garbage line"
+    assert parsed.lines == 64
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.sampled_from(NFDUMP_VARIANTS), max_size=40),
+    batch_bytes=st.integers(min_value=64, max_value=4000),
+)
+def test_nfdump_as_text_or_line_by_line_gives_the_same(
+    tmp_path: Path, rows: list[str], batch_bytes: int
+) -> None:
+    """A block read as one text (the fast path) and the same block split into
+    lines give the same events, quarantine and counts, wherever blocks are cut
+    and whatever the block holds (blank lines, carriage returns, latin-1, a
+    line over the limit, a row with another field count)."""
+    path = _nfdump_file(tmp_path / "flows.csv", rows)
+    parser = parser_for("nfdump-csv")
+
+    def parsed(text: bool) -> object:
+        framing = parser.framing
+        try:
+            parser.framing = dataclasses.replace(framing, text=text)  # type: ignore[misc]
+            return parse_file(
+                path,
+                format="nfdump-csv",
+                context=CONTEXT,
+                batch_bytes=batch_bytes,
+                max_line_bytes=200,
+            )
+        except IngestError as exc:
+            return str(exc)
+        finally:
+            vars(parser).pop("framing", None)
+
+    fast, lines = parsed(True), parsed(False)
+    if isinstance(fast, str) or isinstance(lines, str):
+        assert fast == lines
+        return
+    assert _summary(fast) == _summary(lines)
+    assert [q.raw for q in fast.quarantined] == [q.raw for q in lines.quarantined]  # type: ignore[attr-defined]
+    assert fast.lines == lines.lines  # type: ignore[attr-defined]

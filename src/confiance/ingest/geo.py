@@ -112,11 +112,13 @@ class GeoTable:
         return None
 
     def columns(self, addresses: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
-        """Country, centroid and AS columns for an address column."""
+        """Country, centroid and AS columns for an address column (looked up once
+        per distinct address; a dictionary-encoded column is taken as it is)."""
         if isinstance(addresses, pa.ChunkedArray):
             addresses = addresses.combine_chunks()
-        distinct = pc.unique(addresses)
-        index = pc.take(self._indices(distinct), pc.index_in(addresses, value_set=distinct))
+        if not isinstance(addresses, pa.DictionaryArray):
+            addresses = pc.dictionary_encode(addresses)
+        index = pc.take(self._indices(addresses.dictionary), addresses.indices)
         places = self._places
 
         def column(values: list[object], kind: pa.DataType) -> pa.Array:
@@ -163,19 +165,20 @@ def _flatten(nets: list[tuple[int, int, int]]) -> tuple[list[int], list[int], li
 
 
 _OCTET = r"25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d"
-_IPV4 = "^" + r"\.".join(f"(?P<{name}>{_OCTET})" for name in "abcd") + "$"
-#: the same shape without capture, for a plain yes/no (several times faster)
+#: a dotted-quad IPv4 address, for a plain yes/no
 IPV4_SHAPE = "^" + r"\.".join(f"(?:{_OCTET})" for _ in "abcd") + "$"
+_WEIGHTS = np.array([1 << 24, 1 << 16, 1 << 8, 1], dtype=np.int64)
 
 
 def ipv4_to_int(addresses: pa.Array) -> pa.Array:
-    """Dotted-quad IPv4 addresses as integers (null where not one), vectorised."""
-    octets = pc.extract_regex(addresses, _IPV4)
-    total = pa.array(np.zeros(len(addresses), dtype=np.int64))
-    for name, shift in (("a", 24), ("b", 16), ("c", 8), ("d", 0)):
-        part = pc.cast(pc.struct_field(octets, name), pa.int64())
-        total = pc.add(total, pc.multiply(part, 1 << shift))
-    return total
+    """Dotted-quad IPv4 addresses as integers (null where not one), vectorised:
+    the shape is checked by one pattern, then the good ones are split on their
+    dots (several times faster than capturing the four octets)."""
+    shaped = np.asarray(pc.fill_null(pc.match_substring_regex(addresses, IPV4_SHAPE), False))
+    octets = pc.split_pattern(addresses.filter(pa.array(shaped)), ".").flatten()
+    values = np.zeros(len(addresses), dtype=np.int64)
+    values[shaped] = np.asarray(pc.cast(octets, pa.int64())).reshape(-1, 4) @ _WEIGHTS
+    return pa.array(values, pa.int64(), mask=~shaped)
 
 
 # Real autonomous systems of the kinds of networks seen in the demo.

@@ -24,6 +24,7 @@ import zstandard
 
 from confiance.errors import IngestError
 from confiance.events import empty_table
+from confiance.ingest.columns import LineText
 from confiance.ingest.parsers import IGNORED, ParseContext, Parser, parser_for
 
 #: Lines longer than this are quarantined, never parsed.
@@ -231,12 +232,13 @@ def _decode(line: bytes) -> str:
 
 @dataclass
 class _Block:
-    """Whole lines of a file: ``data`` ends with a newline; ``first`` is its first line's number."""
+    """Whole lines of a file: ``data`` ends with a newline. Lines are numbered
+    by whoever reads the blocks, in order (counting them here cost a pass)."""
 
-    first: int
-    data: bytes
-    #: (line number, head) of a line longer than the limit, skipped before this block
-    overlong: tuple[int, bytes] | None = None
+    data: bytes | memoryview
+    #: the head of a line longer than the limit, skipped where this block stands
+    #: (such a block holds no other line)
+    overlong: bytes | None = None
     final: bool = False
 
 
@@ -248,9 +250,8 @@ def _blocks(
     The last ``hold`` lines are kept back until the end of the file, so that the
     final block holds a format's closing lines (nfdump's statistics) whole.
     """
-    number = 1
     carry = b""
-    skipping: tuple[int, bytes] | None = None
+    skipping: bytes | None = None
     while True:
         chunk = read(batch_bytes)
         if not chunk:
@@ -259,8 +260,7 @@ def _blocks(
             end = chunk.find(b"\n")
             if end < 0:
                 continue
-            yield _Block(number, b"", overlong=skipping)
-            number += 1
+            yield _Block(b"", overlong=skipping)
             skipping = None
             chunk = chunk[end + 1 :]
         data = carry + chunk if carry else chunk
@@ -273,26 +273,25 @@ def _blocks(
         if cut < 0:
             carry = data
         else:
-            block, carry = data[: cut + 1], data[cut + 1 :]
-            yield _Block(number, block)
-            number += block.count(b"\n")
+            # a view, not a copy, of the block's lines
+            block, carry = memoryview(data)[: cut + 1], data[cut + 1 :]
+            yield _Block(block)
         partial = len(data) - last - 1
         if partial > max_line_bytes:
             complete = carry[: len(carry) - partial]
             if complete:
-                yield _Block(number, complete)
-                number += complete.count(b"\n")
-            skipping = (number, carry[len(carry) - partial :][:QUARANTINE_KEEP])
+                yield _Block(complete)
+            skipping = carry[len(carry) - partial :][:QUARANTINE_KEEP]
             carry = b""
     if skipping is not None:
-        yield _Block(number, b"", overlong=skipping, final=True)
+        yield _Block(b"", overlong=skipping, final=True)
     elif carry.endswith(b"\n") or not carry:
-        yield _Block(number, carry, final=True)
+        yield _Block(carry, final=True)
     else:
-        yield _Block(number, carry + b"\n", final=True)
+        yield _Block(carry + b"\n", final=True)
 
 
-def _split_lines(data: bytes) -> tuple[pa.StringArray, pa.Array] | None:
+def _split_lines(data: bytes | memoryview) -> tuple[pa.StringArray, pa.Array] | None:
     """The lines of ``data`` (which ends with a newline) as one Arrow array built
     from numpy offsets (no Python object per line), and their byte lengths;
     None if some line is not UTF-8."""
@@ -316,19 +315,38 @@ def _split_lines(data: bytes) -> tuple[pa.StringArray, pa.Array] | None:
     return lines, pa.array(ends - starts)
 
 
-def _block_lines(data: bytes) -> tuple[pa.Array, pa.Array]:
+def _block_lines(data: bytes | memoryview) -> tuple[pa.Array, pa.Array]:
     if len(data) > 2**31 - 1:  # pragma: no cover - blocks are far smaller
         raise IngestError("block too large")
     split = _split_lines(data)
     if split is None:
-        raw = data[:-1].split(b"\n")
+        raw = bytes(data[:-1]).split(b"\n")
         lengths = pa.array([len(line) for line in raw], pa.int32())
         lines = pa.array([_decode(line) for line in raw], pa.string())
     else:
         lines, lengths = split
-    if b"\r" in data:
+    if (np.frombuffer(data, dtype=np.uint8) == 0x0D).any():
         lines = pc.utf8_rtrim(lines, characters="\r")
     return lines, lengths
+
+
+def _line_text(data: bytes | memoryview, max_line_bytes: int) -> LineText | None:
+    """``data`` as one text of lines, or None if the lines must be read one by
+    one: a carriage return, a line longer than the limit, bytes not UTF-8."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    if (view == 0x0D).any():
+        return None
+    ends = np.flatnonzero(view == 0x0A)
+    if np.diff(ends, prepend=-1).max() - 1 > max_line_bytes:
+        return None
+    whole = pa.StringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, len(view)], np.int32)), pa.py_buffer(data)
+    )
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    return LineText(data, ends)
 
 
 def iter_parse(
@@ -424,9 +442,8 @@ class _ParseRun:
         ):
             quarantined: list[QuarantinedLine] = []
             if block.overlong is not None:
-                number, raw = block.overlong
-                quarantined.append(self._overlong(number, _decode(raw)))
-                self.lines = max(self.lines, number)
+                self.lines += 1
+                quarantined.append(self._overlong(self.lines, _decode(block.overlong)))
             numbers, lines = self._records(block, quarantined)
             if framing.whole:
                 held.append((numbers, lines, quarantined))
@@ -444,25 +461,30 @@ class _ParseRun:
 
     def _records(
         self, block: _Block, quarantined: list[QuarantinedLine]
-    ) -> tuple[pa.Array, pa.Array]:
+    ) -> tuple[pa.Array, pa.Array | LineText]:
         """Line numbers and texts of the records of ``block`` (metadata, blank and
         over-long lines taken out, the header remembered)."""
         if not block.data:
             return pa.array([], pa.int64()), pa.array([], pa.string())
+        if self.parser.framing.text and not block.final:
+            text = _line_text(block.data, self.max_line_bytes)
+            if text is not None:
+                return self._text_records(text)
         lines, lengths = _block_lines(block.data)
         n = len(lines)
-        self.lines = block.first + n - 1
-        numbers = pa.array(np.arange(block.first, block.first + n, dtype=np.int64))
+        first = self.lines + 1
+        self.lines += n
+        numbers = pa.array(np.arange(first, first + n, dtype=np.int64))
         framing = self.parser.framing
         keep = pc.invert(pc.or_(pc.equal(lengths, 0), pc.ascii_is_space(lines)))
-        if framing.header_first_line and block.first == 1:
+        if framing.header_first_line and first == 1:
             self.header = lines[0].as_py()
             keep = pc.and_(keep, pc.not_equal(numbers, 1))
         if framing.trailer and block.final:
             tail = min(_TRAILER_LINES, n)
             cut = framing.trailer([line.encode() for line in lines.slice(n - tail).to_pylist()])
             if cut < tail:
-                keep = pc.and_(keep, pc.less(numbers, block.first + n - tail + cut))
+                keep = pc.and_(keep, pc.less(numbers, first + n - tail + cut))
         if framing.metadata_prefix:
             metadata = pc.starts_with(lines, framing.metadata_prefix.decode())
             if framing.header_prefix:
@@ -478,12 +500,27 @@ class _ParseRun:
         if pc.any(long).as_py():
             for i in pc.indices_nonzero(pc.and_(long, keep)).to_pylist():
                 head = lines[i].as_py()[:QUARANTINE_KEEP]
-                quarantined.append(self._overlong(block.first + i, head))
+                quarantined.append(self._overlong(first + i, head))
             keep = pc.and_(keep, pc.invert(long))
         return numbers.filter(keep), lines.filter(keep)
 
+    def _text_records(self, text: LineText) -> tuple[pa.Array, LineText]:
+        """:meth:`_records` of a block read as one text (blank lines stay in:
+        the parser refuses them and :meth:`_parse` drops them)."""
+        first = self.lines + 1
+        self.lines += len(text)
+        if first == 1 and self.parser.framing.header_first_line:
+            self.header = text.line(0)
+            start = int(text.ends[0]) + 1
+            text = LineText(text.data[start:], text.ends[1:] - start)
+            first = 2
+        return pa.array(np.arange(first, first + len(text), dtype=np.int64)), text
+
     def _parse(
-        self, numbers: pa.Array, lines: pa.Array, quarantined: list[QuarantinedLine]
+        self,
+        numbers: pa.Array,
+        lines: pa.Array | LineText,
+        quarantined: list[QuarantinedLine],
     ) -> ParsedBatch:
         if len(lines) == 0:
             return ParsedBatch(empty_table(), quarantined, {}, self.lines, self.source.position)
@@ -493,27 +530,33 @@ class _ParseRun:
             raise IngestError(f"{self.path}: {exc}") from None
         ignored: dict[str, int] = {}
         refused = []
+        records = len(lines)
         for index, reason in bad:
+            if isinstance(lines, LineText) and not lines.line(index).strip():
+                records -= 1  # a blank line, not a record
+                continue
             if reason.startswith(IGNORED):
                 key = reason[len(IGNORED) :]
                 ignored[key] = ignored.get(key, 0) + 1
             else:
                 refused.append((index, reason))
-        if not self.checked and len(lines) >= 10:
+        if not self.checked and records >= 10:
             self.checked = True
-            if len(refused) == len(lines) and not ignored:
+            if len(refused) == records and not ignored:
                 raise IngestError(
                     f"{self.path}: no line is in the {self.parser.name} format; refusing the file"
                 )
         if refused:
             at = pa.array([i for i, _ in refused], pa.int64())
             lines_at = pc.take(numbers, at).to_pylist()
-            texts_at = pc.utf8_slice_codeunits(pc.take(lines, at), 0, 4 * QUARANTINE_KEEP)
+            if isinstance(lines, LineText):
+                texts = [lines.line(i)[: 4 * QUARANTINE_KEEP] for i, _ in refused]
+            else:
+                taken = pc.utf8_slice_codeunits(pc.take(lines, at), 0, 4 * QUARANTINE_KEEP)
+                texts = taken.to_pylist()
             quarantined.extend(
                 QuarantinedLine(str(self.path), number, reason, text)
-                for number, (_, reason), text in zip(
-                    lines_at, refused, texts_at.to_pylist(), strict=True
-                )
+                for number, (_, reason), text in zip(lines_at, refused, texts, strict=True)
             )
             quarantined.sort(key=lambda q: q.line)
         return ParsedBatch(table, quarantined, ignored, self.lines, self.source.position)
