@@ -106,20 +106,29 @@ class Parser(Protocol):
 
 
 class Rows:
-    """Tracks which rows are still good and why the others were rejected."""
+    """Tracks which rows are still good and why the others were rejected.
 
-    def __init__(self, n: int) -> None:
-        self.ok: pa.Array = pa.array([True] * n, pa.bool_())
-        self.bad: BadRows = []
+    A row is a line of the parser's input; or, given ``refused``, the lines left
+    once those positions (sorted) were refused for ``reason`` before any column
+    was built (:func:`delimited_rows`). Bad rows are reported by line position.
+    """
+
+    def __init__(self, n: int, *, refused: Sequence[int] = (), reason: str = "") -> None:
+        self.ok: pa.Array = pa.array(np.ones(n, dtype=bool))
+        self.bad: BadRows = [(index, reason) for index in refused]
+        self._lines = np.delete(np.arange(n + len(refused)), refused) if refused else None
+
+    def _line(self, index: int) -> int:
+        return index if self._lines is None else int(self._lines[index])
 
     def reject(self, bad: BadRows) -> None:
         """Mark rows rejected by a per-line check (with their own reasons)."""
         if bad:
-            mask = [True] * len(self.ok)
+            mask = np.ones(len(self.ok), dtype=bool)
             for index, _ in bad:
                 mask[index] = False
-            self.ok = pc.and_(self.ok, pa.array(mask, pa.bool_()))
-            self.bad.extend(bad)
+            self.ok = pc.and_(self.ok, pa.array(mask))
+            self.bad.extend((self._line(index), reason) for index, reason in bad)
 
     def only_good(self, values: pa.Array) -> pa.Array:
         """``values`` where the row is still good, null elsewhere."""
@@ -129,11 +138,13 @@ class Rows:
         valid = pc.fill_null(valid, False)
         failed = pc.and_(self.ok, pc.invert(valid))
         for index in pc.indices_nonzero(failed).to_pylist():
-            self.bad.append((index, reason))
+            self.bad.append((self._line(index), reason))
         self.ok = pc.and_(self.ok, valid)
 
     def finish(self, columns: Mapping[str, pa.Array]) -> tuple[pa.Table, BadRows]:
-        table = pa.table(dict(columns)).filter(self.ok)
+        table = pa.table(dict(columns))
+        if self.ok.false_count:
+            table = table.filter(self.ok)
         return conform(table), sorted(self.bad)
 
 
@@ -259,11 +270,10 @@ def _joined(lines: pa.Array) -> pa.Buffer:
 _CSV_BLOCK = 1 << 20
 
 
-def _spread(column: pa.ChunkedArray, good: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """``column`` (one value per good row) laid out over every row, null where a
-    row is not good: only the offsets are rebuilt, the text is not copied.
+def _spread(values: pa.Array, good: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """``values`` (one per good row) laid out over every row, null where a row
+    is not good: only the offsets are rebuilt, the text is not copied.
     ``ends[i + 1]`` is the number of good rows up to and including row ``i``."""
-    values = column.combine_chunks()
     offsets = np.frombuffer(
         values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=4 * values.offset
     )
@@ -277,16 +287,15 @@ def _spread(column: pa.ChunkedArray, good: np.ndarray, ends: np.ndarray) -> pa.A
     )
 
 
-def delimited(
+def delimited_rows(
     lines: pa.Array | LineText, *, names: list[str], wanted: Sequence[str], delimiter: str
-) -> tuple[dict[str, pa.Array], pa.Array]:
+) -> tuple[dict[str, pa.Array], list[int]]:
     """Split delimiter-separated lines (no quoting) into the ``wanted`` columns,
-    as strings, with Arrow's CSV reader; and which lines had exactly ``names``
-    fields. A line with another count is null in every column.
+    as strings, with Arrow's CSV reader: the columns of the lines that have
+    exactly ``names`` fields, and the positions of the others (sorted).
     """
-    n = len(lines)
-    if n == 0:
-        return {w: pa.array([], pa.string()) for w in wanted}, pa.array([], pa.bool_())
+    if len(lines) == 0:
+        return {w: pa.array([], pa.string()) for w in wanted}, []
     if isinstance(lines, LineText):
         text = pa.py_buffer(lines.data)
     else:
@@ -314,15 +323,27 @@ def delimited(
             include_columns=list(wanted),
             column_types={w: pa.string() for w in wanted},
             strings_can_be_null=False,
+            # Arrow strings and a LineText are valid UTF-8 already
+            check_utf8=False,
         ),
     )
-    good = np.ones(n, dtype=bool)
+    return {w: table.column(w).combine_chunks() for w in wanted}, refused
+
+
+def delimited(
+    lines: pa.Array | LineText, *, names: list[str], wanted: Sequence[str], delimiter: str
+) -> tuple[dict[str, pa.Array], pa.Array]:
+    """:func:`delimited_rows` laid out over every line: which lines had exactly
+    ``names`` fields; a line with another count is null in every column.
+    """
+    values, refused = delimited_rows(lines, names=names, wanted=wanted, delimiter=delimiter)
+    good = np.ones(len(lines), dtype=bool)
     if not refused:
-        return {w: table.column(w).combine_chunks() for w in wanted}, pa.array(good)
+        return values, pa.array(good)
     good[refused] = False
     # row i's value ends where the good rows up to and including i end
     ends = np.concatenate(([0], np.cumsum(good, dtype=np.int64)))
-    return {w: _spread(table.column(w), good, ends) for w in wanted}, pa.array(good)
+    return {w: _spread(values[w], good, ends) for w in wanted}, pa.array(good)
 
 
 def group(fields: pa.Array, name: str) -> pa.Array:

@@ -28,7 +28,7 @@ from confiance.ingest.columns import (
     Rows,
     common,
     dash_to_null,
-    delimited,
+    delimited_rows,
     group,
     local_stamp,
     local_time,
@@ -186,12 +186,12 @@ class NfdumpCsv:
             raise IngestError("nfdump CSV needs its header line")
         names = self.header_names(header)
         wanted = [*self.required, *(c for c in self.optional if c in names)]
-        values, valid = delimited(lines, names=names, wanted=wanted, delimiter=",")
-        n = len(lines)
+        # the rows are the lines with the header's field count
+        values, refused = delimited_rows(lines, names=names, wanted=wanted, delimiter=",")
+        n = len(lines) - len(refused)
         for absent in self.optional:
             values.setdefault(absent, pa.nulls(n, pa.string()))
-        rows = Rows(n)
-        rows.require(valid, f"does not match the {self.name} header")
+        rows = Rows(n, refused=refused, reason=f"does not match the {self.name} header")
         ts = values["ts"]
         if pc.min_max(pc.binary_length(ts)).as_py() == {"min": 19, "max": 19}:
             time = local_stamp(ts, None, context)  # no fraction
