@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given
 from hypothesis import strategies as st
 
 from confiance.ingest import DEMO_GEO, parse_file
-from confiance.ingest.columns import to_int
+from confiance.ingest.columns import local_stamp, local_time, to_int
 from confiance.ingest.parsers import ParseContext
+
+CONTEXT = ParseContext(tenant="t", service="svc", geo=DEMO_GEO)
 
 
 def _reference(value: str | None, bits: int) -> int | None:
@@ -37,6 +40,37 @@ def test_to_int_matches_the_digit_rule_for_any_strings(values: list[str | None])
     array = pa.array(values, pa.string())
     for kind, bits in ((pa.int64(), 64), (pa.int32(), 32)):
         assert to_int(array, kind).to_pylist() == [_reference(v, bits) for v in values]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 1, 1)).map(
+                lambda d: d.strftime("%Y-%m-%d %H:%M:%S")
+            ),
+            st.text(alphabet="0123456789-: T+Z", min_size=19, max_size=19),
+        ),
+        max_size=20,
+    )
+)
+def test_times_read_alike_by_arrow_iso_reader_and_strptime(values: list[str | None]) -> None:
+    """19-character times go through Arrow's ISO 8601 reader when every one
+    reads; the result is the one strptime gives (its fallback)."""
+    stamps = pa.array(values, pa.string())
+    expected = pc.strptime(
+        pc.replace_substring(stamps, "T", " "),
+        format="%Y-%m-%d %H:%M:%S",
+        unit="us",
+        error_is_null=True,
+    )
+    utc = pa.timestamp("us", tz="UTC")
+    expected_utc = pc.if_else(
+        pc.is_valid(expected),
+        pc.cast(local_time(expected, CONTEXT), utc),
+        pa.scalar(None, utc),
+    )
+    assert local_stamp(stamps, None, CONTEXT).to_pylist() == expected_utc.to_pylist()
 
 
 def test_a_port_too_large_for_its_column_is_quarantined_not_a_crash(tmp_path: Path) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from confiance.ingest.columns import valid_ips
-from confiance.ingest.geo import GeoTable, Place
+from confiance.ingest.geo import GeoTable, Place, ipv4_to_int
 
 _PLACE = [Place("FR", n, f"AS{n}", 46.6, 2.4) for n in range(40)]
 
@@ -79,3 +80,26 @@ def test_addresses_are_checked_without_leading_zeros_or_overflow() -> None:
             expected.append(False)
     got = valid_ips(pa.array(values, pa.string())).to_pylist()
     assert [bool(g) for g in got] == expected
+    # a dictionary-encoded column is checked once per distinct value, alike
+    encoded = pc.dictionary_encode(pa.array(values + values[::-1], pa.string()))
+    assert [bool(g) for g in valid_ips(encoded).to_pylist()] == expected + expected[::-1]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.ip_addresses(v=4).map(str),
+            st.text(alphabet="0123456789.x:", max_size=17),
+        ),
+        max_size=40,
+    )
+)
+def test_ipv4_to_int_is_the_address_as_a_number_or_null(values: list[str | None]) -> None:
+    expected = []
+    for v in values:
+        try:
+            expected.append(int(ipaddress.IPv4Address(v)))  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            expected.append(None)
+    assert ipv4_to_int(pa.array(values, pa.string())).to_pylist() == expected
