@@ -263,7 +263,8 @@ def _same_tenant(request: Request, who: Identity, tenant: str | None) -> None:
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+#: bounded so that a page's body always serialises (JSON has no integers past 64 bits)
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Someone = Annotated[Identity, Depends(identity)]
 Anyone = Annotated[
     Identity, Depends(allow("auditor", "tenant-admin", "analyst", "reviewer", "operator"))
