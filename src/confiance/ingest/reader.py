@@ -305,11 +305,9 @@ def _split_lines(data: bytes | memoryview) -> tuple[pa.StringArray, pa.Array] | 
     offsets = np.empty(len(ends) * 2, dtype=np.int32)
     offsets[0::2] = starts
     offsets[1::2] = ends
-    both = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
-    try:
-        both.validate(full=True)
-    except pa.ArrowInvalid:
+    if not _utf8(data):
         return None
+    both = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
     # even slots are lines, odd slots the newlines between them
     lines = both.take(pa.array(np.arange(0, len(offsets) - 1, 2, dtype=np.int32)))
     return lines, pa.array(ends - starts)
@@ -339,14 +337,22 @@ def _line_text(data: bytes | memoryview, max_line_bytes: int) -> LineText | None
     ends = np.flatnonzero(view == 0x0A)
     if np.diff(ends, prepend=-1).max() - 1 > max_line_bytes:
         return None
+    if not _utf8(data):
+        return None
+    return LineText(data, ends)
+
+
+def _utf8(data: bytes | memoryview) -> bool:
+    """Whether ``data`` is valid UTF-8 (so is then every line of it: a newline
+    is never part of a multi-byte character)."""
     whole = pa.StringArray.from_buffers(
-        1, pa.py_buffer(np.array([0, len(view)], np.int32)), pa.py_buffer(data)
+        1, pa.py_buffer(np.array([0, len(data)], np.int32)), pa.py_buffer(data)
     )
     try:
         whole.validate(full=True)
     except pa.ArrowInvalid:
-        return None
-    return LineText(data, ends)
+        return False
+    return True
 
 
 def iter_parse(
