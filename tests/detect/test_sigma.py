@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from confiance.detect import jobs, sigma
@@ -383,15 +384,52 @@ def test_the_duckdb_engine_finds_exactly_what_the_sqlite_reference_finds() -> No
         sigma.run_rules(sigma.shipped_rules(), events, engine="oracle")
 
 
-def test_duckdb_reads_the_events_slice_by_slice_and_finds_the_same(
+def test_duckdb_tests_each_distinct_tuple_once_whatever_the_chunks_and_dictionaries(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Slices of 7 events: event ids, groups and first sightings do not depend on them."""
-    events = _events_from_the_rules_own_literals()
-    whole = sigma.run_rules(sigma.shipped_rules(), events)
-    monkeypatch.setattr(sigma, "SLICE_ROWS", 7)
-    assert sigma.run_rules(sigma.shipped_rules(), events) == whole
-    assert whole == sigma.run_rules(sigma.shipped_rules(), events, engine="sqlite")
+    """The events three times over (another tenant, a week later, a source address of
+    their own), in chunks of 7 rows whose agents and paths are dictionaries of their
+    own: every condition is tested on the same distinct tuples as for one copy, and
+    the findings are the SQLite reference's (event ids, groups, first sightings)."""
+    once = _events_from_the_rules_own_literals()
+    copies = [once]
+    for n in (1, 2):
+        later = [t + dt.timedelta(days=7 * n) for t in once["@timestamp"].to_pylist()]
+        copy = once
+        for name, values in (
+            ("@timestamp", later),
+            ("tenant", [f"tenant{n}"] * once.num_rows),
+            ("source.ip", [f"192.0.2.{n}"] * once.num_rows),
+        ):
+            index = copy.column_names.index(name)
+            field = copy.schema.field(index)
+            copy = copy.set_column(index, field, pa.array(values, field.type))
+        copies.append(copy)
+    chunks = []
+    for batch in pa.concat_tables(copies).to_batches(max_chunksize=7):
+        columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+        for name in ("url.path", "user_agent.original"):
+            columns[name] = pc.dictionary_encode(pc.cast(columns[name], pa.string()))
+        chunks.append(pa.table(columns))
+    events = pa.concat_tables(chunks, promote_options="permissive")
+    assert events["user_agent.original"].num_chunks > 100
+
+    tested: list[int] = []
+    tuples = sigma._tuples
+
+    def counted(codes: Any, rows: int) -> tuple[Any, Any]:
+        found = tuples(codes, rows)
+        tested.append(found[1].size)
+        return found
+
+    monkeypatch.setattr(sigma, "_tuples", counted)
+    found = sigma.run_rules(sigma.shipped_rules(), events)
+    three = list(tested)
+    tested.clear()
+    sigma.run_rules(sigma.shipped_rules(), once)
+    assert three == tested  # three copies: no more tuples to test than one
+    assert found == sigma.run_rules(sigma.shipped_rules(), events, engine="sqlite")
+    assert {f["tenants"][0] for f in found} == {"college", "tenant1", "tenant2"}
 
 
 def test_a_rule_duckdb_refuses_runs_on_sqlite_beside_its_source_s_other_rules(

@@ -509,11 +509,6 @@ def _regexp(pattern: str, value: object) -> bool:
     return value is not None and re.search(pattern, str(value)) is not None
 
 
-def _numbered(events: pa.Table, start: int = 0) -> pa.Array:
-    """Event ids: an event's position in the run's events, from 1, whatever the engine."""
-    return pa.array(np.arange(start + 1, start + events.num_rows + 1, dtype=np.int64))
-
-
 def _read(sources: Sequence[Source]) -> set[str]:
     """The event columns the sources' fields, text and entities read."""
     read = {"tenant", "event.dataset", *_ENTITIES}
@@ -533,18 +528,15 @@ def _in_datasets(sources: Sequence[Source]) -> str:
 def _logs(events: pa.Table, sources: Sequence[Source]) -> pa.Table:
     """The events of the sources' datasets, the columns the views read, each with its
     id and its time as text (SQLite's engine)."""
-    datasets = sorted({d for s in sources for d in s.datasets})
-    ids = _numbered(events)
-    if events.num_rows:
-        keep = pc.is_in(events["event.dataset"], pa.array(datasets, pa.string()))
-        events, ids = events.filter(keep), ids.filter(keep)
     read = _read(sources)
     names = [n for n in events.column_names if n in read]
-    times = (
-        pc.strftime(events["@timestamp"], format=_TIME_FORMAT)
-        if events.num_rows
-        else pa.array([], pa.string())
-    )
+    if not events.num_rows:
+        empty = {_ID: pa.array([], pa.int64()), _TIME: pa.array([], pa.string())}
+        return pa.table(empty | {n: events[n] for n in names})
+    keep = _Coded.of(events["event.dataset"]).among([d for s in sources for d in s.datasets])
+    ids = pa.array(np.flatnonzero(keep) + 1)
+    events = events.select(list(dict.fromkeys(["@timestamp", *names]))).filter(pa.array(keep))
+    times = pc.strftime(events["@timestamp"], format=_TIME_FORMAT)
     return pa.table({_ID: ids, _TIME: times} | {n: events[n] for n in names})
 
 
@@ -605,15 +597,13 @@ def _sqlite(logs: pa.Table, sources: Sequence[Source], required: set[str]) -> sq
     return con
 
 
-#: the lowered copy of a field (``cf_lower:c-useragent``), computed once per slice
+#: the lowered copy of a field (``cf_lower:c-useragent``), computed once per tuple
 _LOWER = "cf_lower:"
-#: events the DuckDB engine reads at a time: its memory does not grow with the run
-SLICE_ROWS = 1 << 20
 
 
 @functools.lru_cache(maxsize=512)
 def _condition(sql: str) -> tuple[str, frozenset[str]]:
-    """A rule's condition as DuckDB tests it over a source's prepared slice, and the
+    """A rule's condition as DuckDB tests it over a source's prepared tuples, and the
     columns it reads.
 
     Every case-blind test reads the field's lowered copy: ``lower(field)``, an
@@ -720,102 +710,249 @@ def _re2_literal(word: str) -> str:
 
 
 @dataclass
-class _Prepared:
-    """The rules of one source as one DuckDB pass: the query that prepares a slice
-    (the source's events, the fields the rules read, their lowered copies) and the
-    query that tests every rule over it."""
+class _Pass:
+    """The rules of one source that read the same event columns, as one DuckDB pass over
+    the distinct tuples of those columns: the query that prepares the tuples (the fields
+    the rules read, their lowered copies) and the query that tests every rule on them."""
 
     source: Source
     rules: list[LoadedRule]
+    columns: tuple[str, ...]
     prepare: str
     test: str
 
 
+#: a distinct tuple's number in a pass
+_TUPLE = "cf_tuple"
+
+
 def _prepare(source: Source, rules: Sequence[LoadedRule], present: set[str]) -> tuple[str, str]:
+    """The two queries of a pass over ``logs``, a table of distinct tuples numbered in
+    ``cf_tuple``: the second gives the tuples some rule matches, and each rule's flag."""
     conditions = [_condition(r.sql) for r in rules]
     read = set().union(*(columns for _sql, columns in conditions))
-    selected = [_ID, '"@timestamp"', *_carried(present)]
+    selected = [_TUPLE]
     for name in sorted(read):
         field = name.removeprefix(_LOWER)
         expression = _expression(source, field, present)
         if name.startswith(_LOWER):
             expression = f"lower(CAST({expression} AS VARCHAR))"
         selected.append(f"{expression} AS {_col(name)}")
-    prepare = f"SELECT {', '.join(selected)} FROM logs WHERE {_in_datasets([source])}"
-    carried = ", ".join(_col("cf_" + n) for n in ("tenant", *_ENTITIES))
     flags = ", ".join(
         f"coalesce(CAST(({sql}) AS BOOLEAN), false) AS m{i}"
         for i, (sql, _) in enumerate(conditions)
     )
-    test = (
-        f"SELECT {_ID}, strftime(timezone('UTC', \"@timestamp\"), '{_TIME_FORMAT}.%f') AS {_TIME}, "
-        f"{carried}, {flags} FROM prepared WHERE "
-        + " OR ".join(f"({sql})" for sql, _ in conditions)
+    matches = " OR ".join(f"({sql})" for sql, _ in conditions)
+    return (
+        f"SELECT {', '.join(selected)} FROM logs",
+        f"SELECT {_TUPLE}, {flags} FROM prepared WHERE {matches}",
     )
-    return prepare, test
 
 
-def _slice(events: pa.Table, start: int, size: int, read: set[str]) -> pa.Table:
-    part = events.slice(start, size)
-    columns = {n: part[n] for n in part.column_names if n in read}
-    return pa.table({_ID: _numbered(part, start), "@timestamp": part["@timestamp"]} | columns)
+def _columns_read(source: Source, rule: LoadedRule, present: set[str]) -> tuple[str, ...]:
+    """The event columns a rule's condition reads, through its source's fields."""
+    read: set[str] = set()
+    for name in _condition(rule.sql)[1]:
+        read.update(_COLUMN.findall(_expression(source, name.removeprefix(_LOWER), present)))
+    return tuple(sorted(read))
+
+
+@dataclass(frozen=True)
+class _Coded:
+    """A column as a number per row, ``len(values)`` for null, and its distinct values."""
+
+    codes: np.ndarray
+    values: pa.Array
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray) -> _Coded:
+        column = (
+            column.unify_dictionaries()
+            if pa.types.is_dictionary(column.type)
+            else pc.dictionary_encode(column)
+        )
+        if not column.num_chunks:
+            return cls(np.zeros(0, np.int32), pa.array([], column.type.value_type))
+        values = column.chunk(0).dictionary
+        indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
+        return cls(pc.fill_null(indices, len(values)).to_numpy(), values)
+
+    @property
+    def size(self) -> int:
+        return len(self.values) + 1
+
+    def at(self, codes: np.ndarray) -> pa.Array:
+        """The values these codes stand for."""
+        return self.values.take(pa.array(codes, mask=codes == len(self.values)))
+
+    def among(self, values: Sequence[str]) -> np.ndarray:
+        """Whether each row's value is one of ``values``."""
+        chosen = pc.is_in(self.values, pa.array(values, self.values.type))
+        lookup = np.append(chosen.to_numpy(zero_copy_only=False), False)
+        return np.asarray(lookup[self.codes], dtype=bool)
+
+
+def _at(column: pa.ChunkedArray, rows: np.ndarray) -> list[pa.Array]:
+    """The values of ``column`` at ``rows`` (ascending), chunk by chunk: a take on the
+    whole column would first join its chunks into one copy."""
+    ends = np.cumsum([len(c) for c in column.chunks])
+    chunk = np.searchsorted(ends, rows, side="right")
+    return [
+        column.chunk(i).take(pa.array(rows[chunk == i] - (ends[i - 1] if i else 0)))
+        for i in np.unique(chunk)
+    ]
+
+
+def _renumbered(key: np.ndarray) -> tuple[np.ndarray, int]:
+    """Keys renumbered from 0 (by hashing), and how many there are."""
+    encoded = pc.dictionary_encode(pa.array(key))
+    return encoded.indices.to_numpy(), len(encoded.dictionary)
+
+
+def _tuples(codes: Sequence[tuple[np.ndarray, int]], rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's tuple of codes as a number from 0, and one row of each tuple."""
+    key, size = np.zeros(rows, np.int64), 1
+    for values, count in codes:
+        if size * count >= 2**62:  # renumber before the mixed-radix key can overflow
+            key, size = _renumbered(key)
+        key, size = key * count + values, size * count
+    if size > 4 * rows:  # too sparse to number by a table of every possible key
+        key, size = _renumbered(key)
+    seen = np.zeros(size, bool)
+    seen[key] = True
+    number = np.cumsum(seen) - 1
+    tuples = number[key]
+    # any of a tuple's rows stands for it: they all carry the same values
+    one = np.empty(int(number[-1]) + 1, np.int64)
+    one[tuples] = np.arange(rows)
+    return tuples, one
+
+
+def _passes(
+    rules: Sequence[LoadedRule], sources: Sequence[Source], events: pa.Table, present: set[str]
+) -> tuple[list[_Pass], list[LoadedRule]]:
+    """The passes of the rules DuckDB runs, and the rules it refuses (a regular
+    expression RE2 does not take): found by binding each rule's condition on no rows."""
+    passes: list[_Pass] = []
+    refused: list[LoadedRule] = []
+    con = connect()
+    try:
+        for source in sources:
+            by_columns: dict[tuple[str, ...], list[LoadedRule]] = {}
+            for rule in rules:
+                if rule.source == source.name:
+                    by_columns.setdefault(_columns_read(source, rule, present), []).append(rule)
+            for columns, mine in sorted(by_columns.items()):
+                empty = {_TUPLE: pa.array([], pa.int64())}
+                con.register("logs", pa.table(empty | {c: events[c].slice(0, 0) for c in columns}))
+                prepare, _ = _prepare(source, mine, present)
+                con.register("prepared", con.sql(prepare).to_arrow_table())
+                runnable = []
+                for rule in mine:
+                    try:
+                        con.execute(f"SELECT 1 FROM prepared WHERE {_condition(rule.sql)[0]}")
+                        runnable.append(rule)
+                    except duckdb.Error:
+                        refused.append(rule)
+                if runnable:
+                    passes.append(
+                        _Pass(source, runnable, columns, *_prepare(source, runnable, present))
+                    )
+    finally:
+        con.close()
+    return passes, refused
 
 
 def _on_duckdb(
     rules: Sequence[LoadedRule], events: pa.Table, sources: Sequence[Source]
 ) -> tuple[list[dict[str, Any]], list[LoadedRule]]:
-    """Event rules over ``events`` slice by slice, one pass per source and slice for all
-    its rules; the findings, and the rules DuckDB cannot run (a regular expression RE2
-    refuses), left for SQLite."""
-    read = _read(sources)
-    present = set(events.column_names) & read
+    """Event rules over ``events``; the findings, and the rules DuckDB refuses, left for
+    SQLite.
+
+    A rule's condition is tested once per distinct tuple of the event columns it
+    reads, not once per event: a proxy's millions of requests carry far fewer
+    distinct (path, agent) pairs. The rules of a source that read the same columns
+    are one DuckDB pass over those tuples; the tuples a rule matches lead back to
+    their events by number. Memory: a number per event of the source and column,
+    and the distinct tuples.
+    """
+    present = set(events.column_names) & _read(sources)
+    passes, refused = _passes(rules, sources, events, present)
+    matched: dict[str, list[dict[str, Any]]] = {}
+    if not passes or not events.num_rows:
+        return [], refused
+    datasets = _Coded.of(events["event.dataset"])
     con = connect()
-    passes: list[_Prepared] = []
-    refused: list[LoadedRule] = []
     try:
-        con.register("logs", _slice(events, 0, 0, read))
         for source in sources:
-            mine = [r for r in rules if r.source == source.name]
-            if not mine:
+            mine = [one for one in passes if one.source is source]
+            keep = datasets.among(source.datasets)
+            if not mine or not keep.any():
                 continue
-            prepare, test = _prepare(source, mine, present)
-            con.register("prepared", con.sql(prepare).to_arrow_table())
-            runnable = []
-            for rule in mine:
-                try:  # on no events: the query binds (a pattern RE2 refuses fails here)
-                    con.execute(f"SELECT 1 FROM prepared WHERE {_condition(rule.sql)[0]}")
-                    runnable.append(rule)
-                except duckdb.Error:
-                    refused.append(rule)
-            con.unregister("prepared")
-            if len(runnable) < len(mine):
-                prepare, test = _prepare(source, runnable, present)
-            if runnable:
-                passes.append(_Prepared(source, runnable, prepare, test))
-        matched: dict[str, list[dict[str, Any]]] = {}
-        for start in range(0, events.num_rows, SLICE_ROWS):
-            logs = _slice(events, start, SLICE_ROWS, read)
-            con.register("logs", logs)
-            carried = set(pc.unique(logs["event.dataset"]).to_pylist())
-            for one in passes:
-                if carried.isdisjoint(one.source.datasets):
-                    continue  # no event of its source in this slice: no scan for it
+            rows, ours = np.flatnonzero(keep), pa.array(keep)
+            # each column the source's rules read, coded once over the source's events
+            coded: dict[str, _Coded] = {}
+            for one in mine:
+                for name in one.columns:
+                    if name not in coded:
+                        coded[name] = _Coded.of(events[name].filter(ours))
+                read = [(coded[n].codes, coded[n].size) for n in one.columns]
+                tuples, first = _tuples(read, rows.size)
+                distinct = {_TUPLE: pa.array(np.arange(first.size))} | {
+                    n: coded[n].at(coded[n].codes[first]) for n in one.columns
+                }
+                con.register("logs", pa.table(distinct))
                 con.register("prepared", con.sql(one.prepare).to_arrow_table())
-                cursor = con.execute(one.test)
-                names = [d[0] for d in cursor.description or ()]
-                flags = len(names) - len(one.rules)
-                for values in cursor.fetchall():
-                    row = dict(zip(names[:flags], values[:flags], strict=True))
-                    for rule, hit in zip(one.rules, values[flags:], strict=True):
-                        if hit:
-                            matched.setdefault(rule.id, []).append(row)
+                flags = con.sql(one.test).to_arrow_table()
                 con.unregister("prepared")
+                if flags.num_rows:
+                    _collect(one, flags, tuples, rows, events, present, matched)
     finally:
         con.close()
     findings = [
         f for one in passes for rule in one.rules for f in _grouped(rule, matched.get(rule.id, ()))
     ]
     return findings, refused
+
+
+def _collect(
+    one: _Pass,
+    flags: pa.Table,
+    tuples: np.ndarray,
+    rows: np.ndarray,
+    events: pa.Table,
+    present: set[str],
+    matched: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The events whose tuple a rule of ``one`` matched, as rows under the rule's id."""
+    hit = np.zeros(int(tuples.max()) + 1, bool)
+    hit[flags[_TUPLE].to_numpy()] = True
+    mine = np.flatnonzero(hit[tuples])
+    at = rows[mine]
+    carried = {
+        "cf_" + n: [v for part in _at(events[n], at) for v in part.to_pylist()]
+        if n in present
+        else [None] * at.size
+        for n in ("tenant", *_ENTITIES)
+    }
+    times = [
+        t
+        for part in _at(events["@timestamp"], at)
+        for t in pc.strftime(part, format=_TIME_FORMAT).to_pylist()
+    ]
+    found = [
+        {_ID: int(r) + 1, _TIME: t} | {k: v[i] for k, v in carried.items()}
+        for i, (r, t) in enumerate(zip(at.tolist(), times, strict=True))
+    ]
+    # each rule's flag per tuple, read for the matched events
+    position = np.full(hit.size, -1)
+    position[flags[_TUPLE].to_numpy()] = np.arange(flags.num_rows)
+    for i, rule in enumerate(one.rules):
+        flag = flags[f"m{i}"].to_numpy(zero_copy_only=False)[position[tuples[mine]]]
+        if flag.any():
+            matched.setdefault(rule.id, []).extend(
+                row for row, yes in zip(found, flag.tolist(), strict=True) if yes
+            )
 
 
 @functools.lru_cache(maxsize=512)
@@ -942,7 +1079,7 @@ def run_rules(rules: RuleSet, events: pa.Table, *, engine: str = "duckdb") -> li
 
     Matches of an event rule are grouped by entity (source address, else
     account, else domain); a correlation gives one finding per group it fires for.
-    Event rules run on DuckDB (vectorised, over the Arrow events without a copy)
+    Event rules run on DuckDB, once per distinct tuple of the columns they read,
     unless ``engine`` is ``sqlite``; correlations, and any rule DuckDB cannot
     run (a regular expression RE2 does not take), run on SQLite as pySigma's
     backend wrote them, over the events of their own log source only.
