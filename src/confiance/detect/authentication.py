@@ -23,6 +23,15 @@ _KM = """2 * 6371 * asin(sqrt(
 ))"""
 
 
+#: accounts whose places (``lat``, ``lon`` of the rows of ``{rows}``) lie at least
+#: ``$min_km`` apart by an upper bound of the great-circle distance: along a meridian,
+#: then along a parallel, which is no shorter than the great circle (R·Δφ + R·Δλ)
+_SPREAD = """
+    SELECT account FROM {rows} GROUP BY account
+    HAVING 6371 * (radians(max(lat) - min(lat)) + radians(max(lon) - min(lon))) >= $min_km
+"""
+
+
 def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ATT&CK T1110.003: one source, failures on many accounts, few tries each.
 
@@ -33,12 +42,16 @@ def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
     """
     windows = con.execute(
         """
-        SELECT ip, time_bucket(INTERVAL 1 HOUR, ts) AS w
-        FROM auth GROUP BY ip, w
-        HAVING count(DISTINCT account) FILTER (outcome = 'failure') >= $min_accounts
-           AND count(*) FILTER (outcome = 'failure') >= $ratio * count(*)
-           AND count(*) FILTER (outcome = 'failure')
-               <= $tries * count(DISTINCT account) FILTER (outcome = 'failure')
+        WITH f AS (
+            -- the source-hours whose failures alone qualify (few): only they are counted whole
+            SELECT ip, time_bucket(INTERVAL 1 HOUR, ts) AS w, count(*) AS failures
+            FROM auth WHERE outcome = 'failure' GROUP BY ip, w
+            HAVING count(DISTINCT account) >= $min_accounts
+               AND count(*) <= $tries * count(DISTINCT account)
+        )
+        SELECT f.ip, f.w
+        FROM f JOIN auth a ON a.ip = f.ip AND time_bucket(INTERVAL 1 HOUR, a.ts) = f.w
+        GROUP BY f.ip, f.w, f.failures HAVING f.failures >= $ratio * count(*)
         """,
         {
             "min_accounts": p["min_accounts"],
@@ -122,13 +135,15 @@ def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
     """ATT&CK T1078: successive successful logins faster than an airliner."""
     rows = con.execute(
         f"""
-        WITH s AS (
+        WITH located AS (SELECT * FROM auth WHERE outcome = 'success' AND lat IS NOT NULL),
+        far AS ({_SPREAD.format(rows="located")}),
+        s AS (
             SELECT account, tenant, ts, ip, lat, lon, asn, country,
                    lag(ts) OVER w AS pts, lag(ip) OVER w AS pip, lag(lat) OVER w AS plat,
                    lag(lon) OVER w AS plon, lag(asn) OVER w AS pasn,
                    lag(country) OVER w AS pcountry, lag(tenant) OVER w AS ptenant
-            FROM auth WHERE outcome = 'success' AND lat IS NOT NULL
-            WINDOW w AS (PARTITION BY account ORDER BY ts)
+            FROM located WHERE account IN (SELECT account FROM far)
+            WINDOW w AS (PARTITION BY account ORDER BY ts, ip, tenant)
         ), d AS (
             SELECT *, {_KM} AS km,
                    greatest(epoch(ts) - epoch(pts), 60) / 3600.0 AS hours
@@ -136,7 +151,7 @@ def impossible_travel(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
         )
         SELECT account, tenant, ptenant, pts, ts, pip, ip, pasn, pcountry, asn, country, km, hours
         FROM d WHERE km >= $min_km AND km / hours >= $min_speed AND hours <= $max_hours
-        ORDER BY account, ts
+        ORDER BY account, ts, ip, tenant
         """,
         {"min_km": p["min_km"], "min_speed": p["min_speed_kmh"], "max_hours": p["max_hours"]},
     ).fetchall()
@@ -198,16 +213,35 @@ def failure_then_success(
     sensible threshold; a forgotten password followed by a reset is not, and is
     the main known false positive (raise ``min_failures`` where resets are common).
     """
+    width = f"INTERVAL {int(p['window_minutes'])} MINUTE"
     rows = con.execute(
-        """
-        WITH r AS (
+        f"""
+        WITH f AS (
+            SELECT tenant, account, ip, time_bucket({width}, ts) AS b, count(*) AS n
+            FROM auth WHERE outcome = 'failure' GROUP BY ALL
+        ), near AS (
+            -- a window's failures lie in two successive buckets of its width: only the
+            -- pairs of buckets with enough failures, and their logins, can fire
+            SELECT DISTINCT tenant, account, ip, unnest([b, b + {width}]) AS b
+            FROM (
+                SELECT coalesce(x.tenant, y.tenant) AS tenant,
+                       coalesce(x.account, y.account) AS account, coalesce(x.ip, y.ip) AS ip,
+                       coalesce(x.b, y.b - {width}) AS b
+                FROM f x FULL JOIN f y
+                  ON y.tenant = x.tenant AND y.account = x.account AND y.ip = x.ip
+                 AND y.b = x.b + {width}
+                WHERE coalesce(x.n, 0) + coalesce(y.n, 0) >= $min_failures
+            )
+        ), r AS (
             -- the failures of one run: those since the source's last success on the account
             SELECT account, ip, ts, tenant, outcome,
                    count(*) FILTER (outcome = 'success') OVER (
-                       PARTITION BY tenant, account, ip ORDER BY ts
+                       PARTITION BY tenant, account, ip ORDER BY ts, outcome
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
                    ) AS run
-            FROM auth
+            FROM auth a
+            SEMI JOIN near n ON n.tenant = a.tenant AND n.account = a.account AND n.ip = a.ip
+                            AND n.b = time_bucket({width}, a.ts)
         ), s AS (
             SELECT account, ip, ts, tenant,
                    count(*) FILTER (outcome = 'failure') OVER w AS failures,
@@ -216,14 +250,14 @@ def failure_then_success(
             FROM r
             WINDOW w AS (
                 PARTITION BY tenant, account, ip, run ORDER BY ts
-                RANGE BETWEEN INTERVAL (CAST($w AS INTEGER)) MINUTE PRECEDING AND CURRENT ROW
+                RANGE BETWEEN {width} PRECEDING AND CURRENT ROW
             )
         )
         SELECT account, ip, tenant, min(first_failure), min(ts), max(failures)
         FROM s WHERE outcome = 'success' AND failures >= $min_failures
         GROUP BY account, ip, tenant ORDER BY account, min(ts)
         """,
-        {"w": int(p["window_minutes"]), "min_failures": p["min_failures"]},
+        {"min_failures": p["min_failures"]},
     ).fetchall()
     return [
         finding(
@@ -246,11 +280,17 @@ def failure_then_success(
 #: per tenant, source and hour, the sources that failed on two accounts or more and
 #: almost never succeeded (at most ``$ratio`` of their attempts)
 _STUFFERS = """
-    SELECT tenant, ip, time_bucket(INTERVAL 1 HOUR, ts) AS w,
-           count(DISTINCT account) FILTER (outcome = 'failure') AS failed_accounts
-    FROM auth GROUP BY tenant, ip, w
-    HAVING count(DISTINCT account) FILTER (outcome = 'failure') >= 2
-       AND count(*) FILTER (outcome = 'success') <= $ratio * count(*)
+    WITH f AS (
+        -- the source-hours that failed on two accounts (few): only they are counted whole
+        SELECT tenant, ip, time_bucket(INTERVAL 1 HOUR, ts) AS w,
+               count(DISTINCT account) AS failed_accounts
+        FROM auth WHERE outcome = 'failure' GROUP BY tenant, ip, w
+        HAVING count(DISTINCT account) >= 2
+    )
+    SELECT f.tenant, f.ip, f.w, f.failed_accounts
+    FROM f JOIN auth a ON a.tenant = f.tenant AND a.ip = f.ip
+                      AND time_bucket(INTERVAL 1 HOUR, a.ts) = f.w
+    GROUP BY ALL HAVING count(*) FILTER (a.outcome = 'success') <= $ratio * count(*)
 """
 
 
@@ -334,11 +374,16 @@ def new_country(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
         """
         WITH s AS (
             SELECT account, tenant, ts, ip, country, asn,
-                   row_number() OVER (PARTITION BY account ORDER BY ts) - 1 AS prior,
-                   row_number() OVER (PARTITION BY account, country ORDER BY ts) AS nth_here,
+                   row_number() OVER (PARTITION BY account ORDER BY ts, ip) - 1 AS prior,
+                   row_number() OVER (PARTITION BY account, country ORDER BY ts, ip) AS nth_here,
                    min(ts) OVER (PARTITION BY account) AS first_ts,
-                   lag(ts) OVER (PARTITION BY account ORDER BY ts) AS previous_ts
+                   lag(ts) OVER (PARTITION BY account ORDER BY ts, ip) AS previous_ts
             FROM auth WHERE outcome = 'success' AND country IS NOT NULL
+              -- a first login from a country that is not the account's first: two countries
+              AND account IN (
+                  SELECT account FROM auth WHERE outcome = 'success' AND country IS NOT NULL
+                  GROUP BY account HAVING count(DISTINCT country) >= 2
+              )
         ), firsts AS (
             -- each account's first login from each country: the few rows "known" reads
             SELECT account, country, prior FROM s WHERE nth_here = 1
@@ -432,7 +477,13 @@ def unusual_hour(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[d
                    avg(cos(radians(hour * 15))) OVER prior AS cosine,
                    avg(sin(radians(hour * 15))) OVER prior AS sine
             FROM s
-            WINDOW prior AS (PARTITION BY account ORDER BY ts
+            -- the accounts with a login in an hour quiet for their tenant: only they can fire
+            WHERE account IN (
+                SELECT s.account FROM s JOIN quiet q ON q.tenant = s.tenant
+                                                   AND q.clock = floor(s.hour)
+                WHERE q.share <= $tenant_share
+            )
+            WINDOW prior AS (PARTITION BY account ORDER BY ts, ip
                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         ), d AS (
             SELECT *, (degrees(atan2(sine, cosine)) / 15 + 24) % 24 AS mean_hour,
@@ -520,15 +571,17 @@ def concurrent_sessions(
             FROM events
             WHERE "user.name" IS NOT NULL AND "source.geo.location.lat" IS NOT NULL
               AND coalesce("event.outcome", '') <> 'failure'
+        ), far AS ({_SPREAD.format(rows="a")}
         ), s AS (
             SELECT *, lag(lat) OVER w AS plat, lag(lon) OVER w AS plon, lag(ip) OVER w AS pip,
                    lag(country) OVER w AS pcountry, lag(tenant) OVER w AS ptenant
-            FROM a WINDOW w AS (PARTITION BY account ORDER BY ts)
+            FROM a WHERE account IN (SELECT account FROM far)
+            WINDOW w AS (PARTITION BY account ORDER BY ts, ip, tenant)
         )
         SELECT account, ts, ptenant, tenant, pip, ip, pcountry, country
         FROM s
         WHERE plat IS NOT NULL AND (lat <> plat OR lon <> plon) AND {_KM} >= $min_km
-        ORDER BY account, ts
+        ORDER BY account, ts, ip, tenant
         """,
         {"min_km": p["min_km"]},
     ).fetchall()

@@ -170,6 +170,11 @@ def threat_intel(
                         GROUP BY value),
                  dom AS (SELECT value, any_value(label) AS label FROM intel WHERE kind = 'domain'
                          GROUP BY value),
+                 -- the names visited or resolved that are a listed domain or under one,
+                 -- matched once per distinct name
+                 listed AS (SELECT n.name, dom.value, dom.label
+                            FROM (SELECT DISTINCT lower(domain) AS name FROM web) n
+                            JOIN dom ON n.name = dom.value OR ends_with(n.name, '.' || dom.value)),
             hits AS (
                 SELECT 'outbound' AS direction, f.src AS host, f.dst AS indicator, ip.label,
                        f.tenant, f.ts FROM flows f JOIN ip ON f.dst = ip.value
@@ -183,9 +188,8 @@ def threat_intel(
                 SELECT 'inbound', w.ip, w.ip, ip.label, w.tenant, w.ts
                 FROM access w JOIN ip ON w.ip = ip.value
                 UNION ALL
-                SELECT 'lookup', w.ip, dom.value, dom.label, w.tenant, w.ts
-                FROM web w JOIN dom
-                  ON lower(w.domain) = dom.value OR ends_with(lower(w.domain), '.' || dom.value)
+                SELECT 'lookup', w.ip, l.value, l.label, w.tenant, w.ts
+                FROM web w JOIN listed l ON lower(w.domain) = l.name
             )
             SELECT direction, host, indicator, any_value(label), list(DISTINCT tenant), count(*),
                    min(ts), max(ts)

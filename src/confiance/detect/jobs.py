@@ -52,8 +52,6 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         FROM events
         WHERE "event.category" = 'authentication' AND "user.name" IS NOT NULL
           AND "source.ip" IS NOT NULL
-        -- stored in the order the per-account windows read it: their sorts find it sorted
-        ORDER BY account, ts
         """,
     )
     _table(
@@ -71,7 +69,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
     _table(
         con,
         """
-        CREATE TABLE web AS
+        CREATE VIEW web AS
         SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account,
                "source.ip" AS ip, "url.domain" AS domain, "url.path" AS path,
                "url.search_terms" AS terms
