@@ -44,13 +44,20 @@ def _kind_sql() -> str:
     return f"CASE {cases} WHEN regexp_matches(agent, '{SCANNER_AGENTS}') THEN 'scanner' END"
 
 
-def _classified(columns: str) -> str:
-    """``access`` requests with ``columns`` and ``kind``: what their decoded path or
-    user agent shows (traversal, injection, probe, scanner), or null."""
+def _classified(columns: str, where: str = "true") -> str:
+    """``access`` requests (those ``where`` selects) with ``columns`` and ``kind``: what
+    their decoded path or user agent shows (traversal, injection, probe, scanner), or
+    null. Each distinct (path, agent) pair is classified once: a portal's requests
+    repeat a few pages."""
+    picked = ", ".join(f"a.{c.strip()}" for c in columns.split(","))
     return f"""
-        SELECT *, {_kind_sql()} AS kind
-        FROM (SELECT {columns}, lower(url_decode(coalesce(path, ''))) AS p,
-                     lower(coalesce(agent, '')) AS agent FROM access)
+        SELECT {picked}, k.kind
+        FROM (SELECT * FROM access WHERE {where}) a LEFT JOIN (
+            SELECT path, sent, {_kind_sql()} AS kind
+            FROM (SELECT path, agent AS sent, lower(url_decode(coalesce(path, ''))) AS p,
+                         lower(coalesce(agent, '')) AS agent
+                  FROM (SELECT DISTINCT path, agent FROM access WHERE {where}))
+        ) k ON a.path IS NOT DISTINCT FROM k.path AND a.agent IS NOT DISTINCT FROM k.sent
     """
 
 
@@ -77,8 +84,7 @@ def web_attack(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dic
             con,
             f"""
             WITH r AS (
-                SELECT * FROM ({_classified("tenant, ip, ts, status, path")})
-                WHERE ip = $ip AND ts >= $s AND ts < $e
+                {_classified("tenant, ip, ts, status, path", "ip = $ip AND ts >= $s AND ts < $e")}
             )
             SELECT list(DISTINCT tenant), count(*), count(kind), list(DISTINCT kind),
                    count(*) FILTER (status >= 400), list(DISTINCT path) FILTER (kind IS NOT NULL),
