@@ -565,7 +565,7 @@ def concurrent_sessions(
     rows = con.execute(
         f"""
         WITH a AS (
-            SELECT "user.name" AS account, tenant, timezone('UTC', "@timestamp") AS ts,
+            SELECT "user.name" AS account, tenant, "@timestamp" AS ts,
                    "source.ip" AS ip, "source.geo.country_iso_code" AS country,
                    "source.geo.location.lat" AS lat, "source.geo.location.lon" AS lon
             FROM events

@@ -38,13 +38,17 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
     con = engine.connect(pooled=True)
     if events.num_rows == 0:
         events = EVENT_SCHEMA.empty_table()
-    con.register("events", events)
+    # the events' times as naive UTC (the same 64-bit values, no copy): the tables keep
+    # them so, and DuckDB converts no time zone per row
+    index = events.schema.get_field_index("@timestamp")
+    naive = events["@timestamp"].cast(pa.timestamp("us"))
+    con.register("events", events.set_column(index, "@timestamp", naive))
     con.execute("SET TimeZone = 'UTC'")
     _table(
         con,
         """
         CREATE TABLE auth AS
-        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account,
+        SELECT "@timestamp" AS ts, tenant, "user.name" AS account,
                "source.ip" AS ip,
                "event.outcome" AS outcome, "source.geo.location.lat" AS lat,
                "source.geo.location.lon" AS lon, "source.as.number" AS asn,
@@ -58,7 +62,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         con,
         """
         CREATE TABLE flows AS
-        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS src,
+        SELECT "@timestamp" AS ts, tenant, "source.ip" AS src,
                "destination.ip" AS dst,
                "destination.port" AS dport, "network.packets" AS packets,
                coalesce("event.action", '') AS flags, lower("network.transport") AS proto,
@@ -70,12 +74,12 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         con,
         """
         CREATE VIEW web AS
-        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "user.name" AS account,
+        SELECT "@timestamp" AS ts, tenant, "user.name" AS account,
                "source.ip" AS ip, "url.domain" AS domain, "url.path" AS path,
                "url.search_terms" AS terms
         FROM events WHERE "url.domain" IS NOT NULL
         UNION ALL
-        SELECT timezone('UTC', "@timestamp"), tenant, "user.name", "source.ip",
+        SELECT "@timestamp", tenant, "user.name", "source.ip",
                "dns.question.name", '/', NULL
         FROM events WHERE "dns.question.name" IS NOT NULL
         """,
@@ -84,7 +88,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         con,
         """
         CREATE TABLE access AS
-        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS ip,
+        SELECT "@timestamp" AS ts, tenant, "source.ip" AS ip,
                "http.request.method" AS method, "url.path" AS path,
                "http.response.status_code" AS status, "user_agent.original" AS agent
         FROM events
@@ -95,7 +99,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         con,
         """
         CREATE TABLE dns AS
-        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "source.ip" AS ip,
+        SELECT "@timestamp" AS ts, tenant, "source.ip" AS ip,
                lower("dns.question.name") AS qname, "dns.question.type" AS qtype
         FROM events WHERE "dns.question.name" IS NOT NULL AND "source.ip" IS NOT NULL
         """,
@@ -104,7 +108,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         con,
         """
         CREATE TABLE mail AS
-        SELECT timezone('UTC', "@timestamp") AS ts, tenant, "event.dataset" AS dataset,
+        SELECT "@timestamp" AS ts, tenant, "event.dataset" AS dataset,
                "source.ip" AS ip, "event.action" AS action, "event.outcome" AS outcome,
                lower("email.from.domain") AS sender_domain, "email.to.address" AS recipient,
                lower("email.attachments.file.extension") AS extension,
@@ -113,7 +117,8 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         FROM events WHERE "ocsf.class_uid" = 4009
         """,
     )
-    # The tables hold naive UTC timestamps (DuckDB would need pytz for aware ones).
+    # The tables hold naive UTC timestamps (DuckDB would need pytz for aware ones), as
+    # does the events view.
     return con
 
 
