@@ -71,6 +71,17 @@ def test_a_day_worker_logging_in_at_night_fires_with_the_local_time() -> None:
     assert there["evidence"]["local_time"] == "23:30"
 
 
+def test_the_history_counts_the_logins_earlier_the_same_day() -> None:
+    """An account's history is its days before the login, then its logins earlier that
+    day (counted apart): the three of the sixth day count, the one after does not."""
+    history = _working_days("u_day", [7.5, 11, 14.5], days=6)
+    late = _login(_at(5, 22, 30), "u_day", ip="51.68.1.1")  # 23:30 in Paris
+    after = _login(_at(5, 23, 50), "u_day")
+    (found,) = _run([*COLLEAGUES, *history, late, after], "unusual_hour")
+    assert found["evidence"]["local_time"] == "23:30"
+    assert found["evidence"]["earlier_logins"] == 18
+
+
 def test_night_owls_young_accounts_and_busy_hours_do_not_fire() -> None:
     owl = _working_days("u_owl", [22, 23, 0.5])  # 23:00 to 01:30 in Paris
     owl_again = _login(_at(5, 23, 30), "u_owl")

@@ -465,26 +465,43 @@ def unusual_hour(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[d
     rows = con.execute(
         """
         WITH s AS (
-            SELECT account, tenant, ts, ip, country,
+            SELECT account, tenant, ts, ip, country, time_bucket(INTERVAL 1 DAY, ts) AS day,
                    (epoch(timezone($zone, timezone('UTC', ts))) % 86400) / 3600.0 AS hour
             FROM auth WHERE outcome = 'success'
         ), quiet AS (
             SELECT tenant, floor(hour) AS clock,
                    count(*) / sum(count(*)) OVER (PARTITION BY tenant) AS share
             FROM s GROUP BY tenant, clock
+        ), c AS (
+            -- the logins in an hour quiet for their tenant: the only ones that can fire
+            SELECT s.* FROM s JOIN quiet q ON q.tenant = s.tenant AND q.clock = floor(s.hour)
+            WHERE q.share <= $tenant_share
+        ), daily AS (
+            SELECT account, day, count(*) AS n, min(ts) AS since,
+                   sum(cos(radians(hour * 15))) AS x, sum(sin(radians(hour * 15))) AS y
+            FROM s WHERE account IN (SELECT account FROM c) GROUP BY account, day
+        ), before AS (
+            -- for each day of an account, its logins of the days before
+            SELECT account, day, sum(n) OVER w AS n, min(since) OVER w AS since,
+                   sum(x) OVER w AS x, sum(y) OVER w AS y
+            FROM daily
+            WINDOW w AS (PARTITION BY account ORDER BY day
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        ), same AS (
+            -- for each candidate, the account's logins earlier the same day
+            SELECT c.account, c.ts, c.ip, count(e.ts) AS n, min(e.ts) AS since,
+                   sum(cos(radians(e.hour * 15))) AS x, sum(sin(radians(e.hour * 15))) AS y
+            FROM (SELECT DISTINCT account, day, ts, ip FROM c) c
+            LEFT JOIN s e ON e.account = c.account AND e.day = c.day
+                         AND (e.ts < c.ts OR (e.ts = c.ts AND e.ip < c.ip))
+            GROUP BY c.account, c.ts, c.ip
         ), h AS (
-            SELECT *, count(*) OVER prior AS n, min(ts) OVER prior AS since,
-                   avg(cos(radians(hour * 15))) OVER prior AS cosine,
-                   avg(sin(radians(hour * 15))) OVER prior AS sine
-            FROM s
-            -- the accounts with a login in an hour quiet for their tenant: only they can fire
-            WHERE account IN (
-                SELECT s.account FROM s JOIN quiet q ON q.tenant = s.tenant
-                                                   AND q.clock = floor(s.hour)
-                WHERE q.share <= $tenant_share
-            )
-            WINDOW prior AS (PARTITION BY account ORDER BY ts, ip
-                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+            -- each candidate's earlier logins: the days before, then that day's
+            SELECT c.*, coalesce(b.n, 0) + t.n AS n, least(b.since, t.since) AS since,
+                   (coalesce(b.x, 0) + coalesce(t.x, 0)) / (coalesce(b.n, 0) + t.n) AS cosine,
+                   (coalesce(b.y, 0) + coalesce(t.y, 0)) / (coalesce(b.n, 0) + t.n) AS sine
+            FROM c JOIN same t USING (account, ts, ip)
+            LEFT JOIN before b ON b.account = c.account AND b.day = c.day
         ), d AS (
             SELECT *, (degrees(atan2(sine, cosine)) / 15 + 24) % 24 AS mean_hour,
                    degrees(sqrt(-2 * ln(greatest(sqrt(cosine ** 2 + sine ** 2), 1e-9)))) / 15
