@@ -57,7 +57,9 @@ class Detector:
     def data_paths(self) -> tuple[Path, ...]:
         paths = [_module_file(name) for name in self.data_modules]
         if self.rule_dir:
+            # the rule files, and what they are compiled to (the SQL that actually runs)
             paths += sorted((_PACKAGE / self.rule_dir).rglob("*.yml"))
+            paths += sorted((_PACKAGE / self.rule_dir).rglob("*.json"))
         return tuple(paths)
 
 

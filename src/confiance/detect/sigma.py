@@ -30,7 +30,7 @@ import re
 import sqlite3
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -525,7 +525,7 @@ def _in_datasets(sources: Sequence[Source]) -> str:
     return f'"event.dataset" IN ({quoted})'
 
 
-def _logs(events: pa.Table, sources: Sequence[Source]) -> pa.Table:
+def _logs(events: pa.Table, sources: Sequence[Source], datasets: _Coded) -> pa.Table:
     """The events of the sources' datasets, the columns the views read, each with its
     id and its time as text (SQLite's engine)."""
     read = _read(sources)
@@ -533,7 +533,7 @@ def _logs(events: pa.Table, sources: Sequence[Source]) -> pa.Table:
     if not events.num_rows:
         empty = {_ID: pa.array([], pa.int64()), _TIME: pa.array([], pa.string())}
         return pa.table(empty | {n: events[n] for n in names})
-    keep = _Coded.of(events["event.dataset"]).among([d for s in sources for d in s.datasets])
+    keep = datasets.among([d for s in sources for d in s.datasets])
     ids = pa.array(np.flatnonzero(keep) + 1)
     events = events.select(list(dict.fromkeys(["@timestamp", *names]))).filter(pa.array(keep))
     times = pc.strftime(events["@timestamp"], format=_TIME_FORMAT)
@@ -601,8 +601,19 @@ def _sqlite(logs: pa.Table, sources: Sequence[Source], required: set[str]) -> sq
 _LOWER = "cf_lower:"
 
 
-@functools.lru_cache(maxsize=512)
+#: conditions of the shipped rules, read from their compiled file (see ``shipped_rules``)
+_PRECOMPILED: dict[str, tuple[str, frozenset[str]]] = {}
+
+
 def _condition(sql: str) -> tuple[str, frozenset[str]]:
+    """A rule's condition as DuckDB tests it over a source's prepared tuples, and the
+    columns it reads (see ``_compile_condition``)."""
+    found = _PRECOMPILED.get(sql)
+    return found if found is not None else _compile_condition(sql)
+
+
+@functools.lru_cache(maxsize=512)
+def _compile_condition(sql: str) -> tuple[str, frozenset[str]]:
     """A rule's condition as DuckDB tests it over a source's prepared tuples, and the
     columns it reads.
 
@@ -863,8 +874,36 @@ def _passes(
     return passes, refused
 
 
+@dataclass
+class _Group:
+    """Rules tested over the distinct tuples of ``columns``."""
+
+    columns: tuple[str, ...]
+    tuples: np.ndarray
+    first: np.ndarray
+    rules: list[LoadedRule]
+
+
+def _merged(passes: Sequence[_Pass], coded: Mapping[str, _Coded], rows: int) -> list[_Group]:
+    """The source's passes as groups: a pass whose columns lie within a group's, when that
+    group has few tuples (at most a sixteenth of the rows), is tested over them too,
+    saving a numbering of every row (the proxy's eight column sets are one group of a
+    few dozen tuples); the others get tuples of their own."""
+    groups: list[_Group] = []
+    for one in sorted(passes, key=lambda o: (-len(o.columns), o.columns)):
+        within = [
+            g for g in groups if set(one.columns) <= set(g.columns) and g.first.size * 16 <= rows
+        ]
+        if within:
+            min(within, key=lambda g: g.first.size).rules.extend(one.rules)
+            continue
+        read = [(coded[n].codes, coded[n].size) for n in one.columns]
+        groups.append(_Group(one.columns, *_tuples(read, rows), list(one.rules)))
+    return groups
+
+
 def _on_duckdb(
-    rules: Sequence[LoadedRule], events: pa.Table, sources: Sequence[Source]
+    rules: Sequence[LoadedRule], events: pa.Table, sources: Sequence[Source], datasets: _Coded
 ) -> tuple[list[dict[str, Any]], list[LoadedRule]]:
     """Event rules over ``events``; the findings, and the rules DuckDB refuses, left for
     SQLite.
@@ -881,7 +920,6 @@ def _on_duckdb(
     matched: dict[str, list[dict[str, Any]]] = {}
     if not passes or not events.num_rows:
         return [], refused
-    datasets = _Coded.of(events["event.dataset"])
     con = connect()
     try:
         for source in sources:
@@ -892,21 +930,21 @@ def _on_duckdb(
             rows, ours = np.flatnonzero(keep), pa.array(keep)
             # each column the source's rules read, coded once over the source's events
             coded: dict[str, _Coded] = {}
-            for one in mine:
-                for name in one.columns:
-                    if name not in coded:
-                        coded[name] = _Coded.of(events[name].filter(ours))
-                read = [(coded[n].codes, coded[n].size) for n in one.columns]
-                tuples, first = _tuples(read, rows.size)
-                distinct = {_TUPLE: pa.array(np.arange(first.size))} | {
-                    n: coded[n].at(coded[n].codes[first]) for n in one.columns
+            for name in sorted({n for one in mine for n in one.columns}):
+                coded[name] = _Coded.of(events[name].filter(ours))
+            for group in _merged(mine, coded, rows.size):
+                distinct = {_TUPLE: pa.array(np.arange(group.first.size))} | {
+                    n: coded[n].at(coded[n].codes[group.first]) for n in group.columns
                 }
+                one = _Pass(
+                    source, group.rules, group.columns, *_prepare(source, group.rules, present)
+                )
                 con.register("logs", pa.table(distinct))
                 con.register("prepared", con.sql(one.prepare).to_arrow_table())
                 flags = con.sql(one.test).to_arrow_table()
                 con.unregister("prepared")
                 if flags.num_rows:
-                    _collect(one, flags, tuples, rows, events, present, matched)
+                    _collect(one, flags, group.tuples, rows, events, present, matched)
     finally:
         con.close()
     findings = [
@@ -1092,14 +1130,16 @@ def run_rules(rules: RuleSet, events: pa.Table, *, engine: str = "duckdb") -> li
     sources = [s for s in SOURCES if s.name in {r.source for r in runnable}]
     required = {f for r in runnable for f in r.required}
     findings: list[dict[str, Any]] = []
+    # each event's dataset as a number, read by both engines to find a source's events
+    datasets = _Coded.of(events["event.dataset"])
     on_sqlite = [r for r in runnable if r.plan is not None or engine == "sqlite"]
     if engine == "duckdb":
         events_only = [r for r in runnable if r.plan is None]
-        findings, refused = _on_duckdb(events_only, events, sources)
+        findings, refused = _on_duckdb(events_only, events, sources, datasets)
         on_sqlite += refused
     if on_sqlite:
         needed = [s for s in sources if s.name in {r.source for r in on_sqlite}]
-        con_sqlite = _sqlite(_logs(events, needed), needed, required)
+        con_sqlite = _sqlite(_logs(events, needed, datasets), needed, required)
         try:
             for rule in on_sqlite:
                 if rule.plan is not None:
@@ -1157,10 +1197,73 @@ def _correlation(con: sqlite3.Connection, rule: LoadedRule) -> list[dict[str, An
     ]
 
 
+#: the shipped rules as loaded and converted, with their DuckDB conditions: pySigma's
+#: conversion and sqlglot's take most of a second per process, this file milliseconds
+COMPILED = _RULES / "compiled.json"
+
+
+def _compiled_key() -> str:
+    """What the compiled file is derived from: the rule files, this module's code and
+    the converters' versions. A file whose key differs is not read."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(b"confiance-sigma-compiled/1\n")
+    for path in [Path(__file__), *sorted((_RULES / "rules").rglob("*.yml"))]:
+        name = path.name if path == Path(__file__) else path.relative_to(_RULES).as_posix()
+        content = path.read_bytes()
+        digest.update(f"{name}\n{len(content)}\n".encode() + content)
+    for dist in ("pysigma", "pysigma-backend-sqlite", "sqlglot"):
+        digest.update(f"{dist}=={version(dist)}\n".encode())
+    return digest.hexdigest()
+
+
+def write_compiled() -> Path:
+    """Compile the shipped rules and write :data:`COMPILED` (after changing a rule file,
+    this module or a converter: a test says when)."""
+    rules = load_rules([_RULES / "rules"])
+    entries = []
+    for rule in rules.rules:
+        entry = asdict(rule)
+        entry["path"] = Path(rule.path).relative_to(_RULES).as_posix()
+        if rule.runs and rule.plan is None:
+            condition, columns = _compile_condition(rule.sql)
+            entry["condition"] = [condition, sorted(columns)]
+        entries.append(entry)
+    body = {
+        "key": _compiled_key(),
+        "rules": entries,
+        "errors": [asdict(e) for e in rules.errors],
+    }
+    COMPILED.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return COMPILED
+
+
+def _read_compiled() -> RuleSet | None:
+    """The shipped rules from :data:`COMPILED`, or None when it is missing or stale."""
+    try:
+        body = json.loads(COMPILED.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(body, dict) or body.get("key") != _compiled_key():
+        return None
+    rules = []
+    for entry in body["rules"]:
+        condition = entry.pop("condition", None)
+        entry["path"] = str(_RULES / entry["path"])
+        for name in ("techniques", "notes", "required"):
+            entry[name] = tuple(entry[name])
+        rule = LoadedRule(**entry)
+        if condition is not None:
+            _PRECOMPILED[rule.sql] = (condition[0], frozenset(condition[1]))
+        rules.append(rule)
+    return RuleSet(rules, [RuleError(**e) for e in body["errors"]])
+
+
 @functools.cache
 def shipped_rules() -> RuleSet:
-    """The SigmaHQ rules shipped with the package (loaded once per process)."""
-    return load_rules([_RULES / "rules"])
+    """The SigmaHQ rules shipped with the package (loaded once per process): from their
+    compiled file when it is current, else loaded and converted."""
+    return _read_compiled() or load_rules([_RULES / "rules"])
 
 
 def sigma_rules(
