@@ -89,8 +89,15 @@ def dns_tunnelling(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
     _ensure_names(con)
     windows = con.execute(
         """
+        WITH wide AS (
+            -- the domains with min_names distinct names in the whole run: only they can fire
+            SELECT * FROM names WHERE registered IN (
+                SELECT registered FROM names WHERE registered IS NOT NULL
+                GROUP BY registered HAVING count(*) >= $min_names
+            )
+        )
         SELECT d.ip, time_bucket(INTERVAL 1 HOUR, d.ts) AS w
-        FROM dns d JOIN names n USING (qname) WHERE n.registered IS NOT NULL
+        FROM dns d JOIN wide n USING (qname)
         GROUP BY d.ip, n.registered, w
         HAVING count(DISTINCT d.qname) >= $min_names
            AND avg(n.sub_length) >= $min_length AND avg(n.sub_entropy) >= $min_entropy

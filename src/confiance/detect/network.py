@@ -146,13 +146,20 @@ def beaconing(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
     """
     rows = con.execute(
         """
-        WITH c AS (
+        WITH f AS (
+            SELECT * FROM flows
+            WHERE proto IN (SELECT unnest(CAST($transports AS VARCHAR[])))
+              AND dport NOT IN (SELECT unnest(CAST($ignore AS INTEGER[])))
+        ), channels AS (
+            -- the channels with enough connections over enough time: only they are scored
+            SELECT src, dst, dport FROM f GROUP BY src, dst, dport
+            HAVING count(*) >= $min_connections
+               AND epoch(max(ts)) - epoch(min(ts)) >= 60 * $min_minutes
+        ), c AS (
             SELECT src, dst, dport, tenant, ts, coalesce(bytes, 0) AS size,
                    epoch(ts) - epoch(lag(ts) OVER (PARTITION BY src, dst, dport ORDER BY ts))
                        AS gap
-            FROM flows
-            WHERE proto IN (SELECT unnest(CAST($transports AS VARCHAR[])))
-              AND dport NOT IN (SELECT unnest(CAST($ignore AS INTEGER[])))
+            FROM f SEMI JOIN channels USING (src, dst, dport)
         ), s AS (
             SELECT src, dst, dport, list(DISTINCT tenant) AS tenants, count(*) AS n,
                    min(ts) AS first, max(ts) AS last,
