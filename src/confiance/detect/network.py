@@ -246,21 +246,24 @@ def large_outbound(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
     rows = con.execute(
         """
         WITH h AS (
-            SELECT src, time_bucket(INTERVAL 1 HOUR, ts) AS w, sum(bytes) AS sent,
-                   list(DISTINCT tenant) AS tenants
+            SELECT src, time_bucket(INTERVAL 1 HOUR, ts) AS w, sum(bytes) AS sent
             FROM flows WHERE bytes IS NOT NULL GROUP BY src, w
         ), b AS (
             -- the baseline of the few hours over min_bytes only: the source's hours
             -- up to two before (a running median over every hour cost ten times more)
-            SELECT c.src, c.w, c.sent, any_value(c.tenants) AS tenants,
-                   median(p.sent) AS baseline, count(p.sent) AS history
-            FROM h c LEFT JOIN h p ON p.src = c.src AND p.w <= c.w - INTERVAL 2 HOUR
-            WHERE c.sent >= $min_bytes
+            SELECT c.src, c.w, c.sent, median(p.sent) AS baseline, count(p.sent) AS history
+            FROM (SELECT * FROM h WHERE sent >= $min_bytes) c
+            LEFT JOIN h p ON p.src = c.src AND p.w <= c.w - INTERVAL 2 HOUR
             GROUP BY c.src, c.w, c.sent
+        ), fired AS (
+            SELECT * FROM b WHERE history = 0 OR sent >= $factor * baseline
         )
-        SELECT src, w, sent, tenants, baseline, history FROM b
-        WHERE history = 0 OR sent >= $factor * baseline
-        ORDER BY src, w
+        -- the tenants of the hours that fire only
+        SELECT f.src, f.w, f.sent, list(DISTINCT x.tenant), f.baseline, f.history
+        FROM fired f JOIN flows x ON x.src = f.src AND x.bytes IS NOT NULL
+                                 AND time_bucket(INTERVAL 1 HOUR, x.ts) = f.w
+        GROUP BY f.src, f.w, f.sent, f.baseline, f.history
+        ORDER BY f.src, f.w
         """,
         {"min_bytes": int(p["min_bytes"]), "factor": float(p["factor"])},
     ).fetchall()
