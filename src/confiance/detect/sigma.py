@@ -722,15 +722,11 @@ def _re2_literal(word: str) -> str:
 
 @dataclass
 class _Pass:
-    """The rules of one source that read the same event columns, as one DuckDB pass over
-    the distinct tuples of those columns: the query that prepares the tuples (the fields
-    the rules read, their lowered copies) and the query that tests every rule on them."""
+    """The rules of one source that read the same event columns."""
 
     source: Source
     rules: list[LoadedRule]
     columns: tuple[str, ...]
-    prepare: str
-    test: str
 
 
 #: a distinct tuple's number in a pass
@@ -738,8 +734,10 @@ _TUPLE = "cf_tuple"
 
 
 def _prepare(source: Source, rules: Sequence[LoadedRule], present: set[str]) -> tuple[str, str]:
-    """The two queries of a pass over ``logs``, a table of distinct tuples numbered in
-    ``cf_tuple``: the second gives the tuples some rule matches, and each rule's flag."""
+    """The two queries of a DuckDB pass over ``logs``, a table of distinct tuples
+    numbered in ``cf_tuple``: the first prepares them (the fields the rules read, their
+    lowered copies), the second gives the tuples some rule matches, and each rule's
+    flag."""
     conditions = [_condition(r.sql) for r in rules]
     read = set().union(*(columns for _sql, columns in conditions))
     selected = [_TUPLE]
@@ -866,9 +864,7 @@ def _passes(
                     except duckdb.Error:
                         refused.append(rule)
                 if runnable:
-                    passes.append(
-                        _Pass(source, runnable, columns, *_prepare(source, runnable, present))
-                    )
+                    passes.append(_Pass(source, runnable, columns))
     finally:
         con.close()
     return passes, refused
@@ -879,8 +875,10 @@ class _Group:
     """Rules tested over the distinct tuples of ``columns``."""
 
     columns: tuple[str, ...]
+    #: each row's tuple, numbered from 0
     tuples: np.ndarray
-    first: np.ndarray
+    #: a row of each tuple, which stands for it
+    sample: np.ndarray
     rules: list[LoadedRule]
 
 
@@ -892,10 +890,10 @@ def _merged(passes: Sequence[_Pass], coded: Mapping[str, _Coded], rows: int) -> 
     groups: list[_Group] = []
     for one in sorted(passes, key=lambda o: (-len(o.columns), o.columns)):
         within = [
-            g for g in groups if set(one.columns) <= set(g.columns) and g.first.size * 16 <= rows
+            g for g in groups if set(one.columns) <= set(g.columns) and g.sample.size * 16 <= rows
         ]
         if within:
-            min(within, key=lambda g: g.first.size).rules.extend(one.rules)
+            min(within, key=lambda g: g.sample.size).rules.extend(one.rules)
             continue
         read = [(coded[n].codes, coded[n].size) for n in one.columns]
         groups.append(_Group(one.columns, *_tuples(read, rows), list(one.rules)))
@@ -933,18 +931,16 @@ def _on_duckdb(
             for name in sorted({n for one in mine for n in one.columns}):
                 coded[name] = _Coded.of(events[name].filter(ours))
             for group in _merged(mine, coded, rows.size):
-                distinct = {_TUPLE: pa.array(np.arange(group.first.size))} | {
-                    n: coded[n].at(coded[n].codes[group.first]) for n in group.columns
+                distinct = {_TUPLE: pa.array(np.arange(group.sample.size))} | {
+                    n: coded[n].at(coded[n].codes[group.sample]) for n in group.columns
                 }
-                one = _Pass(
-                    source, group.rules, group.columns, *_prepare(source, group.rules, present)
-                )
+                prepare, test = _prepare(source, group.rules, present)
                 con.register("logs", pa.table(distinct))
-                con.register("prepared", con.sql(one.prepare).to_arrow_table())
-                flags = con.sql(one.test).to_arrow_table()
+                con.register("prepared", con.sql(prepare).to_arrow_table())
+                flags = con.sql(test).to_arrow_table()
                 con.unregister("prepared")
                 if flags.num_rows:
-                    _collect(one, flags, group.tuples, rows, events, present, matched)
+                    _collect(group, flags, rows, events, present, matched)
     finally:
         con.close()
     findings = [
@@ -954,16 +950,17 @@ def _on_duckdb(
 
 
 def _collect(
-    one: _Pass,
+    group: _Group,
     flags: pa.Table,
-    tuples: np.ndarray,
     rows: np.ndarray,
     events: pa.Table,
     present: set[str],
     matched: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """The events whose tuple a rule of ``one`` matched, as rows under the rule's id."""
-    hit = np.zeros(int(tuples.max()) + 1, bool)
+    """The events whose tuple a rule of ``group`` matched (``flags``: a row per matched
+    tuple, a flag per rule), as rows under the rule's id."""
+    tuples = group.tuples
+    hit = np.zeros(group.sample.size, bool)
     hit[flags[_TUPLE].to_numpy()] = True
     mine = np.flatnonzero(hit[tuples])
     at = rows[mine]
@@ -985,7 +982,7 @@ def _collect(
     # each rule's flag per tuple, read for the matched events
     position = np.full(hit.size, -1)
     position[flags[_TUPLE].to_numpy()] = np.arange(flags.num_rows)
-    for i, rule in enumerate(one.rules):
+    for i, rule in enumerate(group.rules):
         flag = flags[f"m{i}"].to_numpy(zero_copy_only=False)[position[tuples[mine]]]
         if flag.any():
             matched.setdefault(rule.id, []).extend(
