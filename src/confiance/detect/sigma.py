@@ -797,6 +797,8 @@ class _Coded:
     def among(self, values: Sequence[str]) -> np.ndarray:
         """Whether each row's value is one of ``values``."""
         chosen = pc.is_in(self.values, pa.array(values, self.values.type))
+        if not pc.any(chosen).as_py():
+            return np.zeros(self.codes.size, bool)
         lookup = np.append(chosen.to_numpy(zero_copy_only=False), False)
         return np.asarray(lookup[self.codes], dtype=bool)
 
@@ -1134,6 +1136,9 @@ def run_rules(rules: RuleSet, events: pa.Table, *, engine: str = "duckdb") -> li
         events_only = [r for r in runnable if r.plan is None]
         findings, refused = _on_duckdb(events_only, events, sources, datasets)
         on_sqlite += refused
+    # a rule whose source carries no event here finds nothing: SQLite is spared it
+    carried = {s.name for s in sources if datasets.among(s.datasets).any()}
+    on_sqlite = [r for r in on_sqlite if r.source in carried]
     if on_sqlite:
         needed = [s for s in sources if s.name in {r.source for r in on_sqlite}]
         con_sqlite = _sqlite(_logs(events, needed, datasets), needed, required)
