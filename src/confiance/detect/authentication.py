@@ -464,24 +464,23 @@ def unusual_hour(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[d
     zone = _zone(str(p["time_zone"]))
     rows = con.execute(
         """
-        WITH logins AS (
-            SELECT account, tenant, ts, ip, country, time_bucket(INTERVAL 1 MINUTE, ts) AS m
-            FROM auth WHERE outcome = 'success'
-        ), minutes AS (
+        WITH minutes AS (
             -- the zone's offset read once per minute of the run, not once per login; a
             -- minute whose offset changes within it (none in today's zones) is read per login
             SELECT m, epoch_us(timezone($zone, timezone('UTC', m))) - epoch_us(m) AS shift,
                    epoch_us(timezone($zone, timezone('UTC', m + INTERVAL 1 MINUTE
                                                          - INTERVAL 1 MICROSECOND)))
                    - epoch_us(m + INTERVAL 1 MINUTE - INTERVAL 1 MICROSECOND) AS shift_end
-            FROM (SELECT DISTINCT m FROM logins)
+            FROM (SELECT DISTINCT time_bucket(INTERVAL 1 MINUTE, ts) AS m
+                  FROM auth WHERE outcome = 'success')
         ), s AS (
             SELECT l.account, l.tenant, l.ts, l.ip, l.country,
                    time_bucket(INTERVAL 1 DAY, l.ts) AS day,
                    (CASE WHEN o.shift = o.shift_end THEN epoch_us(l.ts) + o.shift
                          ELSE epoch_us(timezone($zone, timezone('UTC', l.ts))) END
                     % 86400000000) / 3600000000.0 AS hour
-            FROM logins l JOIN minutes o USING (m)
+            FROM auth l JOIN minutes o ON o.m = time_bucket(INTERVAL 1 MINUTE, l.ts)
+            WHERE l.outcome = 'success'
         ), quiet AS (
             SELECT tenant, floor(hour) AS clock,
                    count(*) / sum(count(*)) OVER (PARTITION BY tenant) AS share
