@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from confiance.detect.finding import fetch_one, finding, merge_windows
+from confiance.detect.finding import fetch_one, fetch_spans, finding, merge_windows
 from confiance.errors import ConfigError
 
 #: great-circle distance in km between (plat, plon) and (lat, lon), haversine formula
@@ -29,6 +29,14 @@ _KM = """2 * 6371 * asin(sqrt(
 _SPREAD = """
     SELECT account FROM {rows} GROUP BY account
     HAVING 6371 * (radians(max(lat) - min(lat)) + radians(max(lon) - min(lon))) >= $min_km
+"""
+
+
+#: a span's failed logins: their tenants, the accounts or sources they name (``other``),
+#: how many, the first and the last
+_FAILURES = """
+    list(DISTINCT a.tenant) FILTER (a.tenant IS NOT NULL),
+    list(DISTINCT a.{other}) FILTER (a.{other} IS NOT NULL), count(a.ts), min(a.ts), max(a.ts)
 """
 
 
@@ -59,16 +67,19 @@ def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
             "tries": p["max_tries_per_account"],
         },
     ).fetchall()
+    spans = merge_windows(windows, width=timedelta(hours=1))
+    details = fetch_spans(
+        con,
+        f"""
+        SELECT sp.n, {_FAILURES.format(other="account")}
+        FROM spans sp LEFT JOIN auth a ON a.ip = sp.entity AND a.outcome = 'failure'
+                                      AND a.ts >= sp.s AND a.ts < sp.e
+        GROUP BY sp.n
+        """,
+        spans,
+    )
     findings = []
-    for ip, start, end in merge_windows(windows, width=timedelta(hours=1)):
-        tenants, accounts, failures, first, last = fetch_one(
-            con,
-            """
-            SELECT list(DISTINCT tenant), list(DISTINCT account), count(*), min(ts), max(ts)
-            FROM auth WHERE ip = $ip AND outcome = 'failure' AND ts >= $s AND ts < $e
-            """,
-            {"ip": ip, "s": start, "e": end},
-        )
+    for (ip, _, _), (tenants, accounts, failures, first, last) in zip(spans, details, strict=True):
         findings.append(
             finding(
                 detector="password_spraying",
@@ -103,16 +114,21 @@ def brute_force(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
         """,
         {"min_failures": p["min_failures"]},
     ).fetchall()
+    spans = merge_windows(windows, width=timedelta(minutes=width))
+    details = fetch_spans(
+        con,
+        f"""
+        SELECT sp.n, {_FAILURES.format(other="ip")}
+        FROM spans sp LEFT JOIN auth a ON a.account = sp.entity AND a.outcome = 'failure'
+                                      AND a.ts >= sp.s AND a.ts < sp.e
+        GROUP BY sp.n
+        """,
+        spans,
+    )
     findings = []
-    for account, start, end in merge_windows(windows, width=timedelta(minutes=width)):
-        tenants, sources, failures, first, last = fetch_one(
-            con,
-            """
-            SELECT list(DISTINCT tenant), list(DISTINCT ip), count(*), min(ts), max(ts)
-            FROM auth WHERE account = $a AND outcome = 'failure' AND ts >= $s AND ts < $e
-            """,
-            {"a": account, "s": start, "e": end},
-        )
+    for (account, _, _), (tenants, sources, failures, first, last) in zip(
+        spans, details, strict=True
+    ):
         findings.append(
             finding(
                 detector="brute_force",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 
 def finding(
@@ -59,6 +60,38 @@ def fetch_one(
     cursor.fetchall()  # finish the result, or the connection refuses other work
     assert row is not None
     return tuple(row)
+
+
+def fetch_spans(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    spans: Sequence[tuple[str, datetime, datetime]],
+    parameters: Mapping[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """One aggregate row per span, from one query instead of one query per span.
+
+    ``sql`` reads the spans as the table ``spans`` (``n``, ``entity``, ``s``, ``e``),
+    left-joins each to its rows (so a span without rows keeps its row, as a
+    query of its own would give one) and groups by ``n``, which it returns first.
+    """
+    if not spans:
+        return []
+    con.register(
+        "spans",
+        pa.table(
+            {
+                "n": pa.array(range(len(spans)), pa.int64()),
+                "entity": pa.array([e for e, _, _ in spans], pa.string()),
+                "s": pa.array([s for _, s, _ in spans], pa.timestamp("us")),
+                "e": pa.array([e for _, _, e in spans], pa.timestamp("us")),
+            }
+        ),
+    )
+    try:
+        found = {row[0]: tuple(row[1:]) for row in con.execute(sql, parameters or {}).fetchall()}
+    finally:
+        con.unregister("spans")
+    return [found[n] for n in range(len(spans))]
 
 
 def merge_windows(

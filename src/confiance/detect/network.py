@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from confiance.detect.finding import fetch_one, finding, merge_windows
+from confiance.detect.finding import fetch_one, fetch_spans, finding, merge_windows
 
 
 def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -31,18 +31,23 @@ def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
         """,
         {"min_targets": p["min_targets"]},
     ).fetchall()
+    spans = merge_windows(windows, width=timedelta(minutes=width))
+    details = fetch_spans(
+        con,
+        """
+        SELECT sp.n, list(DISTINCT f.tenant) FILTER (f.tenant IS NOT NULL),
+               count(DISTINCT f.dst), count(DISTINCT f.dport), count(f.ts), min(f.ts), max(f.ts)
+        FROM spans sp LEFT JOIN flows f
+          ON f.src = sp.entity AND f.ts >= sp.s AND f.ts < sp.e
+         AND f.packets <= 2 AND f.flags LIKE '%S%' AND f.flags NOT LIKE '%A%'
+        GROUP BY sp.n
+        """,
+        spans,
+    )
     findings = []
-    for src, start, end in merge_windows(windows, width=timedelta(minutes=width)):
-        tenants, hosts, ports, probes, first, last = fetch_one(
-            con,
-            """
-            SELECT list(DISTINCT tenant), count(DISTINCT dst), count(DISTINCT dport), count(*),
-                   min(ts), max(ts)
-            FROM flows WHERE src = $src AND ts >= $s AND ts < $e
-              AND packets <= 2 AND flags LIKE '%S%' AND flags NOT LIKE '%A%'
-            """,
-            {"src": src, "s": start, "e": end},
-        )
+    for (src, _, _), (tenants, hosts, ports, probes, first, last) in zip(
+        spans, details, strict=True
+    ):
         kind = "vertical" if hosts == 1 else "horizontal" if ports == 1 else "mixed"
         findings.append(
             finding(
