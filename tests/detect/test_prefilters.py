@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from confiance.detect import authentication, jobs
+from confiance.detect.finding import fetch_spans, listed
 from confiance.events import EVENT_SCHEMA
 
 T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
@@ -133,3 +134,36 @@ def test_the_spread_bound_is_never_below_a_distance_it_bounds(
     ).fetchall()[0][0]
     if farthest >= km:
         assert kept == [("a",)]
+
+
+def test_spans_read_in_one_query_read_as_one_query_each() -> None:
+    """fetch_spans gives each span the row its own aggregate query gives: nulls kept
+    in its lists, and a count of 0 and null lists for a span without rows."""
+    con = duckdb.connect()
+    start = dt.datetime(2026, 11, 2, 10)
+    con.execute("CREATE TABLE t (ts TIMESTAMP, k VARCHAR, v VARCHAR)")
+    con.executemany(
+        "INSERT INTO t VALUES (?, ?, ?)",
+        [(start + dt.timedelta(minutes=m), k, v) for m, k, v in
+         [(0, "a", "x"), (5, "a", None), (7, "a", "x"), (50, "a", "y"), (3, "b", "z")]],
+    )  # fmt: skip
+    spans = [("a", start, start + dt.timedelta(minutes=10)), ("c", start, start)]
+    spans.append(("b", start, start + dt.timedelta(hours=1)))
+    alone = [
+        con.execute(
+            "SELECT list(DISTINCT v), count(ts), min(ts) FROM t WHERE k = $k AND ts >= $s "
+            "AND ts < $e",
+            {"k": k, "s": s, "e": e},
+        ).fetchall()[0]
+        for k, s, e in spans
+    ]
+    together = fetch_spans(
+        con,
+        f"SELECT sp.n, {listed('x.v')}, count(x.ts), min(x.ts) FROM spans sp "
+        "LEFT JOIN t x ON x.k = sp.entity AND x.ts >= sp.s AND x.ts < sp.e GROUP BY sp.n",
+        spans,
+    )
+    assert [(sorted(v, key=str) if v else v, n, m) for v, n, m in together] == [
+        (sorted(v, key=str) if v else v, n, m) for v, n, m in alone
+    ]
+    assert together[1] == (None, 0, None)

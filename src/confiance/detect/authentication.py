@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from confiance.detect.finding import fetch_one, fetch_spans, finding, merge_windows
+from confiance.detect.finding import fetch_one, fetch_spans, finding, listed, merge_windows
 from confiance.errors import ConfigError
 
 #: great-circle distance in km between (plat, plon) and (lat, lon), haversine formula
@@ -32,12 +32,10 @@ _SPREAD = """
 """
 
 
-#: a span's failed logins: their tenants, the accounts or sources they name (``other``),
-#: how many, the first and the last
-_FAILURES = """
-    list(DISTINCT a.tenant) FILTER (a.tenant IS NOT NULL),
-    list(DISTINCT a.{other}) FILTER (a.{other} IS NOT NULL), count(a.ts), min(a.ts), max(a.ts)
-"""
+def _failures(other: str) -> str:
+    """A span's failed logins (rows ``x``): their tenants, the accounts or sources they
+    name (``other``), how many, the first and the last."""
+    return f"{listed('x.tenant')}, {listed('x.' + other)}, count(x.ts), min(x.ts), max(x.ts)"
 
 
 def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -71,9 +69,9 @@ def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
     details = fetch_spans(
         con,
         f"""
-        SELECT sp.n, {_FAILURES.format(other="account")}
-        FROM spans sp LEFT JOIN auth a ON a.ip = sp.entity AND a.outcome = 'failure'
-                                      AND a.ts >= sp.s AND a.ts < sp.e
+        SELECT sp.n, {_failures("account")}
+        FROM spans sp LEFT JOIN auth x ON x.ip = sp.entity AND x.outcome = 'failure'
+                                      AND x.ts >= sp.s AND x.ts < sp.e
         GROUP BY sp.n
         """,
         spans,
@@ -118,9 +116,9 @@ def brute_force(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
     details = fetch_spans(
         con,
         f"""
-        SELECT sp.n, {_FAILURES.format(other="ip")}
-        FROM spans sp LEFT JOIN auth a ON a.account = sp.entity AND a.outcome = 'failure'
-                                      AND a.ts >= sp.s AND a.ts < sp.e
+        SELECT sp.n, {_failures("ip")}
+        FROM spans sp LEFT JOIN auth x ON x.account = sp.entity AND x.outcome = 'failure'
+                                      AND x.ts >= sp.s AND x.ts < sp.e
         GROUP BY sp.n
         """,
         spans,

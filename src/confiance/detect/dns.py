@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from confiance.detect.finding import fetch_one, finding, merge_windows
+from confiance.detect.finding import fetch_spans, finding, listed, merge_windows
 
 _VOWELS = set("aeiouy")
 #: days at the start of a run that make newly_seen_domain's memory (its default)
@@ -108,18 +108,25 @@ def dns_tunnelling(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
             "min_entropy": float(p["min_entropy"]),
         },
     ).fetchall()
+    spans = merge_windows(windows, width=timedelta(hours=1))
+    details = fetch_spans(
+        con,
+        f"""
+        SELECT sp.n, {listed("x.tenant")}, {listed("x.registered")},
+               count(DISTINCT x.qname), count(x.ts), {listed("x.qtype")}, min(x.ts), max(x.ts)
+        FROM spans sp LEFT JOIN (
+            SELECT d.*, n.registered FROM dns d JOIN names n USING (qname)
+            WHERE n.sub_length >= $min_length
+        ) x ON x.ip = sp.entity AND x.ts >= sp.s AND x.ts < sp.e
+        GROUP BY sp.n
+        """,
+        spans,
+        {"min_length": float(p["min_label_length"])},
+    )
     findings = []
-    for ip, start, end in merge_windows(windows, width=timedelta(hours=1)):
-        tenants, domains, names, queries, types, first, last = fetch_one(
-            con,
-            """
-            SELECT list(DISTINCT d.tenant), list(DISTINCT n.registered),
-                   count(DISTINCT d.qname), count(*), list(DISTINCT d.qtype), min(d.ts), max(d.ts)
-            FROM dns d JOIN names n USING (qname)
-            WHERE d.ip = $ip AND d.ts >= $s AND d.ts < $e AND n.sub_length >= $min_length
-            """,
-            {"ip": ip, "s": start, "e": end, "min_length": float(p["min_label_length"])},
-        )
+    for (ip, _, _), (tenants, domains, names, queries, types, first, last) in zip(
+        spans, details, strict=True
+    ):
         findings.append(
             finding(
                 detector="dns_tunnelling",
@@ -163,17 +170,20 @@ def dga(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, 
         """,
         {"min_domains": int(p["min_domains"])},
     ).fetchall()
+    spans = merge_windows(windows, width=timedelta(hours=1))
+    details = fetch_spans(
+        con,
+        f"""
+        SELECT sp.n, {listed("x.tenant")}, {listed("x.registered")}, min(x.ts), max(x.ts)
+        FROM spans sp LEFT JOIN (
+            SELECT d.*, n.registered FROM dns d JOIN names n USING (qname) WHERE n.sld_random
+        ) x ON x.ip = sp.entity AND x.ts >= sp.s AND x.ts < sp.e
+        GROUP BY sp.n
+        """,
+        spans,
+    )
     findings = []
-    for ip, start, end in merge_windows(windows, width=timedelta(hours=1)):
-        tenants, domains, first, last = fetch_one(
-            con,
-            """
-            SELECT list(DISTINCT d.tenant), list(DISTINCT n.registered), min(d.ts), max(d.ts)
-            FROM dns d JOIN names n USING (qname)
-            WHERE d.ip = $ip AND d.ts >= $s AND d.ts < $e AND n.sld_random
-            """,
-            {"ip": ip, "s": start, "e": end},
-        )
+    for (ip, _, _), (tenants, domains, first, last) in zip(spans, details, strict=True):
         findings.append(
             finding(
                 detector="dga",

@@ -94,6 +94,13 @@ def fetch_spans(
     return [found[n] for n in range(len(spans))]
 
 
+def listed(column: str) -> str:
+    """In a :func:`fetch_spans` query whose span rows are ``x`` (with a time ``x.ts``):
+    the distinct values of ``column`` over a span's rows, nulls included, and null for a
+    span without rows, as ``list(DISTINCT column)`` gives over those rows alone."""
+    return f"CASE WHEN count(x.ts) > 0 THEN list(DISTINCT {column}) END"
+
+
 def merge_windows(
     rows: Sequence[tuple[str, datetime]], *, width: timedelta
 ) -> list[tuple[str, datetime, datetime]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from confiance.detect.finding import fetch_one, fetch_spans, finding, merge_windows
+from confiance.detect.finding import fetch_one, fetch_spans, finding, listed, merge_windows
 
 
 def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -34,12 +34,12 @@ def port_scan(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict
     spans = merge_windows(windows, width=timedelta(minutes=width))
     details = fetch_spans(
         con,
-        """
-        SELECT sp.n, list(DISTINCT f.tenant) FILTER (f.tenant IS NOT NULL),
-               count(DISTINCT f.dst), count(DISTINCT f.dport), count(f.ts), min(f.ts), max(f.ts)
-        FROM spans sp LEFT JOIN flows f
-          ON f.src = sp.entity AND f.ts >= sp.s AND f.ts < sp.e
-         AND f.packets <= 2 AND f.flags LIKE '%S%' AND f.flags NOT LIKE '%A%'
+        f"""
+        SELECT sp.n, {listed("x.tenant")},
+               count(DISTINCT x.dst), count(DISTINCT x.dport), count(x.ts), min(x.ts), max(x.ts)
+        FROM spans sp LEFT JOIN flows x
+          ON x.src = sp.entity AND x.ts >= sp.s AND x.ts < sp.e
+         AND x.packets <= 2 AND x.flags LIKE '%S%' AND x.flags NOT LIKE '%A%'
         GROUP BY sp.n
         """,
         spans,
