@@ -275,15 +275,19 @@ def large_outbound(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list
     hours = [(src, w) for src, w, *_ in rows]
     details = {(r[0], r[1]): r for r in rows}
     findings = []
-    for src, start, end in merge_windows(hours, width=timedelta(hours=1)):
+    merged = merge_windows(hours, width=timedelta(hours=1))
+    reached = fetch_spans(
+        con,
+        f"""
+        SELECT sp.n, {listed("x.dst")}, min(x.ts), max(x.ts)
+        FROM spans sp LEFT JOIN flows x ON x.src = sp.entity AND x.ts >= sp.s AND x.ts < sp.e
+        GROUP BY sp.n
+        """,
+        merged,
+    )
+    for (src, start, end), destinations in zip(merged, reached, strict=True):
         spans = [r for (s, w), r in details.items() if s == src and start <= w < end]
         sent = sum(int(r[2]) for r in spans)
-        destinations = fetch_one(
-            con,
-            "SELECT list(DISTINCT dst), min(ts), max(ts) FROM flows "
-            "WHERE src = $src AND ts >= $s AND ts < $e",
-            {"src": src, "s": start, "e": end},
-        )
         baseline = spans[0][4]
         usual = (
             f"{sent / max(float(baseline), 1.0):.0f}x the host's usual hour"

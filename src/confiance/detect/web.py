@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from confiance.detect.finding import fetch_one, finding, merge_windows
+from confiance.detect.finding import fetch_one, fetch_spans, finding, listed, merge_windows
 
 #: (kind, regular expression over the lower-cased, percent-decoded path)
 PATH_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -44,19 +44,19 @@ def _kind_sql() -> str:
     return f"CASE {cases} WHEN regexp_matches(agent, '{SCANNER_AGENTS}') THEN 'scanner' END"
 
 
-def _classified(columns: str, where: str = "true") -> str:
-    """``access`` requests (those ``where`` selects) with ``columns`` and ``kind``: what
+def _classified(columns: str, requests: str = "access") -> str:
+    """``requests`` (``access`` or a query over it) with ``columns`` and ``kind``: what
     their decoded path or user agent shows (traversal, injection, probe, scanner), or
     null. Each distinct (path, agent) pair is classified once: a portal's requests
     repeat a few pages."""
     picked = ", ".join(f"a.{c.strip()}" for c in columns.split(","))
     return f"""
         SELECT {picked}, k.kind
-        FROM (SELECT * FROM access WHERE {where}) a LEFT JOIN (
+        FROM {requests} a LEFT JOIN (
             SELECT path, sent, {_kind_sql()} AS kind
             FROM (SELECT path, agent AS sent, lower(url_decode(coalesce(path, ''))) AS p,
                          lower(coalesce(agent, '')) AS agent
-                  FROM (SELECT DISTINCT path, agent FROM access WHERE {where}))
+                  FROM (SELECT DISTINCT path, agent FROM {requests}))
         ) k ON a.path IS NOT DISTINCT FROM k.path AND a.agent IS NOT DISTINCT FROM k.sent
     """
 
@@ -78,21 +78,27 @@ def web_attack(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dic
         """,
         {"min_requests": int(p["min_requests"])},
     ).fetchall()
+    spans = merge_windows(windows, width=timedelta(hours=1))
+    # the requests of each span, numbered by span
+    within = (
+        "(SELECT sp.n, w.* FROM spans sp "
+        "JOIN access w ON w.ip = sp.entity AND w.ts >= sp.s AND w.ts < sp.e)"
+    )
+    details = fetch_spans(
+        con,
+        f"""
+        WITH x AS ({_classified("n, tenant, ts, status, path", within)})
+        SELECT sp.n, {listed("x.tenant")}, count(x.ts), count(x.kind), {listed("x.kind")},
+               count(x.ts) FILTER (x.status >= 400),
+               list(DISTINCT x.path) FILTER (x.kind IS NOT NULL), min(x.ts), max(x.ts)
+        FROM spans sp LEFT JOIN x ON x.n = sp.n
+        GROUP BY sp.n
+        """,
+        spans,
+    )
     findings = []
-    for ip, start, end in merge_windows(windows, width=timedelta(hours=1)):
-        tenants, requests, hits, kinds_seen, errors, paths, first, last = fetch_one(
-            con,
-            f"""
-            WITH r AS (
-                {_classified("tenant, ip, ts, status, path", "ip = $ip AND ts >= $s AND ts < $e")}
-            )
-            SELECT list(DISTINCT tenant), count(*), count(kind), list(DISTINCT kind),
-                   count(*) FILTER (status >= 400), list(DISTINCT path) FILTER (kind IS NOT NULL),
-                   min(ts), max(ts)
-            FROM r
-            """,
-            {"ip": ip, "s": start, "e": end},
-        )
+    for (ip, _, _), row in zip(spans, details, strict=True):
+        tenants, requests, hits, kinds_seen, errors, paths, first, last = row
         found = sorted(k for k in kinds_seen if k is not None)
         exploit = bool({"traversal", "injection"} & set(found))
         findings.append(
