@@ -7,7 +7,7 @@ All run as DuckDB SQL over the view ``auth`` built by :mod:`confiance.detect.job
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,10 +32,22 @@ _SPREAD = """
 """
 
 
-def _failures(other: str) -> str:
-    """A span's failed logins (rows ``x``): their tenants, the accounts or sources they
-    name (``other``), how many, the first and the last."""
-    return f"{listed('x.tenant')}, {listed('x.' + other)}, count(x.ts), min(x.ts), max(x.ts)"
+def _failed(
+    con: duckdb.DuckDBPyConnection, spans: list[tuple[str, datetime, datetime]], by: str, other: str
+) -> list[tuple[Any, ...]]:
+    """Each span's failed logins of its entity (``by``: ``ip`` or ``account``): their
+    tenants, the ``other`` they name, how many, the first and the last."""
+    return fetch_spans(
+        con,
+        f"""
+        SELECT sp.n, {listed("x.tenant")}, {listed("x." + other)}, count(x.ts), min(x.ts),
+               max(x.ts)
+        FROM spans sp LEFT JOIN auth x ON x.{by} = sp.entity AND x.outcome = 'failure'
+                                      AND x.ts >= sp.s AND x.ts < sp.e
+        GROUP BY sp.n
+        """,
+        spans,
+    )
 
 
 def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -66,16 +78,7 @@ def password_spraying(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> l
         },
     ).fetchall()
     spans = merge_windows(windows, width=timedelta(hours=1))
-    details = fetch_spans(
-        con,
-        f"""
-        SELECT sp.n, {_failures("account")}
-        FROM spans sp LEFT JOIN auth x ON x.ip = sp.entity AND x.outcome = 'failure'
-                                      AND x.ts >= sp.s AND x.ts < sp.e
-        GROUP BY sp.n
-        """,
-        spans,
-    )
+    details = _failed(con, spans, "ip", "account")
     findings = []
     for (ip, _, _), (tenants, accounts, failures, first, last) in zip(spans, details, strict=True):
         findings.append(
@@ -113,16 +116,7 @@ def brute_force(con: duckdb.DuckDBPyConnection, p: Mapping[str, Any]) -> list[di
         {"min_failures": p["min_failures"]},
     ).fetchall()
     spans = merge_windows(windows, width=timedelta(minutes=width))
-    details = fetch_spans(
-        con,
-        f"""
-        SELECT sp.n, {_failures("ip")}
-        FROM spans sp LEFT JOIN auth x ON x.account = sp.entity AND x.outcome = 'failure'
-                                      AND x.ts >= sp.s AND x.ts < sp.e
-        GROUP BY sp.n
-        """,
-        spans,
-    )
+    details = _failed(con, spans, "account", "ip")
     findings = []
     for (account, _, _), (tenants, sources, failures, first, last) in zip(
         spans, details, strict=True
