@@ -118,7 +118,8 @@ def test_a_stale_or_broken_compiled_file_is_not_read(
     body = json.loads(sigma.COMPILED.read_text(encoding="utf-8"))
     stale = tmp_path / "compiled.json"
     monkeypatch.setattr(sigma, "COMPILED", stale)
-    for text in (json.dumps(body | {"key": "0" * 64}), "{not json", "[]"):
+    shapeless = json.dumps({"key": body["key"], "rules": [{"id": 1}], "errors": []})
+    for text in (json.dumps(body | {"key": "0" * 64}), "{not json", "[]", shapeless):
         stale.write_text(text, encoding="utf-8")
         assert sigma._read_compiled() is None
     stale.unlink()

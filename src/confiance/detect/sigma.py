@@ -1241,24 +1241,27 @@ def write_compiled() -> Path:
 
 
 def _read_compiled() -> RuleSet | None:
-    """The shipped rules from :data:`COMPILED`, or None when it is missing or stale."""
+    """The shipped rules from :data:`COMPILED`, or None when it is missing, stale or
+    not what :func:`write_compiled` writes."""
     try:
         body = json.loads(COMPILED.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if not isinstance(body, dict) or body.get("key") != _compiled_key():
+            return None
+        rules, conditions = [], {}
+        for entry in body["rules"]:
+            condition = entry.pop("condition", None)
+            entry["path"] = str(_RULES / entry["path"])
+            for name in ("techniques", "notes", "required"):
+                entry[name] = tuple(entry[name])
+            rule = LoadedRule(**entry)
+            if condition is not None:
+                conditions[rule.sql] = (str(condition[0]), frozenset(condition[1]))
+            rules.append(rule)
+        errors = [RuleError(**e) for e in body["errors"]]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
         return None
-    if not isinstance(body, dict) or body.get("key") != _compiled_key():
-        return None
-    rules = []
-    for entry in body["rules"]:
-        condition = entry.pop("condition", None)
-        entry["path"] = str(_RULES / entry["path"])
-        for name in ("techniques", "notes", "required"):
-            entry[name] = tuple(entry[name])
-        rule = LoadedRule(**entry)
-        if condition is not None:
-            _PRECOMPILED[rule.sql] = (condition[0], frozenset(condition[1]))
-        rules.append(rule)
-    return RuleSet(rules, [RuleError(**e) for e in body["errors"]])
+    _PRECOMPILED.update(conditions)
+    return RuleSet(rules, errors)
 
 
 @functools.cache
