@@ -70,8 +70,8 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         FROM events WHERE "ocsf.class_uid" = 4001 AND "source.ip" IS NOT NULL
         """,
     )
-    _table(
-        con,
+    # read by threat intelligence alone, once per distinct name: a view, not a table
+    con.execute(
         """
         CREATE VIEW web AS
         SELECT "@timestamp" AS ts, tenant, "user.name" AS account,
@@ -82,7 +82,7 @@ def _connect(events: pa.Table) -> duckdb.DuckDBPyConnection:
         SELECT "@timestamp", tenant, "user.name", "source.ip",
                "dns.question.name", '/', NULL
         FROM events WHERE "dns.question.name" IS NOT NULL
-        """,
+        """
     )
     _table(
         con,

@@ -525,15 +525,14 @@ def _in_datasets(sources: Sequence[Source]) -> str:
     return f'"event.dataset" IN ({quoted})'
 
 
-def _logs(events: pa.Table, sources: Sequence[Source], datasets: _Coded) -> pa.Table:
-    """The events of the sources' datasets, the columns the views read, each with its
-    id and its time as text (SQLite's engine)."""
+def _logs(events: pa.Table, sources: Sequence[Source], keep: np.ndarray) -> pa.Table:
+    """The events ``keep`` marks (those of the sources' datasets), the columns the views
+    read, each with its id and its time as text (SQLite's engine)."""
     read = _read(sources)
     names = [n for n in events.column_names if n in read]
     if not events.num_rows:
         empty = {_ID: pa.array([], pa.int64()), _TIME: pa.array([], pa.string())}
         return pa.table(empty | {n: events[n] for n in names})
-    keep = datasets.among([d for s in sources for d in s.datasets])
     ids = pa.array(np.flatnonzero(keep) + 1)
     events = events.select(list(dict.fromkeys(["@timestamp", *names]))).filter(pa.array(keep))
     times = pc.strftime(events["@timestamp"], format=_TIME_FORMAT)
@@ -903,7 +902,10 @@ def _merged(passes: Sequence[_Pass], coded: Mapping[str, _Coded], rows: int) -> 
 
 
 def _on_duckdb(
-    rules: Sequence[LoadedRule], events: pa.Table, sources: Sequence[Source], datasets: _Coded
+    rules: Sequence[LoadedRule],
+    events: pa.Table,
+    sources: Sequence[Source],
+    carries: Mapping[str, np.ndarray],
 ) -> tuple[list[dict[str, Any]], list[LoadedRule]]:
     """Event rules over ``events``; the findings, and the rules DuckDB refuses, left for
     SQLite.
@@ -924,7 +926,7 @@ def _on_duckdb(
     try:
         for source in sources:
             mine = [one for one in passes if one.source is source]
-            keep = datasets.among(source.datasets)
+            keep = carries[source.name]
             if not mine or not keep.any():
                 continue
             rows, ours = np.flatnonzero(keep), pa.array(keep)
@@ -962,9 +964,10 @@ def _collect(
     """The events whose tuple a rule of ``group`` matched (``flags``: a row per matched
     tuple, a flag per rule), as rows under the rule's id."""
     tuples = group.tuples
-    hit = np.zeros(group.sample.size, bool)
-    hit[flags[_TUPLE].to_numpy()] = True
-    mine = np.flatnonzero(hit[tuples])
+    # each tuple's row in ``flags``, -1 for the tuples no rule matched
+    position = np.full(group.sample.size, -1)
+    position[flags[_TUPLE].to_numpy()] = np.arange(flags.num_rows)
+    mine = np.flatnonzero(position[tuples] >= 0)
     at = rows[mine]
     carried = {
         "cf_" + n: [v for part in _at(events[n], at) for v in part.to_pylist()]
@@ -982,8 +985,6 @@ def _collect(
         for i, (r, t) in enumerate(zip(at.tolist(), times, strict=True))
     ]
     # each rule's flag per tuple, read for the matched events
-    position = np.full(hit.size, -1)
-    position[flags[_TUPLE].to_numpy()] = np.arange(flags.num_rows)
     for i, rule in enumerate(group.rules):
         flag = flags[f"m{i}"].to_numpy(zero_copy_only=False)[position[tuples[mine]]]
         if flag.any():
@@ -1129,19 +1130,20 @@ def run_rules(rules: RuleSet, events: pa.Table, *, engine: str = "duckdb") -> li
     sources = [s for s in SOURCES if s.name in {r.source for r in runnable}]
     required = {f for r in runnable for f in r.required}
     findings: list[dict[str, Any]] = []
-    # each event's dataset as a number, read by both engines to find a source's events
+    # whether each event is of a source's datasets, read by both engines
     datasets = _Coded.of(events["event.dataset"])
+    carries = {s.name: datasets.among(s.datasets) for s in sources}
     on_sqlite = [r for r in runnable if r.plan is not None or engine == "sqlite"]
     if engine == "duckdb":
         events_only = [r for r in runnable if r.plan is None]
-        findings, refused = _on_duckdb(events_only, events, sources, datasets)
+        findings, refused = _on_duckdb(events_only, events, sources, carries)
         on_sqlite += refused
     # a rule whose source carries no event here finds nothing: SQLite is spared it
-    carried = {s.name for s in sources if datasets.among(s.datasets).any()}
-    on_sqlite = [r for r in on_sqlite if r.source in carried]
+    on_sqlite = [r for r in on_sqlite if r.source is not None and carries[r.source].any()]
     if on_sqlite:
         needed = [s for s in sources if s.name in {r.source for r in on_sqlite}]
-        con_sqlite = _sqlite(_logs(events, needed, datasets), needed, required)
+        keep = np.logical_or.reduce([carries[s.name] for s in needed])
+        con_sqlite = _sqlite(_logs(events, needed, keep), needed, required)
         try:
             for rule in on_sqlite:
                 if rule.plan is not None:
